@@ -1,0 +1,5 @@
+"""`python -m procsup` is the CLI; the background master is started this way too."""
+
+from procsup.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,324 @@
+"""`procsup` command line: argparse verbs → control-protocol calls → tables or JSON.
+
+Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error, 3 no master.
+Keep imports light: `procsup list` must not load the engine, textual, croniter or redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from procsup.client import Client, ClientError, NoMaster
+
+OK, FAILED, USAGE, NO_MASTER = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Context:
+    """What every command needs: where the config and socket are, and a client on demand."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from procsup.config import find_config_path, load_master_config
+
+        self.args = args
+        self.config_path = find_config_path(args.config).absolute()
+        self.master = load_master_config(self.config_path)
+        self.socket = args.socket or str(self.master.socket)
+        self._client: Client | None = None
+
+    def client(self, autostart: bool = True) -> Client:
+        if self._client is None:
+            self._client = self._connect(autostart and not self.args.no_autostart)
+        return self._client
+
+    def _connect(self, autostart: bool) -> Client:
+        try:
+            return Client(self.socket).connect()
+        except NoMaster:
+            if not autostart:
+                raise
+        self.start_master(quiet=False)
+        return Client(self.socket).connect()
+
+    def start_master(self, quiet: bool) -> int:
+        from procsup.launcher import LaunchError, launch_master
+
+        if not self.config_path.exists():
+            raise CliError(f"no config file at {self.config_path}; create one with "
+                           "`procsup init` or pass -c PATH", USAGE)
+        try:
+            pid = launch_master(self.config_path, self.socket, self.master.state_dir)
+        except LaunchError as exc:
+            raise CliError(str(exc)) from None
+        if not quiet:
+            print(f"procsup: started a master (pid {pid}) for {self.config_path}", file=sys.stderr)
+        return pid
+
+    def call(self, cmd: str, args: dict[str, Any] | None = None, autostart: bool = True) -> Any:
+        return self.client(autostart).call(cmd, args)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+def cmd_daemon(ctx: Context) -> int:
+    if ctx.args.foreground:
+        from procsup.daemon import run_foreground
+
+        return run_foreground(ctx.config_path)
+    try:
+        info = Client(ctx.socket, timeout=5).connect().call("hello")
+        raise CliError(f"a master is already running (pid {info['pid']}) on {ctx.socket}")
+    except NoMaster:
+        pass
+    pid = ctx.start_master(quiet=True)
+    print(f"procsup master started (pid {pid})")
+    return OK
+
+
+def cmd_list(ctx: Context) -> int:
+    from procsup.tables import LIST_HEADERS, list_rows, table
+
+    result = ctx.call("list", {"names": ctx.args.names, "stats": True})
+    if ctx.args.json:
+        print(json.dumps(result["instances"], indent=2))
+    elif not result["instances"]:
+        print("no programs configured")
+    else:
+        rows = list_rows(result["instances"])
+        print(table(LIST_HEADERS, rows, colour_col=1, colour=sys.stdout.isatty()))
+    return OK
+
+
+def cmd_status(ctx: Context) -> int:
+    result = ctx.call("list", {"names": ctx.args.names, "stats": False}, autostart=False)
+    bad = [r for r in result["instances"] if r["state"] != "RUNNING"]
+    for r in result["instances"]:
+        print(f"{r['name']} {r['state']}")
+    return FAILED if bad else OK
+
+
+def _print_states(result: dict[str, Any]) -> None:
+    for r in result.get("instances", []):
+        print(f"{r['name']}: {r['state']}")
+
+
+def cmd_start(ctx: Context) -> int:
+    if ctx.args.new_name:
+        return _add_adhoc(ctx)
+    if ctx.args.command:
+        raise CliError("a command after `--` needs a name: procsup start -n NAME -- CMD…", USAGE)
+    result = ctx.call("start", {"names": ctx.args.names})
+    _print_states(result)
+    return OK if all(r["state"] in ("STARTING", "RUNNING") for r in result["instances"]) else FAILED
+
+
+def _add_adhoc(ctx: Context) -> int:
+    if not ctx.args.command:
+        raise CliError("give the command after `--`: procsup start -n NAME -- CMD ARGS…", USAGE)
+    program: dict[str, Any] = {"command": ctx.args.command, "numprocs": ctx.args.numprocs}
+    if ctx.args.cwd:
+        program["directory"] = str(Path(ctx.args.cwd).absolute())
+    else:
+        program["directory"] = os.getcwd()
+    _print_states(ctx.call("add", {"name": ctx.args.new_name, "program": program}))
+    return OK
+
+
+def cmd_stop(ctx: Context) -> int:
+    _print_states(ctx.call("stop", {"names": ctx.args.names}, autostart=False))
+    return OK
+
+
+def cmd_restart(ctx: Context) -> int:
+    _print_states(ctx.call("restart", {"names": ctx.args.names, "rolling": ctx.args.rolling}))
+    return OK
+
+
+def cmd_signal(ctx: Context) -> int:
+    result = ctx.call("signal", {"signal": ctx.args.signal, "names": ctx.args.names},
+                      autostart=False)
+    print(f"sent {result['signal']} to {', '.join(result['sent'])}")
+    return OK
+
+
+def cmd_logs(ctx: Context) -> int:
+    from procsup.logview import show_logs
+
+    return show_logs(ctx)
+
+
+def cmd_scale(ctx: Context) -> int:
+    result = ctx.call("scale", {"program": ctx.args.program, "numprocs": ctx.args.numprocs})
+    print(f"{result['program']}: {result['numprocs']} instance(s)")
+    return OK
+
+
+def cmd_remove(ctx: Context) -> int:
+    ctx.call("remove", {"program": ctx.args.program}, autostart=False)
+    print(f"removed {ctx.args.program}")
+    return OK
+
+
+def cmd_reload(ctx: Context) -> int:
+    try:
+        result = ctx.call("reload", autostart=False)
+    except ClientError as exc:
+        if exc.code == "config_error":
+            raise CliError("\n".join([exc.message, *(exc.details or [])]), USAGE) from None
+        raise
+    for key in ("added", "removed", "changed", "scaled", "needs_restart"):
+        if result.get(key):
+            print(f"{key}: {', '.join(result[key])}")
+    if not any(result.values()):
+        print("nothing changed")
+    return OK
+
+
+def cmd_shutdown(ctx: Context) -> int:
+    from procsup.launcher import wait_gone_socket
+
+    result = ctx.call("shutdown", autostart=False)
+    wait_gone_socket(ctx.socket)
+    print(f"procsup master (pid {result['pid']}) stopped")
+    return OK
+
+
+def cmd_save(ctx: Context) -> int:
+    result = ctx.call("save", autostart=False)
+    print(f"saved the running set to {result['path']} (previous file: {result['path']}.bak)")
+    return OK
+
+
+def cmd_events(ctx: Context) -> int:
+    for item in ctx.client().stream("events"):
+        print(json.dumps(item), flush=True)
+    return OK
+
+
+def cmd_check(ctx: Context) -> int:
+    from procsup.check import check
+
+    return check(ctx.config_path, ctx.args.json)
+
+
+def cmd_init(ctx: Context) -> int:
+    from procsup.check import init
+
+    return init(Path(ctx.args.path))
+
+
+# --- parser -----------------------------------------------------------------------------------
+
+def _names(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("names", nargs="+" if required else "*", metavar="NAME",
+                   help="program, instance (name:N), glob (name*) or 'all'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="procsup", description="A process supervisor.")
+    parser.add_argument("-c", "--config", help="config file (default: $PROCSUP_CONFIG, "
+                        "./procsup.toml, ~/.config/procsup/procsup.toml, /etc/procsup/procsup.toml)")
+    parser.add_argument("--socket", help="control socket path (default: from the config)")
+    parser.add_argument("--no-autostart", action="store_true",
+                        help="never start a master in the background")
+    from procsup import __version__
+
+    parser.add_argument("--version", action="version", version=f"procsup {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+    verbs: dict[str, Callable[[Context], int]] = {}
+
+    def verb(name: str, fn: Callable[[Context], int], help: str,
+             aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, aliases=list(aliases))
+        for n in (name, *aliases):
+            verbs[n] = fn
+        return p
+
+    p = verb("daemon", cmd_daemon, "start the master (in the background unless -f)")
+    p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
+    p = verb("start", cmd_start, "start programs, or add one: start -n NAME -- CMD…")
+    _names(p, required=False)
+    p.add_argument("-n", "--name", dest="new_name", help="add an ad-hoc program with this name")
+    p.add_argument("--numprocs", type=int, default=1, help="instances of the ad-hoc program")
+    p.add_argument("--cwd", help="working directory of the ad-hoc program (default: here)")
+    p.set_defaults(command=[])
+    _names(verb("stop", cmd_stop, "stop programs and their whole process trees"), True)
+    p = verb("restart", cmd_restart, "restart programs")
+    _names(p, True)
+    p.add_argument("--rolling", action="store_true", help="one instance at a time")
+    p = verb("signal", cmd_signal, "send a signal to programs' process trees")
+    p.add_argument("signal", help="HUP, USR1, 10, …")
+    _names(p, True)
+    p = verb("list", cmd_list, "show every instance", aliases=("ls",))
+    _names(p, False)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _names(verb("status", cmd_status, "exit 0 only if all named instances are RUNNING"), False)
+    p = verb("logs", cmd_logs, "show or follow output")
+    p.add_argument("name", nargs="?", help="program, instance or glob (default: all)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
+    p.add_argument("-n", "--lines", type=int, default=20, help="how many recent lines")
+    stream = p.add_mutually_exclusive_group()
+    stream.add_argument("--stdout", dest="stream", action="store_const", const="stdout")
+    stream.add_argument("--stderr", dest="stream", action="store_const", const="stderr")
+    p.add_argument("--since", help="only lines newer than this (10m, 1h)")
+    p = verb("scale", cmd_scale, "change a program's numprocs at run time")
+    p.add_argument("program")
+    p.add_argument("numprocs", type=int)
+    p = verb("remove", cmd_remove, "stop a program and drop it (ad-hoc programs for good)")
+    p.add_argument("program")
+    verb("reload", cmd_reload, "apply the changed config file")
+    verb("shutdown", cmd_shutdown, "stop everything and the master")
+    verb("save", cmd_save, "write the running set into the config file")
+    verb("events", cmd_events, "print the master's event stream as JSON lines")
+    p = verb("check", cmd_check, "validate the config and show what would run")
+    p.add_argument("--json", action="store_true")
+    p = verb("init", cmd_init, "write a starter procsup.toml")
+    p.add_argument("path", nargs="?", default="procsup.toml")
+    parser.set_defaults(verbs=verbs)
+    return parser
+
+
+def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`start -n web -- python -m http.server` → options before `--`, command after."""
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    opts, command = _split_command(argv)
+    parser = build_parser()
+    args = parser.parse_args(opts)
+    if command:
+        args.command = command
+    try:
+        ctx = Context(args)
+        return args.verbs[args.verb](ctx)
+    except CliError as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return exc.code
+    except NoMaster as exc:
+        print(f"procsup: {exc}; start one with `procsup daemon`", file=sys.stderr)
+        return NO_MASTER
+    except ClientError as exc:
+        print(f"procsup: {exc.message}", file=sys.stderr)
+        for detail in exc.details or []:
+            print(f"  {detail}", file=sys.stderr)
+        return USAGE if exc.code in ("invalid", "config_error", "bad_request") else FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return OK

@@ -1,0 +1,58 @@
+"""Events (state changes, runs, log notices) and the one broadcaster they flow through.
+
+Subscribing is synchronous, so a handler that takes a snapshot and subscribes without awaiting in
+between cannot miss an event (process-compose's SubscribeWithSnapshot, for free in asyncio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+SUBSCRIBER_QUEUE = 10_000
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # "state", "program", "master", "task", …
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "time": self.time, **self.data}
+
+
+class Subscription:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self.dropped = False
+
+
+class Broadcaster:
+    """Fans events out to subscribers; a subscriber that cannot keep up is dropped, not awaited."""
+
+    def __init__(self) -> None:
+        self._subs: set[Subscription] = set()
+
+    def publish(self, event: Event) -> None:
+        for sub in list(self._subs):
+            try:
+                sub.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                sub.dropped = True
+                self._subs.discard(sub)
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription()
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)

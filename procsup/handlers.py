@@ -1,0 +1,330 @@
+"""One async function per control command. Each docstring is the command's help.
+
+Handlers get the master, the request's `args` and the connection (for streaming replies), and
+return the result or raise ProtocolError. They translate between the protocol and the engine; no
+policy lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from procsup import protocol
+from procsup.config import ConfigError, program_from_dict
+from procsup.datatypes import parse_signal
+from procsup.instance import Instance
+from procsup.logs import LogChunk, tail_file
+from procsup.protocol import ProtocolError
+from procsup.registry import NotFound
+
+if TYPE_CHECKING:
+    from procsup.master import Master
+
+Handler = Callable[["Master", dict[str, Any], "Connection"], Awaitable[Any]]
+HANDLERS: dict[str, Handler] = {}
+T = TypeVar("T")
+
+
+class Connection:
+    """The client side of one request, as a handler sees it."""
+
+    def __init__(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:
+        self.writer = writer
+        self.reader = reader
+        self.req_id: Any = None
+        self._eof: asyncio.Task[bytes] | None = None
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def send_item(self, payload: Any) -> None:
+        await self.send(protocol.item(self.req_id, payload))
+
+    async def next_or_leave(self, waiter: Awaitable[T]) -> T:
+        """Await `waiter`, or raise ConnectionError as soon as the client goes away."""
+        if self._eof is None:
+            self._eof = asyncio.ensure_future(self.reader.read(1))
+        task = asyncio.ensure_future(waiter)
+        await asyncio.wait({task, self._eof}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()
+            raise ConnectionError("client left")
+        return task.result()
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+    return register
+
+
+# --- argument helpers -------------------------------------------------------------------------
+
+def _arg(args: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    """args[key] checked against `kind` (bool is never taken for an int)."""
+    value = args.get(key)
+    if value is None:
+        return default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise ProtocolError(protocol.INVALID, f"args.{key} must be {' or '.join(k.__name__ for k in kinds)}")
+    return value
+
+
+def _names(args: dict[str, Any], required: bool = True) -> list[str]:
+    names = _arg(args, "names", list, [])
+    if not all(isinstance(n, str) for n in names):
+        raise ProtocolError(protocol.INVALID, "args.names must be a list of strings")
+    if required and not names:
+        raise ProtocolError(protocol.INVALID,
+                            "name a program, an instance (name:N), a glob, or 'all'")
+    return names
+
+
+def _resolve(master: Master, names: list[str]) -> list[Instance]:
+    try:
+        return master.registry.resolve(names)
+    except NotFound as exc:
+        raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
+
+
+def _listing(master: Master, insts: list[Instance], stats: bool) -> list[dict[str, Any]]:
+    rows = [inst.snapshot() for inst in insts]
+    if stats:
+        sampled = master.sampler.sample(insts)
+        for row in rows:
+            cpu, rss = sampled.get(row["name"], (None, None))
+            row["cpu"], row["rss"] = cpu, rss
+    return rows
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+@command("hello")
+async def hello(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Versions and facts about the master."""
+    return master.info()
+
+
+@command("list")
+async def list_(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Every instance (or those named) with state, pid, uptime, restarts, last exit; `stats`
+    adds CPU% and RSS of each instance's process tree."""
+    names = _names(args, required=False)
+    insts = _resolve(master, names) if names else master.registry.instances()
+    return {"instances": _listing(master, insts, _arg(args, "stats", bool, True)),
+            "master": master.info()}
+
+
+@command("start")
+async def start(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Start the named instances (all autostart programs when none are named)."""
+    names = _names(args, required=False)
+    if names:
+        insts = _resolve(master, names)
+    else:
+        insts = [i for i in master.registry.instances() if i.config.autostart]
+    await master.registry.start(insts)
+    return {"instances": [i.snapshot() for i in insts]}
+
+
+@command("stop")
+async def stop(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Stop the named instances and their whole process trees; cancels pending retries."""
+    insts = _resolve(master, _names(args))
+    await master.registry.stop(insts)
+    return {"instances": [i.snapshot() for i in insts]}
+
+
+@command("restart")
+async def restart(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Restart the named instances; `rolling` restarts one at a time, waiting for RUNNING."""
+    insts = _resolve(master, _names(args))
+    failed = await master.registry.restart(insts, _arg(args, "rolling", bool, False))
+    if failed:
+        raise ProtocolError(protocol.FAILED,
+                            f"rolling restart halted: {failed[0]} did not reach RUNNING")
+    return {"instances": [i.snapshot() for i in insts]}
+
+
+@command("signal")
+async def signal_(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Send a signal (name or number) to the named instances' process trees."""
+    try:
+        sig = parse_signal(args.get("signal"))
+    except ValueError as exc:
+        raise ProtocolError(protocol.INVALID, f"args.signal: {exc}") from None
+    insts = _resolve(master, _names(args))
+    sent = [i.name for i in insts if i.kill(sig)]
+    if not sent:
+        raise ProtocolError(protocol.FAILED, "none of the named instances is running")
+    return {"signal": signal.Signals(sig).name, "sent": sent}
+
+
+@command("scale")
+async def scale(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Change a program's number of instances at run time."""
+    name = _arg(args, "program", str, None)
+    n = _arg(args, "numprocs", int, None)
+    if name is None or n is None or not 0 <= n <= 10000:
+        raise ProtocolError(protocol.INVALID, "scale needs args.program and args.numprocs 0..10000")
+    try:
+        prog = await master.registry.scale(name, n)
+    except NotFound as exc:
+        raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
+    return {"program": name, "numprocs": prog.numprocs}
+
+
+@command("add")
+async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Add and start an ad-hoc program: args.name plus program keys as in the config file."""
+    name = _arg(args, "name", str, None)
+    raw = _arg(args, "program", dict, None)
+    if not name or raw is None:
+        raise ProtocolError(protocol.INVALID, "add needs args.name and args.program")
+    cfg = master.config
+    try:
+        prog_cfg = program_from_dict(name, raw, cfg.path.parent, cfg.master.log_dir)
+        prog = await master.registry.add_adhoc(prog_cfg)
+    except ConfigError as exc:
+        raise ProtocolError(protocol.CONFIG_ERROR, str(exc).splitlines()[0],
+                            [str(i) for i in exc.issues]) from None
+    except ValueError as exc:
+        raise ProtocolError(protocol.INVALID, str(exc)) from None
+    return {"instances": [i.snapshot() for i in prog]}
+
+
+@command("remove")
+async def remove(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Stop a program and forget it until the next reload (ad-hoc programs: for good)."""
+    name = _arg(args, "program", str, None)
+    try:
+        await master.registry.remove(name or "")
+    except NotFound as exc:
+        raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
+    return {"removed": name}
+
+
+@command("reload")
+async def reload(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Re-read the config file and apply the difference; a bad config changes nothing."""
+    try:
+        return await master.reload()
+    except ConfigError as exc:
+        raise ProtocolError(protocol.CONFIG_ERROR,
+                            f"config rejected, nothing changed: {len(exc.issues)} error(s)",
+                            [str(i) for i in exc.issues]) from None
+
+
+@command("shutdown")
+async def shutdown(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Stop every program and exit the master."""
+    master.request_shutdown()
+    return {"pid": master.info()["pid"]}
+
+
+@command("save")
+async def save(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Write the running set (ad-hoc programs, numprocs) back into the config file."""
+    from procsup.save import save_config
+
+    try:
+        path = save_config(master.config.path, master.registry)
+    except OSError as exc:
+        raise ProtocolError(protocol.FAILED, f"cannot write {master.config.path}: {exc}") from None
+    return {"path": str(path)}
+
+
+@command("logs")
+async def logs(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Recent output of the named instances (all when none), stdout and stderr interleaved in
+    arrival order; `follow` streams new lines until the client leaves."""
+    names = _names(args, required=False)
+    insts = _resolve(master, names) if names else master.registry.instances()
+    streams = _streams(_arg(args, "stream", str, None))
+    since = _arg(args, "since", (int, float), None)
+    lines = _backlog(insts, _arg(args, "lines", int, 20), streams, since)
+    if not _arg(args, "follow", bool, False):
+        return {"lines": lines}
+    for line in lines:
+        await conn.send_item(line)
+    await _follow(insts, streams, conn)
+    return None
+
+
+def _streams(stream: str | None) -> set[str]:
+    if stream is None:
+        return {"stdout", "stderr"}
+    if stream not in ("stdout", "stderr"):
+        raise ProtocolError(protocol.INVALID, "args.stream must be 'stdout' or 'stderr'")
+    return {stream}
+
+
+def _line_items(name: str, chunk: LogChunk) -> list[dict[str, Any]]:
+    return [{"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
+            for line in chunk.lines()]
+
+
+def _backlog(insts: list[Instance], n: int, streams: set[str],
+             since: float | None) -> list[dict[str, Any]]:
+    cutoff = time.time() - since if since is not None else None
+    items: list[dict[str, Any]] = []
+    for inst in insts:
+        chunks = inst.ring.chunks()
+        if not chunks:  # nothing since this master started: fall back to the files
+            for stream, path in inst.log_paths().items():
+                chunks.extend(tail_file(path, stream, n))
+        for chunk in chunks:
+            if chunk.stream in streams and (cutoff is None or chunk.time >= cutoff):
+                items.extend(_line_items(inst.name, chunk))
+    items.sort(key=lambda it: it["time"])  # stable: keeps each chunk's lines in order
+    return items[-n:] if n > 0 else items
+
+
+async def _follow(insts: list[Instance], streams: set[str], conn: Connection) -> None:
+    merged: asyncio.Queue[tuple[str, LogChunk]] = asyncio.Queue()
+    followers = [(inst, inst.ring.follow()) for inst in insts]
+
+    async def pump(inst: Instance, queue: asyncio.Queue[LogChunk]) -> None:
+        while True:
+            merged.put_nowait((inst.name, await queue.get()))
+
+    pumps = [asyncio.ensure_future(pump(inst, f.queue)) for inst, f in followers]
+    try:
+        while True:
+            name, chunk = await conn.next_or_leave(merged.get())
+            if chunk.stream in streams:
+                for line in _line_items(name, chunk):
+                    await conn.send_item(line)
+            if any(f.dropped for _, f in followers):
+                await conn.send_item({"notice": "output too fast for this client; lines dropped"})
+                return
+    finally:
+        for task in pumps:
+            task.cancel()
+        for inst, follower in followers:
+            inst.ring.unfollow(follower)
+
+
+@command("events")
+async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """A snapshot of every instance, then every event as it happens, until the client leaves."""
+    sub = master.events.subscribe()  # subscribed before the snapshot: no event slips between
+    try:
+        snapshot = {"type": "snapshot", "instances": _listing(
+            master, master.registry.instances(), _arg(args, "stats", bool, False)),
+            "master": master.info()}
+        await conn.send_item(snapshot)
+        while not sub.dropped or not sub.queue.empty():
+            event = await conn.next_or_leave(sub.queue.get())
+            await conn.send_item(event.to_json())
+        await conn.send_item({"type": "dropped", "message": "client too slow; resubscribe"})
+    finally:
+        master.events.unsubscribe(sub)
+    return None

@@ -1,0 +1,66 @@
+"""Start a master in the background and wait until it answers (`procsup daemon`, autostart)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from procsup.client import Client, NoMaster
+
+START_TIMEOUT = 15.0
+
+
+class LaunchError(Exception):
+    pass
+
+
+def master_log_path(state_dir: Path) -> Path:
+    return state_dir / "procsup.log"
+
+
+def launch_master(config: Path, socket_path: str, state_dir: Path) -> int:
+    """Spawn `procsup daemon -f` detached; return its pid once the socket answers `hello`."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = master_log_path(state_dir)
+    with open(log_path, "ab") as log:
+        start_at = log.tell()
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "procsup", "-c", str(config), "daemon", "-f"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            close_fds=True, env={**os.environ, "PROCSUP_DAEMONIZED": "1"},
+        )
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise LaunchError(_failure(log_path, start_at, code))
+        try:
+            with Client(socket_path, timeout=2) as client:
+                client.call("hello")
+            return proc.pid
+        except (NoMaster, OSError):
+            time.sleep(0.02)
+    raise LaunchError(f"the master did not answer within {START_TIMEOUT:.0f}s; see {log_path}")
+
+
+def _failure(log_path: Path, start_at: int, code: int) -> str:
+    with open(log_path, "rb") as f:
+        f.seek(start_at)
+        lines = f.read().decode(errors="replace").strip().splitlines()
+    last = lines[-1] if lines else "no output"
+    return f"the master exited with status {code}: {last} (log: {log_path})"
+
+
+def wait_gone_socket(socket_path: str, timeout: float = 600.0) -> None:
+    """After `shutdown`: wait until the master stops answering (it removes its socket last)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and os.path.exists(socket_path):
+        try:
+            with Client(socket_path, timeout=2) as client:
+                client.call("hello")
+        except (NoMaster, OSError):
+            return
+        time.sleep(0.05)

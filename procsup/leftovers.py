@@ -1,0 +1,59 @@
+"""After a master was killed (`kill -9`), find what it left running and stop it before starting
+fresh copies, so there are never two copies of a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import psutil
+
+from procsup.process import send_signal, wait_gone
+from procsup.statefile import SavedState
+
+log = logging.getLogger(__name__)
+
+
+def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
+    """Processes of an earlier master of this state_dir: by recorded pid + start time, and by the
+    PROCSUP_STATE_DIR mark every descendant inherits."""
+    found: set[int] = set()
+    for pid, created in state.pids.values():
+        try:
+            if abs(psutil.Process(int(pid)).create_time() - created) < 0.05:
+                found.add(int(pid))
+        except psutil.Error:
+            continue
+    me = os.getpid()
+    for proc in psutil.process_iter(["environ"]):
+        env = proc.info.get("environ") or {}
+        if proc.pid != me and env.get("PROCSUP_STATE_DIR") == state_dir and not env.get(
+            "PROCSUP_INSTANCE_ID", ""
+        ).startswith(run_id):
+            found.add(proc.pid)
+    return found
+
+
+async def stop_leftovers(pids: set[int], timeout: float) -> None:
+    if not pids:
+        return
+    log.warning("stopping %d process(es) left by a previous master: %s", len(pids),
+                " ".join(map(str, sorted(pids))))
+    groups = set()
+    for pid in pids:
+        try:
+            groups.add(os.getpgid(pid))
+        except OSError:
+            continue
+    for pgid in groups:
+        send_signal((), signal.SIGTERM, pgid=pgid)
+    send_signal(pids, signal.SIGTERM)
+    left = await wait_gone(pids, timeout)
+    if left:
+        for pgid in groups:
+            send_signal((), signal.SIGKILL, pgid=pgid)
+        send_signal(left, signal.SIGKILL)
+        await wait_gone(left, 5.0)
+    await asyncio.sleep(0)

@@ -1,0 +1,199 @@
+"""The master: owns the programs, the state file and the control server; startup and shutdown.
+
+Signal handlers only schedule work on the loop (uvicorn's habit). Startup order matters: pid lock
+→ subreaper → reaper → leftovers of a killed predecessor → programs → socket → autostart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import procsup
+from procsup.config import Config, ConfigError, load_config
+from procsup.events import Broadcaster, Event
+from procsup.leftovers import find_leftovers, stop_leftovers
+from procsup.metrics import Sampler
+from procsup.process import Reaper, become_subreaper
+from procsup.registry import Registry
+from procsup.runtime import Runtime
+from procsup.statefile import SavedState, load_state, write_state
+
+log = logging.getLogger("procsup")
+
+STATE_WRITE_DELAY = 0.1
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class PidLock:
+    """One master per state_dir: an flock on `procsup.pid` held for the master's life."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "procsup.pid"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode().strip() or "?"
+            os.close(fd)
+            raise AlreadyRunning(
+                f"another procsup master (pid {other}) is running for {self.path.parent}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Master:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.run_id = uuid.uuid4().hex[:12]
+        self.started = time.time()
+        self.events = Broadcaster()
+        self.sampler = Sampler()
+        self.state_path = config.master.state_dir / "state.json"
+        self.saved = SavedState()
+        self._stop = asyncio.Event()
+        self._state_timer: asyncio.TimerHandle | None = None
+        self._lock = PidLock(config.master.state_dir)
+        self.loop: asyncio.AbstractEventLoop
+        self.registry: Registry
+        self.rt: Runtime
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        self._lock.acquire()
+        try:
+            return await self._run()
+        finally:
+            self._lock.release()
+
+    async def _run(self) -> int:
+        from procsup.server import Server
+
+        self.loop = asyncio.get_running_loop()
+        if not become_subreaper():
+            log.warning("PR_SET_CHILD_SUBREAPER failed: daemonising grandchildren may escape")
+        self.rt = Runtime(self.loop, Reaper(self.loop), self.events, self.run_id,
+                          str(self.config.master.state_dir), dict(os.environ),
+                          on_change=self._schedule_state_write,
+                          leader_pids=lambda: self.registry.leader_pids())
+        self.saved = load_state(self.state_path)
+        await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
+        self.registry = Registry(self.rt, self.saved, self.config)
+        self.saved.clean = False
+        self.saved.run_id = self.run_id
+        self._write_state()
+        server = Server(self)
+        await server.start()
+        self._install_signals()
+        self.publish_master("started")
+        log.info("procsup %s master started (pid %d), %d program(s)", procsup.__version__,
+                 os.getpid(), len(self.registry.programs))
+        await self.registry.start_wanted()
+        await self._stop.wait()
+        log.info("shutting down")
+        await server.close_listener()
+        await self.registry.stop_everything()
+        await self.rt.drain()
+        self.publish_master("stopped")
+        await server.close()
+        self.saved.clean = True
+        self._write_state()
+        self.rt.reaper.close()
+        return 0
+
+    def _install_signals(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(sig, self.request_shutdown)
+        self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def request_shutdown(self) -> None:
+        self._stop.set()
+
+    def _on_sighup(self) -> None:
+        self.rt.background(self._reload_logged())
+
+    async def _reload_logged(self) -> None:
+        try:
+            summary = await self.reload()
+            log.info("reloaded: %s", summary)
+        except ConfigError as exc:
+            log.error("reload rejected, running configuration unchanged:\n%s", exc)
+
+    def publish_master(self, what: str) -> None:
+        self.events.publish(Event("master", socket.gethostname(), {"event": what}))
+
+    # --- configuration ----------------------------------------------------------------------
+
+    async def reload(self) -> dict[str, list[str]]:
+        """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad."""
+        new = load_config(self.config.path)
+        summary = await self.registry.apply(new)
+        if new.master != self.config.master:
+            summary["needs_restart"] = ["[procsup] settings change on the next master start"]
+        self.config = new
+        return summary
+
+    # --- persistence ------------------------------------------------------------------------
+
+    def _schedule_state_write(self) -> None:
+        if self._state_timer is None:
+            self._state_timer = self.loop.call_later(STATE_WRITE_DELAY, self._write_state)
+
+    def _write_state(self) -> None:
+        self._state_timer = None
+        self.registry.export_state(self.saved)
+        try:
+            write_state(self.state_path, self.saved)
+        except OSError as exc:
+            log.error("cannot write state file %s: %s", self.state_path, exc)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "version": procsup.__version__,
+            "protocol": 1,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": self.started,
+            "uptime": time.time() - self.started,
+            "config": str(self.config.path),
+            "state_dir": str(self.config.master.state_dir),
+        }
+
+
+def run_master(config_path: Path) -> int:
+    """Entry point of `procsup daemon -f`: load the config and run until shut down."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            log.error("%s", issue)
+        return 2
+    master = Master(config)
+    try:
+        return asyncio.run(master.run())
+    except AlreadyRunning as exc:
+        log.error("%s", exc)
+        return 1

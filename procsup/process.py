@@ -1,0 +1,181 @@
+"""One child process: spawn it in its own session, learn when it exits, signal its whole tree.
+
+No policy lives here (that is `program.py`). Exits are learned from a single SIGCHLD-driven reaper,
+which also reaps orphans re-parented to us as child subreaper; processes that are not our children
+are awaited through pidfds. Nothing here polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import grp
+import logging
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+PR_SET_CHILD_SUBREAPER = 36
+#: Environment variable naming the instance a process belongs to; inherited by descendants,
+#: so even a grandchild that double-forked and called setsid can be traced back to its instance.
+INSTANCE_ENV = "PROCSUP_INSTANCE_ID"
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to us instead of init (Linux >= 3.4)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+class Reaper:
+    """Reaps every child on SIGCHLD and routes exit codes to whoever watches that pid.
+
+    Children we do not watch (orphans of our instances) are reaped and forgotten, so no zombie
+    is ever left behind.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._watchers: dict[int, Callable[[int], None]] = {}
+        self._loop = loop
+        loop.add_signal_handler(signal.SIGCHLD, self.reap)
+
+    def watch(self, pid: int, on_exit: Callable[[int], None]) -> None:
+        """Call `on_exit(returncode)` once `pid` exits; negative codes are signals."""
+        self._watchers[pid] = on_exit
+        self._loop.call_soon(self.reap)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            callback = self._watchers.pop(pid, None)
+            if callback is not None:
+                callback(os.waitstatus_to_exitcode(status))
+
+    def close(self) -> None:
+        self._loop.remove_signal_handler(signal.SIGCHLD)
+
+
+@dataclass
+class SpawnSpec:
+    """Everything needed to start one child."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None = None
+    user: str | None = None
+    merge_stderr: bool = False
+
+
+@dataclass
+class Child:
+    """A started child: its pid and the read ends of its output pipes (non-blocking)."""
+
+    pid: int
+    popen: subprocess.Popen[bytes]
+    stdout_fd: int
+    stderr_fd: int | None
+
+    def mark_reaped(self, returncode: int) -> None:
+        """Tell Popen we reaped it, so it never calls waitpid on a recycled pid."""
+        self.popen.returncode = returncode
+
+
+def _user_args(user: str | None) -> dict[str, object]:
+    if user is None or os.getuid() != 0:
+        return {}
+    pw = pwd.getpwnam(user)
+    groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
+    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": groups}
+
+
+def spawn(spec: SpawnSpec) -> Child:
+    """Start `spec` in a new session with piped output. Raises OSError on spawn failure."""
+    out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    # The child must see blocking pipes; O_NONBLOCK is on the shared file description.
+    os.set_blocking(out_w, True)
+    if err_w is not None:
+        os.set_blocking(err_w, True)
+    try:
+        popen = subprocess.Popen(  # noqa: S603 - argv is the user's configured command
+            spec.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=subprocess.STDOUT if err_w is None else err_w,
+            cwd=spec.cwd,
+            env=spec.env,
+            start_new_session=True,
+            close_fds=True,
+            **_user_args(spec.user),  # type: ignore[arg-type]
+        )
+    except BaseException:
+        for fd in (out_r, err_r):
+            if fd is not None:
+                os.close(fd)
+        raise
+    finally:
+        os.close(out_w)
+        if err_w is not None:
+            os.close(err_w)
+    return Child(popen.pid, popen, out_r, err_r)
+
+
+def send_signal(pids: Iterable[int], sig: int, pgid: int | None = None) -> None:
+    """Send `sig` to a process group and to each pid; processes already gone are ignored."""
+    if pgid is not None:
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+async def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:
+    """Wait until every pid has exited or `timeout` passes; return the ones still alive.
+
+    Uses pidfds, so it works for processes that are not our children and costs nothing while
+    waiting.
+    """
+    loop = asyncio.get_running_loop()
+    pending: dict[int, int] = {}
+    for pid in pids:
+        try:
+            pending[os.pidfd_open(pid)] = pid
+        except ProcessLookupError:
+            continue
+    if not pending:
+        return set()
+    alive = set(pending.values())
+    done = loop.create_future()
+
+    def on_exit(fd: int) -> None:
+        loop.remove_reader(fd)
+        alive.discard(pending[fd])
+        if not alive and not done.done():
+            done.set_result(None)
+
+    for fd in pending:
+        loop.add_reader(fd, on_exit, fd)
+    try:
+        await asyncio.wait_for(asyncio.shield(done), timeout)
+    except TimeoutError:
+        pass
+    finally:
+        for fd in pending:
+            loop.remove_reader(fd)
+            os.close(fd)
+    return alive

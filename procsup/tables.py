@@ -1,0 +1,86 @@
+"""Formatting for people: aligned tables and short relative times. All output formatting of the
+CLI lives here, so the commands stay about what to ask and the look stays consistent."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from procsup.datatypes import format_duration, format_size
+
+COLOURS = {
+    "RUNNING": "32", "STARTING": "33", "BACKOFF": "33", "STOPPING": "33",
+    "FATAL": "31", "EXITED": "31", "STOPPED": "2",
+}
+
+
+def table(headers: Sequence[str], rows: list[list[str]], colour_col: int | None = None,
+          colour: bool = False) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
+        if colour and colour_col is not None and row[colour_col] in COLOURS:
+            cells[colour_col] = f"\033[{COLOURS[row[colour_col]]}m{cells[colour_col]}\033[0m"
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def exit_text(code: int | None) -> str:
+    """`0`, `1`, `SIGKILL` — how a process last ended."""
+    if code is None:
+        return "-"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return str(code)
+
+
+def ago(ts: float | None, now: float) -> str:
+    return "-" if ts is None else f"{format_duration(max(0.0, now - ts))} ago"
+
+
+def until(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    clock = time.strftime("%H:%M:%S", time.localtime(ts))
+    return f"{clock} (in {format_duration(max(0.0, ts - now))})"
+
+
+def instance_note(row: dict[str, Any], now: float) -> str:
+    """What a person wants to know beyond the state: why it is not running, when it retries."""
+    if row.get("spawn_error") and row["state"] in ("BACKOFF", "FATAL"):
+        note = f"spawn error: {row['spawn_error']}"
+    elif row["state"] in ("EXITED", "FATAL", "BACKOFF"):
+        note = f"exited {exit_text(row.get('last_exit'))} {ago(row.get('last_exit_time'), now)}"
+    else:
+        return ""
+    if row["state"] == "BACKOFF":
+        note += f"; attempt {row.get('attempt', 0)}, next try {until(row.get('next_try'), now)}"
+    return note
+
+
+LIST_HEADERS = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "LAST EXIT", "INFO"]
+
+
+def list_rows(instances: list[dict[str, Any]], now: float | None = None) -> list[list[str]]:
+    now = time.time() if now is None else now
+    rows = []
+    for r in instances:
+        cpu, rss, uptime = r.get("cpu"), r.get("rss"), r.get("uptime")
+        rows.append([
+            r["name"], r["state"], str(r["pid"]) if r.get("pid") else "-",
+            format_duration(uptime) if uptime is not None else "-",
+            str(r.get("restarts", 0)),
+            f"{cpu:.1f}%" if cpu is not None else "-",
+            format_size(rss) if rss is not None else "-",
+            exit_text(r.get("last_exit")),
+            instance_note(r, now),
+        ])
+    return rows

@@ -304,9 +304,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(opts)
     if command:
         args.command = command
+    from procsup.config import ConfigError
+
     try:
         ctx = Context(args)
         return args.verbs[args.verb](ctx)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(f"procsup: {issue}", file=sys.stderr)
+        return USAGE
     except CliError as exc:
         print(f"procsup: {exc}", file=sys.stderr)
         return exc.code

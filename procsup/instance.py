@@ -195,6 +195,7 @@ class Instance:
     def _retry(self) -> None:
         self._timer = None
         if self.state == State.BACKOFF and self.desired:
+            self.info.restarts += 1
             self._spawn()  # BACKOFF -> STARTING
 
     def _cancel_timer(self) -> None:
@@ -244,7 +245,6 @@ class Instance:
             return
         delay = backoff_delay(self.info.failures, cfg.restart_delay, cfg.restart_delay_max)
         self.info.next_try = time.time() + delay
-        self.info.restarts += 1
         self._set_state(State.BACKOFF, code=code, attempt=self.info.failures,
                         next_try=self.info.next_try)  # STARTING/RUNNING -> BACKOFF
         self._timer = self.rt.loop.call_later(delay, self._retry)
@@ -305,6 +305,8 @@ class Instance:
         return files
 
     def _attach_output(self, child: Child) -> None:
+        for f in self._logs.values():
+            f.open()
         self._readers = [r for r in self._readers if r.fd >= 0]  # old ones finish on their own
         self._readers.append(OutputReader(child.stdout_fd, "stdout", self._emit_output))
         if child.stderr_fd is not None:

@@ -30,7 +30,8 @@ class LogFile:
         self._fd: int | None = None
         self._size = 0
 
-    def _open(self) -> int:
+    def open(self) -> int:
+        """Open (creating the file and its folder) unless already open."""
         if self._fd is None:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
@@ -39,10 +40,10 @@ class LogFile:
         return self._fd
 
     def write(self, data: bytes) -> None:
-        fd = self._open()
+        fd = self.open()
         if self.max_size and self._size and self._size + len(data) > self.max_size:
             self.rotate()
-            fd = self._open()
+            fd = self.open()
         view = memoryview(data)
         while view:
             written = os.write(fd, view)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -509,3 +511,28 @@ def test_program_config_dataclass_defaults_match_loader(tmp_path: Path) -> None:
         stderr_log=str(logs / "q-{num}.err.log"),
     )
     assert loaded == default
+
+
+# -- the `procsup init` template --
+
+
+def _template() -> str:
+    return (resources.files("procsup") / "init_template.toml").read_text()
+
+
+def test_init_template_is_valid(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path / "procsup.toml", _template()))
+    assert list(cfg.programs) == ["example"]
+
+
+def test_init_template_commented_examples_are_valid(tmp_path: Path) -> None:
+    host_specific = {"directory", "user", "redis_url", "include"}
+    lines = []
+    for line in _template().splitlines():
+        match = re.match(r"# (\[[\w.]+\]|(\w+) = .*)$", line)
+        if match and match.group(2) not in host_specific:
+            line = line[2:]
+        lines.append(line)
+    cfg = load_config(write(tmp_path / "procsup.toml", "\n".join(lines)))
+    assert cfg.tasks["hello"].timezone == "Europe/Berlin"
+    assert cfg.programs["example"].max_memory == 512 * 1024**2

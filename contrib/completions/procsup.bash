@@ -1,0 +1,151 @@
+# bash completion for procsup.
+#
+# Install: copy to /etc/bash_completion.d/procsup (or
+# ~/.local/share/bash-completion/completions/procsup), or `source` it from ~/.bashrc.
+#
+# Verbs and options follow procsup/cli.py. Program and instance names come from the running
+# master (`procsup --no-autostart list --json`; a completion never starts a master), or, when
+# none answers, from the config file (`procsup check --json`). -c/--socket given on the command
+# line are passed along.
+
+_procsup_names() {
+    # $1: "instances" (programs, name:N and all) or "programs"
+    local kind=$1 json
+    json=$(procsup "${_procsup_global[@]}" --no-autostart list --json 2>/dev/null) \
+        || json=$(procsup "${_procsup_global[@]}" check --json 2>/dev/null) \
+        || return 0
+    printf '%s' "$json" | python3 -c '
+import json, sys
+kind = sys.argv[1]
+try:
+    data = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+if isinstance(data, list):  # list --json: one row per instance
+    programs = [r["program"] for r in data]
+    instances = [r["name"] for r in data]
+else:  # check --json: {"programs": {name: numprocs}}
+    programs = list(data.get("programs", {}))
+    instances = [f"{p}:{n}" for p, c in data.get("programs", {}).items() for n in range(c)]
+names = programs if kind == "programs" else programs + instances + ["all"]
+print("\n".join(dict.fromkeys(names)))
+' "$kind" 2>/dev/null
+}
+
+_procsup() {
+    local cur prev words cword
+    if declare -F _init_completion >/dev/null 2>&1; then
+        _init_completion -n : || return
+    else
+        # Without bash-completion: split the line ourselves, so `worker:1` stays one word.
+        local line=${COMP_LINE:0:COMP_POINT}
+        read -ra words <<<"$line"
+        [[ $line == *[[:space:]] || ${#words[@]} -eq 0 ]] && words+=("")
+        cword=$((${#words[@]} - 1))
+        cur=${words[cword]}
+        prev=${words[cword-1]}
+    fi
+
+    local verbs="daemon start stop restart signal list ls status logs scale remove reload
+                 shutdown save events check init"
+    local global_opts="-h --help -c --config --socket --no-autostart --version"
+
+    # Find the verb and collect the global options to pass to procsup itself.
+    local i verb="" verb_at=0
+    _procsup_global=()
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            -c|--config|--socket)
+                _procsup_global+=("${words[i]}" "${words[i+1]}"); ((i++)) ;;
+            --config=*|--socket=*) _procsup_global+=("${words[i]}") ;;
+            -*) ;;
+            *) verb=${words[i]}; verb_at=$i; break ;;
+        esac
+    done
+
+    if [[ -z $verb ]]; then
+        case $prev in
+            -c|--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            --socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        esac
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$global_opts" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
+        fi
+        return
+    fi
+
+    # After `start … --` comes the ad-hoc program's command: complete commands and files.
+    for ((i = verb_at + 1; i < cword; i++)); do
+        if [[ ${words[i]} == -- ]]; then
+            if ((i + 1 == cword)); then
+                COMPREPLY=($(compgen -c -- "$cur"))
+            else
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi
+            return
+        fi
+    done
+
+    # Positional words typed after the verb so far (options and their values skipped).
+    local nargs=0
+    for ((i = verb_at + 1; i < cword; i++)); do
+        case ${words[i]} in
+            -n|--name|--numprocs|--cwd|--lines|--since) ((i++)) ;;
+            -*) ;;
+            *) ((nargs++)) ;;
+        esac
+    done
+
+    local opts="" names=""
+    case $verb in
+        daemon) opts="-f --foreground" ;;
+        start)
+            case $prev in
+                -n|--name|--numprocs) return ;;
+                --cwd) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+            esac
+            opts="-n --name --numprocs --cwd --"
+            names=instances ;;
+        stop|status) names=instances ;;
+        restart) opts="--rolling"; names=instances ;;
+        list|ls) opts="--json"; names=instances ;;
+        signal)
+            if ((nargs == 0)); then
+                COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN
+                                         TTOU WINCH ALRM" -- "${cur^^}"))
+                return
+            fi
+            names=instances ;;
+        logs)
+            case $prev in
+                -n|--lines|--since) return ;;
+            esac
+            opts="-f --follow -n --lines --stdout --stderr --since"
+            ((nargs == 0)) && names=instances ;;
+        scale) ((nargs == 0)) && names=programs ;;
+        remove) ((nargs == 0)) && names=programs ;;
+        check) opts="--json" ;;
+        init)
+            ((nargs == 0)) && COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        *) return ;;
+    esac
+
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$opts -h --help" -- "$cur"))
+    elif [[ -n $names ]]; then
+        local IFS=$'\n'
+        COMPREPLY=($(compgen -W "$(_procsup_names "$names")" -- "$cur"))
+        # `worker:1`: bash splits words at ':'; drop what is already typed before it.
+        if [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
+            local prefix=${cur%"${cur##*:}"}
+            for i in "${!COMPREPLY[@]}"; do
+                COMPREPLY[i]=${COMPREPLY[i]#"$prefix"}
+            done
+        fi
+    fi
+}
+
+complete -F _procsup procsup

@@ -143,6 +143,7 @@ class Registry:
     async def apply(self, new: Config) -> dict[str, list[str]]:
         """New programs start, removed ones stop, changed ones restart, the rest are untouched;
         a change of numprocs only adds or stops the extra instances."""
+        self._adopt_saved_adhoc(new)
         old = {n: p for n, p in self.programs.items() if not p.adhoc}
         added = [n for n in new.programs if n not in old]
         removed = [n for n in old if n not in new.programs]
@@ -167,6 +168,13 @@ class Registry:
         self.config = new
         return {"added": sorted(added), "removed": sorted(removed), "changed": sorted(changed),
                 "scaled": sorted(scaled)}
+
+    def _adopt_saved_adhoc(self, new: Config) -> None:
+        """An ad-hoc program that `save` wrote into the file is the same program: keep it."""
+        for name, prog in self.programs.items():
+            cfg = new.programs.get(name)
+            if prog.adhoc and cfg is not None and _same_except_numprocs(prog.config, cfg):
+                prog.adhoc = False
 
     # --- persistence ------------------------------------------------------------------------
 

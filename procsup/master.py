@@ -21,6 +21,7 @@ import procsup
 from procsup.config import Config, ConfigError, load_config
 from procsup.events import Broadcaster, Event
 from procsup.leftovers import find_leftovers, stop_leftovers
+from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
 from procsup.process import Reaper, become_subreaper
 from procsup.registry import Registry
@@ -78,6 +79,7 @@ class Master:
         self._lock = PidLock(config.master.state_dir)
         self.loop: asyncio.AbstractEventLoop
         self.registry: Registry
+        self.memguard: MemoryGuard
         self.rt: Runtime
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -102,6 +104,7 @@ class Master:
         self.saved = load_state(self.state_path)
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
         self.registry = Registry(self.rt, self.saved, self.config)
+        self.memguard = MemoryGuard(self.rt, self.registry.instances)
         self.saved.clean = False
         self.saved.run_id = self.run_id
         self._write_state()
@@ -112,8 +115,10 @@ class Master:
         log.info("procsup %s master started (pid %d), %d program(s)", procsup.__version__,
                  os.getpid(), len(self.registry.programs))
         await self.registry.start_wanted()
+        self.memguard.update()
         await self._stop.wait()
         log.info("shutting down")
+        self.memguard.close()
         await server.close_listener()
         await self.registry.stop_everything()
         await self.rt.drain()
@@ -151,6 +156,7 @@ class Master:
         """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad."""
         new = load_config(self.config.path)
         summary = await self.registry.apply(new)
+        self.memguard.update()
         if new.master != self.config.master:
             summary["needs_restart"] = ["[procsup] settings change on the next master start"]
         self.config = new

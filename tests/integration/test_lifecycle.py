@@ -258,3 +258,17 @@ def test_cli_autostarts_a_background_master(master_factory):
     assert m.cli("shutdown").returncode == 0
     wait_for(lambda: not psutil.pid_exists(info["pid"]), 15, "the master to exit")
     assert m.marked_processes() == []
+
+
+def test_max_memory_restarts_an_instance_over_its_limit(start_master):
+    m = start_master(f"""
+        [programs.hog]
+        command = "{child('hog.py', '80')}"
+        start_seconds = 0
+        max_memory = "40MB"
+        restart_delay = "100ms"
+    """)
+    first = m.wait_state("hog:0", "RUNNING")["pid"]
+    row = wait_for(lambda: (r := m.state("hog:0"))["pid"] not in (None, first) and r, 15,
+                   "a restart because of max_memory")
+    assert row["last_exit"] is not None

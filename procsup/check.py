@@ -20,11 +20,16 @@ def check(path: Path, as_json: bool) -> int:
         print(f"{len(exc.issues)} error(s) in {path}", file=sys.stderr)
         return 2
     if as_json:
-        print(json.dumps({
-            "config": str(path),
-            "programs": {n: p.numprocs for n, p in config.programs.items()},
-            "tasks": {n: t.schedule for n, t in config.tasks.items()},
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "config": str(path),
+                    "programs": {n: p.numprocs for n, p in config.programs.items()},
+                    "tasks": {n: t.schedule for n, t in config.tasks.items()},
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"{path}: ok")
     for name, prog in config.programs.items():

@@ -29,12 +29,13 @@ class Context:
     """What every command needs: where the config and socket are, and a client on demand."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from procsup.config import find_config_path, load_master_config
+        from procsup import locate
 
         self.args = args
-        self.config_path = find_config_path(args.config).absolute()
-        self.master = load_master_config(self.config_path)
-        self.socket = args.socket or str(self.master.socket)
+        self.config_path = Path(locate.find_config_path(args.config))
+        socket, state_dir = locate.master_paths(str(self.config_path))
+        self.socket = args.socket or socket
+        self.state_dir = Path(state_dir)
         self._client: Client | None = None
 
     def client(self, autostart: bool = True) -> Client:
@@ -55,10 +56,13 @@ class Context:
         from procsup.launcher import LaunchError, launch_master
 
         if not self.config_path.exists():
-            raise CliError(f"no config file at {self.config_path}; create one with "
-                           "`procsup init` or pass -c PATH", USAGE)
+            raise CliError(
+                f"no config file at {self.config_path}; create one with "
+                "`procsup init` or pass -c PATH",
+                USAGE,
+            )
         try:
-            pid = launch_master(self.config_path, self.socket, self.master.state_dir)
+            pid = launch_master(self.config_path, self.socket, self.state_dir)
         except LaunchError as exc:
             raise CliError(str(exc)) from None
         if not quiet:
@@ -70,6 +74,7 @@ class Context:
 
 
 # --- commands ---------------------------------------------------------------------------------
+
 
 def cmd_daemon(ctx: Context) -> int:
     if ctx.args.foreground:
@@ -146,8 +151,9 @@ def cmd_restart(ctx: Context) -> int:
 
 
 def cmd_signal(ctx: Context) -> int:
-    result = ctx.call("signal", {"signal": ctx.args.signal, "names": ctx.args.names},
-                      autostart=False)
+    result = ctx.call(
+        "signal", {"signal": ctx.args.signal, "names": ctx.args.names}, autostart=False
+    )
     print(f"sent {result['signal']} to {', '.join(result['sent'])}")
     return OK
 
@@ -220,26 +226,37 @@ def cmd_init(ctx: Context) -> int:
 
 # --- parser -----------------------------------------------------------------------------------
 
+
 def _names(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("names", nargs="+" if required else "*", metavar="NAME",
-                   help="program, instance (name:N), glob (name*) or 'all'")
+    p.add_argument(
+        "names",
+        nargs="+" if required else "*",
+        metavar="NAME",
+        help="program, instance (name:N), glob (name*) or 'all'",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="procsup", description="A process supervisor.")
-    parser.add_argument("-c", "--config", help="config file (default: $PROCSUP_CONFIG, "
-                        "./procsup.toml, ~/.config/procsup/procsup.toml, /etc/procsup/procsup.toml)")
+    parser.add_argument(
+        "-c",
+        "--config",
+        help="config file (default: $PROCSUP_CONFIG, "
+        "./procsup.toml, ~/.config/procsup/procsup.toml, /etc/procsup/procsup.toml)",
+    )
     parser.add_argument("--socket", help="control socket path (default: from the config)")
-    parser.add_argument("--no-autostart", action="store_true",
-                        help="never start a master in the background")
+    parser.add_argument(
+        "--no-autostart", action="store_true", help="never start a master in the background"
+    )
     from procsup import __version__
 
     parser.add_argument("--version", action="version", version=f"procsup {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
     verbs: dict[str, Callable[[Context], int]] = {}
 
-    def verb(name: str, fn: Callable[[Context], int], help: str,
-             aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    def verb(
+        name: str, fn: Callable[[Context], int], help: str, aliases: tuple[str, ...] = ()
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, aliases=list(aliases))
         for n in (name, *aliases):
             verbs[n] = fn
@@ -293,7 +310,7 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     """`start -n web -- python -m http.server` → options before `--`, command after."""
     if "--" in argv:
         i = argv.index("--")
-        return argv[:i], argv[i + 1:]
+        return argv[:i], argv[i + 1 :]
     return argv, []
 
 
@@ -304,14 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(opts)
     if command:
         args.command = command
-    from procsup.config import ConfigError
+    from procsup.locate import LocateError
 
     try:
         ctx = Context(args)
         return args.verbs[args.verb](ctx)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(f"procsup: {issue}", file=sys.stderr)
+    except LocateError as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
         return USAGE
     except CliError as exc:
         print(f"procsup: {exc}", file=sys.stderr)

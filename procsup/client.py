@@ -98,5 +98,6 @@ def _result(msg: dict[str, Any]) -> Any:
     if msg.get("ok"):
         return msg.get("result")
     err = msg.get("error") or {}
-    raise ClientError(err.get("code", "error"), err.get("message", "unknown error"),
-                      err.get("details"))
+    raise ClientError(
+        err.get("code", "error"), err.get("message", "unknown error"), err.get("details")
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from procsup import config_checks as checks
+from procsup import locate
 from procsup.datatypes import duration_for_toml, size_for_toml
 
 DEFAULT_LOG_MAX_SIZE = 50 * 1024 * 1024
@@ -129,8 +130,6 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(i) for i in issues))
 
 
-ENV_VAR = "PROCSUP_CONFIG"
-DEFAULT_LOCATIONS = ("procsup.toml", "~/.config/procsup/procsup.toml", "/etc/procsup/procsup.toml")
 MAIN_TABLES = ("procsup", "programs", "tasks")
 INCLUDE_TABLES = ("programs", "tasks")
 DURATION_FIELDS = frozenset(
@@ -140,18 +139,8 @@ SIZE_FIELDS = frozenset({"max_memory", "log_max_size"})
 
 
 def find_config_path(explicit: str | None) -> Path:
-    """-c PATH, else $PROCSUP_CONFIG, else the first existing default location, else ./procsup.toml.
-
-    An explicit path (or $PROCSUP_CONFIG) is returned even when missing: the caller reports it
-    rather than silently falling back to another file.
-    """
-    chosen = explicit or os.environ.get(ENV_VAR)
-    if chosen:
-        return _absolute(chosen)
-    for candidate in DEFAULT_LOCATIONS:
-        if _absolute(candidate).is_file():
-            return _absolute(candidate)
-    return _absolute(DEFAULT_LOCATIONS[0])
+    """-c PATH, else $PROCSUP_CONFIG, else the first existing default location (see locate)."""
+    return Path(locate.find_config_path(explicit))
 
 
 def load_master_config(path: Path) -> MasterConfig:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from procsup import locate
 from procsup.datatypes import (
     parse_duration,
     parse_exit_codes,
@@ -199,7 +200,7 @@ def check_group(v: object) -> str:
 
 def resolve_path(base_dir: Path, v: str) -> Path:
     """~ expanded; relative paths are relative to base_dir (the config file's folder)."""
-    return Path(os.path.normpath(base_dir / Path(v).expanduser()))
+    return Path(locate.resolve(v, str(base_dir)))
 
 
 def path_check(base_dir: Path) -> Check:

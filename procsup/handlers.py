@@ -61,10 +61,12 @@ def command(name: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         HANDLERS[name] = fn
         return fn
+
     return register
 
 
 # --- argument helpers -------------------------------------------------------------------------
+
 
 def _arg(args: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
     """args[key] checked against `kind` (bool is never taken for an int)."""
@@ -73,7 +75,9 @@ def _arg(args: dict[str, Any], key: str, kind: type | tuple[type, ...], default:
         return default
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        raise ProtocolError(protocol.INVALID, f"args.{key} must be {' or '.join(k.__name__ for k in kinds)}")
+        raise ProtocolError(
+            protocol.INVALID, f"args.{key} must be {' or '.join(k.__name__ for k in kinds)}"
+        )
     return value
 
 
@@ -82,8 +86,9 @@ def _names(args: dict[str, Any], required: bool = True) -> list[str]:
     if not all(isinstance(n, str) for n in names):
         raise ProtocolError(protocol.INVALID, "args.names must be a list of strings")
     if required and not names:
-        raise ProtocolError(protocol.INVALID,
-                            "name a program, an instance (name:N), a glob, or 'all'")
+        raise ProtocolError(
+            protocol.INVALID, "name a program, an instance (name:N), a glob, or 'all'"
+        )
     return names
 
 
@@ -106,6 +111,7 @@ def _listing(master: Master, insts: list[Instance], stats: bool) -> list[dict[st
 
 # --- commands ---------------------------------------------------------------------------------
 
+
 @command("hello")
 async def hello(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     """Versions and facts about the master."""
@@ -118,8 +124,10 @@ async def list_(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     adds CPU% and RSS of each instance's process tree."""
     names = _names(args, required=False)
     insts = _resolve(master, names) if names else master.registry.instances()
-    return {"instances": _listing(master, insts, _arg(args, "stats", bool, True)),
-            "master": master.info()}
+    return {
+        "instances": _listing(master, insts, _arg(args, "stats", bool, True)),
+        "master": master.info(),
+    }
 
 
 @command("start")
@@ -148,8 +156,9 @@ async def restart(master: Master, args: dict[str, Any], conn: Connection) -> Any
     insts = _resolve(master, _names(args))
     failed = await master.registry.restart(insts, _arg(args, "rolling", bool, False))
     if failed:
-        raise ProtocolError(protocol.FAILED,
-                            f"rolling restart halted: {failed[0]} did not reach RUNNING")
+        raise ProtocolError(
+            protocol.FAILED, f"rolling restart halted: {failed[0]} did not reach RUNNING"
+        )
     return {"instances": [i.snapshot() for i in insts]}
 
 
@@ -193,8 +202,9 @@ async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
         prog_cfg = program_from_dict(name, raw, cfg.path.parent, cfg.master.log_dir)
         prog = await master.registry.add_adhoc(prog_cfg)
     except ConfigError as exc:
-        raise ProtocolError(protocol.CONFIG_ERROR, str(exc).splitlines()[0],
-                            [str(i) for i in exc.issues]) from None
+        raise ProtocolError(
+            protocol.CONFIG_ERROR, str(exc).splitlines()[0], [str(i) for i in exc.issues]
+        ) from None
     except ValueError as exc:
         raise ProtocolError(protocol.INVALID, str(exc)) from None
     return {"instances": [i.snapshot() for i in prog]}
@@ -217,9 +227,11 @@ async def reload(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     try:
         return await master.reload()
     except ConfigError as exc:
-        raise ProtocolError(protocol.CONFIG_ERROR,
-                            f"config rejected, nothing changed: {len(exc.issues)} error(s)",
-                            [str(i) for i in exc.issues]) from None
+        raise ProtocolError(
+            protocol.CONFIG_ERROR,
+            f"config rejected, nothing changed: {len(exc.issues)} error(s)",
+            [str(i) for i in exc.issues],
+        ) from None
 
 
 @command("shutdown")
@@ -267,12 +279,15 @@ def _streams(stream: str | None) -> set[str]:
 
 
 def _line_items(name: str, chunk: LogChunk) -> list[dict[str, Any]]:
-    return [{"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
-            for line in chunk.lines()]
+    return [
+        {"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
+        for line in chunk.lines()
+    ]
 
 
-def _backlog(insts: list[Instance], n: int, streams: set[str],
-             since: float | None) -> list[dict[str, Any]]:
+def _backlog(
+    insts: list[Instance], n: int, streams: set[str], since: float | None
+) -> list[dict[str, Any]]:
     cutoff = time.time() - since if since is not None else None
     items: list[dict[str, Any]] = []
     for inst in insts:
@@ -317,9 +332,13 @@ async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     """A snapshot of every instance, then every event as it happens, until the client leaves."""
     sub = master.events.subscribe()  # subscribed before the snapshot: no event slips between
     try:
-        snapshot = {"type": "snapshot", "instances": _listing(
-            master, master.registry.instances(), _arg(args, "stats", bool, False)),
-            "master": master.info()}
+        snapshot = {
+            "type": "snapshot",
+            "instances": _listing(
+                master, master.registry.instances(), _arg(args, "stats", bool, False)
+            ),
+            "master": master.info(),
+        }
         await conn.send_item(snapshot)
         while not sub.dropped or not sub.queue.empty():
             event = await conn.next_or_leave(sub.queue.get())

@@ -92,8 +92,9 @@ class Instance:
         self.state = new
         self._changed.set()
         self._changed = asyncio.Event()
-        self.rt.publish(Event("state", self.name, {"from": old, "to": new,
-                                                   "program": self.config.name, **data}))
+        self.rt.publish(
+            Event("state", self.name, {"from": old, "to": new, "program": self.config.name, **data})
+        )
         self.rt.changed()
 
     # --- user actions -----------------------------------------------------------------------
@@ -152,13 +153,15 @@ class Instance:
         env = dict(self.rt.base_env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.update({k: v.replace("{num}", num) for k, v in self.config.environment.items()})
-        env.update({
-            "PROCSUP_PROGRAM": self.config.name,
-            "PROCSUP_PROCESS_NAME": self.name,
-            "PROCSUP_PROCESS_NUM": num,
-            INSTANCE_ENV: self.instance_id,
-            "PROCSUP_STATE_DIR": self.rt.state_dir,
-        })
+        env.update(
+            {
+                "PROCSUP_PROGRAM": self.config.name,
+                "PROCSUP_PROCESS_NAME": self.name,
+                "PROCSUP_PROCESS_NUM": num,
+                INSTANCE_ENV: self.instance_id,
+                "PROCSUP_STATE_DIR": self.rt.state_dir,
+            }
+        )
         cwd = str(self.config.directory) if self.config.directory else None
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
@@ -172,7 +175,9 @@ class Instance:
         except OSError as exc:
             self.info.spawn_error = f"{exc.strerror or exc}: {self.config.command[0]}"
             self.info.last_exit_time = time.time()
-            self._emit_output("stderr", f"procsup: spawn failed: {self.info.spawn_error}\n".encode())
+            self._emit_output(
+                "stderr", f"procsup: spawn failed: {self.info.spawn_error}\n".encode()
+            )
             self._after_failure()
             return
         self._child = child
@@ -226,7 +231,8 @@ class Instance:
         """One policy for every unexpected exit: restart at once, back off, or give up."""
         cfg = self.config
         wanted = cfg.autorestart == "always" or (
-            cfg.autorestart == "on-failure" and code not in cfg.exit_codes)
+            cfg.autorestart == "on-failure" and code not in cfg.exit_codes
+        )
         if not wanted or not self.desired:
             self._set_state(State.EXITED, code=code)  # STARTING/RUNNING -> EXITED
             return
@@ -245,8 +251,9 @@ class Instance:
             return
         delay = backoff_delay(self.info.failures, cfg.restart_delay, cfg.restart_delay_max)
         self.info.next_try = time.time() + delay
-        self._set_state(State.BACKOFF, code=code, attempt=self.info.failures,
-                        next_try=self.info.next_try)  # STARTING/RUNNING -> BACKOFF
+        self._set_state(
+            State.BACKOFF, code=code, attempt=self.info.failures, next_try=self.info.next_try
+        )  # STARTING/RUNNING -> BACKOFF
         self._timer = self.rt.loop.call_later(delay, self._retry)
 
     def _cleanup_leftovers(self, pgid: int, spawn_id: str) -> None:
@@ -265,14 +272,20 @@ class Instance:
         self._exited = self.rt.loop.create_future()
         self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
         try:
-            await self._kill_tree(self.tree(ProcessTable()), child.pid, self.instance_id,
-                                  self._exited)
+            await self._kill_tree(
+                self.tree(ProcessTable()), child.pid, self.instance_id, self._exited
+            )
         finally:
             self._exited = None
         self._set_state(State.STOPPED)  # STOPPING -> STOPPED
 
-    async def _kill_tree(self, pids: set[int], pgid: int, spawn_id: str,
-                         leader_exit: asyncio.Future[int] | None = None) -> None:
+    async def _kill_tree(
+        self,
+        pids: set[int],
+        pgid: int,
+        spawn_id: str,
+        leader_exit: asyncio.Future[int] | None = None,
+    ) -> None:
         """stop_signal to the group and every pid, wait stop_timeout, then SIGKILL what is left.
 
         The tree is read again at the deadline, so processes forked during the grace period and
@@ -282,8 +295,9 @@ class Instance:
         send_signal(pids, signal.SIGCONT, pgid=pgid)  # a stopped process cannot act on TERM
         left = await wait_gone(pids, self.config.stop_timeout)
         leader_alive = leader_exit is not None and not leader_exit.done()
-        left |= instance_tree(ProcessTable(), pgid if leader_alive else None, spawn_id,
-                              self.rt.leaders())
+        left |= instance_tree(
+            ProcessTable(), pgid if leader_alive else None, spawn_id, self.rt.leaders()
+        )
         if left or _group_alive(pgid):
             send_signal(left, signal.SIGKILL, pgid=pgid)
             await wait_gone(left, KILL_GRACE)
@@ -297,11 +311,15 @@ class Instance:
 
     def _open_logs(self) -> dict[str, LogFile]:
         cfg, num = self.config, str(self.num)
-        files = {"stdout": LogFile(cfg.stdout_log.replace("{num}", num), cfg.log_max_size,
-                                   cfg.log_backups)}
+        files = {
+            "stdout": LogFile(
+                cfg.stdout_log.replace("{num}", num), cfg.log_max_size, cfg.log_backups
+            )
+        }
         if not cfg.merge_stderr:
-            files["stderr"] = LogFile(cfg.stderr_log.replace("{num}", num), cfg.log_max_size,
-                                      cfg.log_backups)
+            files["stderr"] = LogFile(
+                cfg.stderr_log.replace("{num}", num), cfg.log_max_size, cfg.log_backups
+            )
         return files
 
     def _attach_output(self, child: Child) -> None:

@@ -27,10 +27,14 @@ def launch_master(config: Path, socket_path: str, state_dir: Path) -> int:
     log_path = master_log_path(state_dir)
     with open(log_path, "ab") as log:
         start_at = log.tell()
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "-m", "procsup", "-c", str(config), "daemon", "-f"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-            close_fds=True, env={**os.environ, "PROCSUP_DAEMONIZED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, "PROCSUP_DAEMONIZED": "1"},
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

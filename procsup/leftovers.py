@@ -29,9 +29,11 @@ def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
     me = os.getpid()
     for proc in psutil.process_iter(["environ"]):
         env = proc.info.get("environ") or {}
-        if proc.pid != me and env.get("PROCSUP_STATE_DIR") == state_dir and not env.get(
-            "PROCSUP_INSTANCE_ID", ""
-        ).startswith(run_id):
+        if (
+            proc.pid != me
+            and env.get("PROCSUP_STATE_DIR") == state_dir
+            and not env.get("PROCSUP_INSTANCE_ID", "").startswith(run_id)
+        ):
             found.add(proc.pid)
     return found
 
@@ -39,8 +41,11 @@ def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
 async def stop_leftovers(pids: set[int], timeout: float) -> None:
     if not pids:
         return
-    log.warning("stopping %d process(es) left by a previous master: %s", len(pids),
-                " ".join(map(str, sorted(pids))))
+    log.warning(
+        "stopping %d process(es) left by a previous master: %s",
+        len(pids),
+        " ".join(map(str, sorted(pids))),
+    )
     groups = set()
     for pid in pids:
         try:

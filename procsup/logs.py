@@ -34,8 +34,9 @@ class LogFile:
         """Open (creating the file and its folder) unless already open."""
         if self._fd is None:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                               0o644)
+            self._fd = os.open(
+                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
             self._size = os.fstat(self._fd).st_size
         return self._fd
 
@@ -123,8 +124,13 @@ class LogRing:
 class OutputReader:
     """Reads one pipe on the event loop and hands complete lines to `sink`."""
 
-    def __init__(self, fd: int, stream: str, sink: Callable[[str, bytes], None],
-                 on_eof: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        fd: int,
+        stream: str,
+        sink: Callable[[str, bytes], None],
+        on_eof: Callable[[], None] | None = None,
+    ) -> None:
         self.fd = fd
         self.stream = stream
         self._sink = sink

@@ -29,8 +29,13 @@ def show_logs(ctx: Context) -> int:
             since = parse_duration(args.since)
         except ValueError as exc:
             raise CliError(f"--since {args.since!r}: {exc}", USAGE) from None
-    req = {"names": [args.name] if args.name else [], "lines": args.lines, "stream": args.stream,
-           "since": since, "follow": args.follow}
+    req = {
+        "names": [args.name] if args.name else [],
+        "lines": args.lines,
+        "stream": args.stream,
+        "since": since,
+        "follow": args.follow,
+    }
     colour = sys.stdout.isatty()
     width = 0
     client = ctx.client(autostart=False)

@@ -97,10 +97,16 @@ class Master:
         self.loop = asyncio.get_running_loop()
         if not become_subreaper():
             log.warning("PR_SET_CHILD_SUBREAPER failed: daemonising grandchildren may escape")
-        self.rt = Runtime(self.loop, Reaper(self.loop), self.events, self.run_id,
-                          str(self.config.master.state_dir), dict(os.environ),
-                          on_change=self._schedule_state_write,
-                          leader_pids=lambda: self.registry.leader_pids())
+        self.rt = Runtime(
+            self.loop,
+            Reaper(self.loop),
+            self.events,
+            self.run_id,
+            str(self.config.master.state_dir),
+            dict(os.environ),
+            on_change=self._schedule_state_write,
+            leader_pids=lambda: self.registry.leader_pids(),
+        )
         self.saved = load_state(self.state_path)
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
         self.registry = Registry(self.rt, self.saved, self.config)
@@ -112,8 +118,12 @@ class Master:
         await server.start()
         self._install_signals()
         self.publish_master("started")
-        log.info("procsup %s master started (pid %d), %d program(s)", procsup.__version__,
-                 os.getpid(), len(self.registry.programs))
+        log.info(
+            "procsup %s master started (pid %d), %d program(s)",
+            procsup.__version__,
+            os.getpid(),
+            len(self.registry.programs),
+        )
         await self.registry.start_wanted()
         self.memguard.update()
         await self._stop.wait()

@@ -8,6 +8,7 @@ are awaited through pidfds. Nothing here polls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import grp
 import logging
@@ -107,7 +108,7 @@ def spawn(spec: SpawnSpec) -> Child:
     if err_w is not None:
         os.set_blocking(err_w, True)
     try:
-        popen = subprocess.Popen(  # noqa: S603 - argv is the user's configured command
+        popen = subprocess.Popen(
             spec.argv,
             stdin=subprocess.DEVNULL,
             stdout=out_w,
@@ -133,15 +134,11 @@ def spawn(spec: SpawnSpec) -> Child:
 def send_signal(pids: Iterable[int], sig: int, pgid: int | None = None) -> None:
     """Send `sig` to a process group and to each pid; processes already gone are ignored."""
     if pgid is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 async def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:

@@ -11,8 +11,13 @@ from procsup.runtime import Runtime
 
 
 class Program:
-    def __init__(self, config: ProgramConfig, runtime: Runtime, numprocs: int | None = None,
-                 adhoc: bool = False) -> None:
+    def __init__(
+        self,
+        config: ProgramConfig,
+        runtime: Runtime,
+        numprocs: int | None = None,
+        adhoc: bool = False,
+    ) -> None:
         self.config = config
         self.rt = runtime
         self.adhoc = adhoc

@@ -69,8 +69,11 @@ class Registry:
         if name in self.programs:
             return list(self.programs[name])
         if any(ch in name for ch in "*?["):
-            return [i for i in self.instances()
-                    if fnmatch.fnmatchcase(i.name, name) or fnmatch.fnmatchcase(i.config.name, name)]
+            return [
+                i
+                for i in self.instances()
+                if fnmatch.fnmatchcase(i.name, name) or fnmatch.fnmatchcase(i.config.name, name)
+            ]
         return [i for i in self.instances() if i.name == name]
 
     # --- actions ----------------------------------------------------------------------------
@@ -166,8 +169,12 @@ class Registry:
             self.programs[name].config = new.programs[name]
             await self.scale(name, new.programs[name].numprocs)
         self.config = new
-        return {"added": sorted(added), "removed": sorted(removed), "changed": sorted(changed),
-                "scaled": sorted(scaled)}
+        return {
+            "added": sorted(added),
+            "removed": sorted(removed),
+            "changed": sorted(changed),
+            "scaled": sorted(scaled),
+        }
 
     def _adopt_saved_adhoc(self, new: Config) -> None:
         """An ad-hoc program that `save` wrote into the file is the same program: keep it."""
@@ -180,11 +187,15 @@ class Registry:
 
     def export_state(self, saved: SavedState) -> None:
         saved.desired = {k: v for k, v in self.overrides.items()}
-        saved.numprocs = {n: p.numprocs for n, p in self.programs.items()
-                          if p.adhoc or p.numprocs != p.config.numprocs}
+        saved.numprocs = {
+            n: p.numprocs
+            for n, p in self.programs.items()
+            if p.adhoc or p.numprocs != p.config.numprocs
+        }
         log_dir = self.config.master.log_dir
-        saved.adhoc = {n: program_to_dict(p.config, log_dir)
-                       for n, p in self.programs.items() if p.adhoc}
+        saved.adhoc = {
+            n: program_to_dict(p.config, log_dir) for n, p in self.programs.items() if p.adhoc
+        }
         saved.pids = {}
         for inst in self.instances():
             if inst.pid is not None and inst.info.started_wall is not None:

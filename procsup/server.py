@@ -7,6 +7,7 @@ hang the master. Each connection handles its requests one after another.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
 import logging
 import os
@@ -38,8 +39,9 @@ class Server:
             self.path.unlink()  # we hold the pid lock, so no live master owns it
         old_umask = os.umask(0o777 & ~cfg.socket_mode)  # created with the right mode, no window
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path),
-                                                           limit=MAX_LINE)
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=MAX_LINE
+            )
         finally:
             os.umask(old_umask)
         os.chmod(self.path, cfg.socket_mode)
@@ -55,10 +57,8 @@ class Server:
         for task in list(self._conns):
             task.cancel()
         await asyncio.gather(*self._conns, return_exceptions=True)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        except FileNotFoundError:
-            pass
 
     def _peer_allowed(self, writer: asyncio.StreamWriter) -> bool:
         sock = writer.get_extra_info("socket")
@@ -91,8 +91,12 @@ class Server:
             try:
                 line = await reader.readuntil(b"\n")
             except asyncio.LimitOverrunError:
-                await conn.send(protocol.error(None, ProtocolError(
-                    protocol.TOO_LARGE, f"request longer than {MAX_LINE} bytes")))
+                await conn.send(
+                    protocol.error(
+                        None,
+                        ProtocolError(protocol.TOO_LARGE, f"request longer than {MAX_LINE} bytes"),
+                    )
+                )
                 return
             except asyncio.IncompleteReadError as exc:
                 if exc.partial.strip():
@@ -107,8 +111,10 @@ class Server:
             req_id, cmd, args = protocol.parse_request(line)
             handler = HANDLERS.get(cmd)
             if handler is None:
-                raise ProtocolError(protocol.UNKNOWN_COMMAND,
-                                    f"unknown command {cmd!r}; known: {', '.join(sorted(HANDLERS))}")
+                raise ProtocolError(
+                    protocol.UNKNOWN_COMMAND,
+                    f"unknown command {cmd!r}; known: {', '.join(sorted(HANDLERS))}",
+                )
             conn.req_id = req_id
             result = await handler(self.master, args, conn)
             await conn.send(protocol.ok(req_id, result))

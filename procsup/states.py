@@ -26,8 +26,9 @@ FAILED_STATES = frozenset({State.BACKOFF, State.FATAL})
 
 _ALLOWED: dict[State, frozenset[State]] = {
     State.STOPPED: frozenset({State.STARTING}),
-    State.STARTING: frozenset({State.RUNNING, State.BACKOFF, State.STOPPING, State.EXITED,
-                               State.FATAL}),
+    State.STARTING: frozenset(
+        {State.RUNNING, State.BACKOFF, State.STOPPING, State.EXITED, State.FATAL}
+    ),
     State.RUNNING: frozenset({State.STOPPING, State.EXITED, State.BACKOFF, State.STARTING}),
     State.BACKOFF: frozenset({State.STARTING, State.STOPPED, State.FATAL}),
     State.STOPPING: frozenset({State.STOPPED}),

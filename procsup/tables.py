@@ -11,13 +11,22 @@ from typing import Any
 from procsup.datatypes import format_duration, format_size
 
 COLOURS = {
-    "RUNNING": "32", "STARTING": "33", "BACKOFF": "33", "STOPPING": "33",
-    "FATAL": "31", "EXITED": "31", "STOPPED": "2",
+    "RUNNING": "32",
+    "STARTING": "33",
+    "BACKOFF": "33",
+    "STOPPING": "33",
+    "FATAL": "31",
+    "EXITED": "31",
+    "STOPPED": "2",
 }
 
 
-def table(headers: Sequence[str], rows: list[list[str]], colour_col: int | None = None,
-          colour: bool = False) -> str:
+def table(
+    headers: Sequence[str],
+    rows: list[list[str]],
+    colour_col: int | None = None,
+    colour: bool = False,
+) -> str:
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -74,13 +83,17 @@ def list_rows(instances: list[dict[str, Any]], now: float | None = None) -> list
     rows = []
     for r in instances:
         cpu, rss, uptime = r.get("cpu"), r.get("rss"), r.get("uptime")
-        rows.append([
-            r["name"], r["state"], str(r["pid"]) if r.get("pid") else "-",
-            format_duration(uptime) if uptime is not None else "-",
-            str(r.get("restarts", 0)),
-            f"{cpu:.1f}%" if cpu is not None else "-",
-            format_size(rss) if rss is not None else "-",
-            exit_text(r.get("last_exit")),
-            instance_note(r, now),
-        ])
+        rows.append(
+            [
+                r["name"],
+                r["state"],
+                str(r["pid"]) if r.get("pid") else "-",
+                format_duration(uptime) if uptime is not None else "-",
+                str(r.get("restarts", 0)),
+                f"{cpu:.1f}%" if cpu is not None else "-",
+                format_size(rss) if rss is not None else "-",
+                exit_text(r.get("last_exit")),
+                instance_note(r, now),
+            ]
+        )
     return rows

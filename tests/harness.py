@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -57,7 +58,10 @@ class MasterProc:
         err = open(self.stderr_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [PY, "-m", "procsup", "-c", str(self.config), "daemon", "-f"],
-            stdout=err, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=err,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         err.close()
         if wait:
@@ -84,7 +88,10 @@ class MasterProc:
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [PY, "-m", "procsup", "-c", str(self.config), "--no-autostart", *args],
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
 
     def instances(self, *names: str) -> dict[str, dict[str, Any]]:
@@ -98,6 +105,7 @@ class MasterProc:
         def check() -> dict[str, Any] | None:
             row = self.state(name)
             return row if row["state"] == state else None
+
         return wait_for(check, timeout, f"{name} to be {state}")
 
     def log_file(self, instance: str, stream: str = "out") -> Path:
@@ -133,10 +141,8 @@ class MasterProc:
             assert self.proc is not None
             self.proc.kill()
         for proc in self.marked_processes():
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.kill()
-            except psutil.Error:
-                pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Runs until SIGUSR1, then exits with status 1 (a long-running daemon that crashes)."""
+
 import os
 import signal
 import sys

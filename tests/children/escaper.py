@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Double-forks a grandchild that calls setsid and ignores SIGTERM (the worst kind of leftover),
 writes its pid to argv[1], then sleeps."""
+
 import os
 import signal
 import sys

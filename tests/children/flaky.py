@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Exits with status 3 at once unless the file argv[1] exists; then runs normally."""
+
 import os
 import sys
 import time

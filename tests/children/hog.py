@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Allocates argv[1] MB (touching every page) and holds it."""
+
 import sys
 import time
 

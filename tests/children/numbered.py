@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Writes lines `line 0` … `line N-1` (N = argv[1]) in bursts, then sleeps."""
+
 import sys
 import time
 

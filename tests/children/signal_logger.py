@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Prints the name of every signal it receives (HUP, USR1, USR2)."""
+
 import signal
 import time
 

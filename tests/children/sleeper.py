@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
 """Prints a ready line with its instance name, then sleeps until signalled."""
+
 import os
 import time
 

@@ -16,7 +16,7 @@ from tests.harness import child, wait_for
 def test_numprocs_instances_run_and_list_shows_them(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         numprocs = 2
         start_seconds = 0.2
     """)
@@ -38,7 +38,7 @@ def test_numprocs_instances_run_and_list_shows_them(start_master):
 def test_instances_get_their_environment(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         numprocs = 2
         start_seconds = 0
     """)
@@ -53,7 +53,7 @@ def test_instances_get_their_environment(start_master):
 def test_stop_kills_a_setsid_grandchild_that_ignores_sigterm(start_master):
     m = start_master(f"""
         [programs.esc]
-        command = "{child('escaper.py', '{num}.pid')}"
+        command = "{child("escaper.py", "{num}.pid")}"
         directory = "."
         start_seconds = 0
         stop_timeout = "1s"
@@ -75,7 +75,7 @@ def test_stop_kills_a_setsid_grandchild_that_ignores_sigterm(start_master):
 def test_crash_loop_backs_off_with_doubling_delay_and_recovers(start_master):
     m = start_master(f"""
         [programs.flaky]
-        command = "{child('flaky.py', 'ok')}"
+        command = "{child("flaky.py", "ok")}"
         directory = "."
         start_seconds = 0.2
         restart_delay = "200ms"
@@ -105,7 +105,7 @@ def test_crash_loop_backs_off_with_doubling_delay_and_recovers(start_master):
 def test_daemon_that_dies_after_min_uptime_is_back_at_once(start_master):
     m = start_master(f"""
         [programs.daemon]
-        command = "{child('crash_on_signal.py')}"
+        command = "{child("crash_on_signal.py")}"
         start_seconds = 0
         min_uptime = "300ms"
         restart_delay = "30s"
@@ -113,8 +113,9 @@ def test_daemon_that_dies_after_min_uptime_is_back_at_once(start_master):
     first = m.wait_state("daemon:0", "RUNNING")
     time.sleep(0.4)  # let it run longer than min_uptime: the point of this test
     os.kill(first["pid"], signal.SIGUSR1)
-    row = wait_for(lambda: (r := m.state("daemon:0"))["pid"] not in (None, first["pid"]) and r,
-                   2, "a new pid")
+    row = wait_for(
+        lambda: (r := m.state("daemon:0"))["pid"] not in (None, first["pid"]) and r, 2, "a new pid"
+    )
     assert row["state"] == "RUNNING"
     assert row["last_exit"] == 1
     assert row["restarts"] == 1
@@ -138,7 +139,7 @@ def test_spawn_error_backs_off_and_stop_cancels_the_retry(start_master):
 def test_manual_start_clears_the_backoff(start_master):
     m = start_master(f"""
         [programs.flaky]
-        command = "{child('flaky.py', 'ok')}"
+        command = "{child("flaky.py", "ok")}"
         directory = "."
         restart_delay = "60s"
     """)
@@ -175,7 +176,7 @@ def test_autorestart_on_failure_leaves_clean_exits_alone(start_master):
 def test_restart_and_signal_reach_instances(start_master):
     m = start_master(f"""
         [programs.sig]
-        command = "{child('signal_logger.py')}"
+        command = "{child("signal_logger.py")}"
         numprocs = 2
         start_seconds = 0
     """)
@@ -193,7 +194,7 @@ def test_restart_and_signal_reach_instances(start_master):
 def test_rolling_restart_keeps_instances_up(start_master):
     m = start_master(f"""
         [programs.pool]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         numprocs = 3
         start_seconds = 0.3
     """)
@@ -209,7 +210,7 @@ def test_rolling_restart_keeps_instances_up(start_master):
 def test_unknown_name_is_a_clear_error(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
     """)
     result = m.cli("stop", "nope")
     assert result.returncode != 0
@@ -219,10 +220,10 @@ def test_unknown_name_is_a_clear_error(start_master):
 def test_status_exit_code(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         start_seconds = 0
         [programs.off]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         autostart = false
     """)
     m.wait_state("worker:0", "RUNNING")
@@ -243,14 +244,18 @@ def test_no_master_exit_code_3(master_factory):
 def test_cli_autostarts_a_background_master(master_factory):
     m = master_factory(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         start_seconds = 0
     """)
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "procsup", "-c", str(m.config), "start"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "procsup", "-c", str(m.config), "start"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stderr
     m.wait_state("worker:0", "RUNNING")
     info = m.call("hello")
@@ -263,12 +268,15 @@ def test_cli_autostarts_a_background_master(master_factory):
 def test_max_memory_restarts_an_instance_over_its_limit(start_master):
     m = start_master(f"""
         [programs.hog]
-        command = "{child('hog.py', '80')}"
+        command = "{child("hog.py", "80")}"
         start_seconds = 0
         max_memory = "40MB"
         restart_delay = "100ms"
     """)
     first = m.wait_state("hog:0", "RUNNING")["pid"]
-    row = wait_for(lambda: (r := m.state("hog:0"))["pid"] not in (None, first) and r, 15,
-                   "a restart because of max_memory")
+    row = wait_for(
+        lambda: (r := m.state("hog:0"))["pid"] not in (None, first) and r,
+        15,
+        "a restart because of max_memory",
+    )
     assert row["last_exit"] is not None

@@ -14,34 +14,34 @@ from tests.harness import child, wait_for
 
 TWO = f"""
     [programs.keep]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     start_seconds = 0
     [programs.change]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     start_seconds = 0
     [programs.drop]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     start_seconds = 0
     [programs.grow]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     numprocs = 2
     start_seconds = 0
 """
 
 AFTER = f"""
     [programs.keep]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     start_seconds = 0
     [programs.change]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     start_seconds = 0
     environment = {{ COLOUR = "blue" }}
     [programs.grow]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     numprocs = 3
     start_seconds = 0
     [programs.fresh]
-    command = "{child('sleeper.py')}"
+    command = "{child("sleeper.py")}"
     start_seconds = 0
 """
 
@@ -75,25 +75,34 @@ def test_reload_applies_only_the_difference(start_master, how):
     assert after["grow:0"] == before["grow:0"] and after["grow:1"] == before["grow:1"]
     assert after["change:0"] != before["change:0"]
     assert psutil.Process(after["change:0"]).environ()["COLOUR"] == "blue"
-    assert not psutil.pid_exists(before["drop:0"]) or \
-        psutil.Process(before["drop:0"]).status() == psutil.STATUS_ZOMBIE
+    assert (
+        not psutil.pid_exists(before["drop:0"])
+        or psutil.Process(before["drop:0"]).status() == psutil.STATUS_ZOMBIE
+    )
 
 
 def test_broken_config_is_rejected_whole_and_nothing_changes(start_master):
     m = start_master(TWO)
     wait_for(lambda: _all_running(m, ["keep:0", "drop:0"]), 10)
     before = _pids(m)
-    m.write_config(AFTER + """
+    m.write_config(
+        AFTER
+        + """
     [programs.broken]
     command = "x"
     numprocs = -1
     autorestart = "sometimes"
     stop_signal = "NOPE"
-    """)
+    """
+    )
     result = m.cli("reload")
     assert result.returncode == 2
-    for needle in ("programs.broken.numprocs", "programs.broken.autorestart",
-                   "programs.broken.stop_signal", str(m.config)):
+    for needle in (
+        "programs.broken.numprocs",
+        "programs.broken.autorestart",
+        "programs.broken.stop_signal",
+        str(m.config),
+    ):
         assert needle in result.stderr, result.stderr
     assert _pids(m) == before
     m.proc.send_signal(signal.SIGHUP)  # the same through SIGHUP: logged, master carries on
@@ -104,13 +113,13 @@ def test_broken_config_is_rejected_whole_and_nothing_changes(start_master):
 def test_sigterm_stops_everything_and_exits_0(start_master):
     m = start_master(f"""
         [programs.esc]
-        command = "{child('escaper.py', '{num}.pid')}"
+        command = "{child("escaper.py", "{num}.pid")}"
         directory = "."
         numprocs = 2
         start_seconds = 0
         stop_timeout = "1s"
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         numprocs = 3
         start_seconds = 0
     """)
@@ -124,10 +133,14 @@ def test_sigterm_stops_everything_and_exits_0(start_master):
 def test_second_master_on_the_same_state_dir_is_refused(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
     """)
-    second = subprocess.run([sys.executable, "-m", "procsup", "-c", str(m.config), "daemon", "-f"],
-                            capture_output=True, text=True, timeout=30)
+    second = subprocess.run(
+        [sys.executable, "-m", "procsup", "-c", str(m.config), "daemon", "-f"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert second.returncode == 1
     assert "another procsup master" in second.stderr
     assert m.call("hello")["pid"] == m.proc.pid
@@ -136,11 +149,11 @@ def test_second_master_on_the_same_state_dir_is_refused(start_master):
 def test_kill9_of_the_master_never_leaves_two_copies(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         numprocs = 3
         start_seconds = 0
         [programs.esc]
-        command = "{child('escaper.py', '{num}.pid')}"
+        command = "{child("escaper.py", "{num}.pid")}"
         directory = "."
         start_seconds = 0
         stop_timeout = "1s"
@@ -152,21 +165,32 @@ def test_kill9_of_the_master_never_leaves_two_copies(start_master):
     m.kill9()
     m.start()
     wait_for(lambda: _all_running(m, ["worker:0", "worker:1", "worker:2", "esc:0"]), 20)
-    wait_for(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() !=
-                             psutil.STATUS_ZOMBIE for p in old), 15, "the old copies to go")
-    names = [p.environ().get("PROCSUP_PROCESS_NAME") for p in m.marked_processes()
-             if p.pid in {r["pid"] for r in m.instances().values()}]
+    wait_for(
+        lambda: (
+            not any(
+                psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                for p in old
+            )
+        ),
+        15,
+        "the old copies to go",
+    )
+    names = [
+        p.environ().get("PROCSUP_PROCESS_NAME")
+        for p in m.marked_processes()
+        if p.pid in {r["pid"] for r in m.instances().values()}
+    ]
     assert sorted(names) == ["esc:0", "worker:0", "worker:1", "worker:2"]
 
 
 def test_desired_state_survives_a_master_restart(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         numprocs = 2
         start_seconds = 0
         [programs.manual]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         autostart = false
         start_seconds = 0
     """)
@@ -189,12 +213,16 @@ def test_desired_state_survives_a_master_restart(start_master):
 def test_save_writes_the_running_set_into_the_config(start_master):
     m = start_master(f"""
         [programs.worker]
-        command = "{child('sleeper.py')}"
+        command = "{child("sleeper.py")}"
         start_seconds = 0
     """)
     assert m.cli("scale", "worker", "2").returncode == 0
-    assert m.cli("start", "-n", "extra", "--numprocs", "2", "--",
-                 *child("sleeper.py").split()).returncode == 0
+    assert (
+        m.cli(
+            "start", "-n", "extra", "--numprocs", "2", "--", *child("sleeper.py").split()
+        ).returncode
+        == 0
+    )
     result = m.cli("save")
     assert result.returncode == 0, result.stderr
     import tomllib

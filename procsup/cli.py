@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from procsup.client import Client, ClientError, NoMaster
@@ -32,10 +31,10 @@ class Context:
         from procsup import locate
 
         self.args = args
-        self.config_path = Path(locate.find_config_path(args.config))
+        self.config_path = locate.find_config_path(args.config)
         socket, state_dir = locate.master_paths(str(self.config_path))
         self.socket = args.socket or socket
-        self.state_dir = Path(state_dir)
+        self.state_dir = state_dir
         self._client: Client | None = None
 
     def client(self, autostart: bool = True) -> Client:
@@ -55,7 +54,7 @@ class Context:
     def start_master(self, quiet: bool) -> int:
         from procsup.launcher import LaunchError, launch_master
 
-        if not self.config_path.exists():
+        if not os.path.exists(self.config_path):
             raise CliError(
                 f"no config file at {self.config_path}; create one with "
                 "`procsup init` or pass -c PATH",
@@ -78,9 +77,11 @@ class Context:
 
 def cmd_daemon(ctx: Context) -> int:
     if ctx.args.foreground:
+        from pathlib import Path
+
         from procsup.daemon import run_foreground
 
-        return run_foreground(ctx.config_path)
+        return run_foreground(Path(ctx.config_path))
     try:
         info = Client(ctx.socket, timeout=5).connect().call("hello")
         raise CliError(f"a master is already running (pid {info['pid']}) on {ctx.socket}")
@@ -133,7 +134,7 @@ def _add_adhoc(ctx: Context) -> int:
         raise CliError("give the command after `--`: procsup start -n NAME -- CMD ARGS…", USAGE)
     program: dict[str, Any] = {"command": ctx.args.command, "numprocs": ctx.args.numprocs}
     if ctx.args.cwd:
-        program["directory"] = str(Path(ctx.args.cwd).absolute())
+        program["directory"] = os.path.abspath(ctx.args.cwd)
     else:
         program["directory"] = os.getcwd()
     _print_states(ctx.call("add", {"name": ctx.args.new_name, "program": program}))
@@ -213,12 +214,16 @@ def cmd_events(ctx: Context) -> int:
 
 
 def cmd_check(ctx: Context) -> int:
+    from pathlib import Path
+
     from procsup.check import check
 
-    return check(ctx.config_path, ctx.args.json)
+    return check(Path(ctx.config_path), ctx.args.json)
 
 
 def cmd_init(ctx: Context) -> int:
+    from pathlib import Path
+
     from procsup.check import init
 
     return init(Path(ctx.args.path))

@@ -21,8 +21,9 @@ def master_log_path(state_dir: Path) -> Path:
     return state_dir / "procsup.log"
 
 
-def launch_master(config: Path, socket_path: str, state_dir: Path) -> int:
+def launch_master(config: str, socket_path: str, state_dir_name: str) -> int:
     """Spawn `procsup daemon -f` detached; return its pid once the socket answers `hello`."""
+    state_dir = Path(state_dir_name)
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = master_log_path(state_dir)
     with open(log_path, "ab") as log:

@@ -124,9 +124,9 @@ def cmd_start(ctx: Context) -> int:
         return _add_adhoc(ctx)
     if ctx.args.command:
         raise CliError("a command after `--` needs a name: procsup start -n NAME -- CMD…", USAGE)
-    result = ctx.call("start", {"names": ctx.args.names})
+    result = ctx.call("start", {"names": ctx.args.names, "wait": True})
     _print_states(result)
-    return OK if all(r["state"] in ("STARTING", "RUNNING") for r in result["instances"]) else FAILED
+    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
 
 def _add_adhoc(ctx: Context) -> int:
@@ -137,7 +137,8 @@ def _add_adhoc(ctx: Context) -> int:
         program["directory"] = os.path.abspath(ctx.args.cwd)
     else:
         program["directory"] = os.getcwd()
-    _print_states(ctx.call("add", {"name": ctx.args.new_name, "program": program}))
+    result = ctx.call("add", {"name": ctx.args.new_name, "program": program})
+    _print_states(result)
     return OK
 
 
@@ -147,8 +148,10 @@ def cmd_stop(ctx: Context) -> int:
 
 
 def cmd_restart(ctx: Context) -> int:
-    _print_states(ctx.call("restart", {"names": ctx.args.names, "rolling": ctx.args.rolling}))
-    return OK
+    args = {"names": ctx.args.names, "rolling": ctx.args.rolling, "wait": True}
+    result = ctx.call("restart", args)
+    _print_states(result)
+    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
 
 def cmd_signal(ctx: Context) -> int:
@@ -193,10 +196,12 @@ def cmd_reload(ctx: Context) -> int:
 
 
 def cmd_shutdown(ctx: Context) -> int:
-    from procsup.launcher import wait_gone_socket
+    from procsup.launcher import wait_exit
 
     result = ctx.call("shutdown", autostart=False)
-    wait_gone_socket(ctx.socket)
+    print(f"stopping every program and the master (pid {result['pid']})…", file=sys.stderr)
+    if not wait_exit(result["pid"]):
+        raise CliError(f"the master (pid {result['pid']}) is still shutting down")
     print(f"procsup master (pid {result['pid']}) stopped")
     return OK
 

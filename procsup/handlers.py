@@ -139,7 +139,14 @@ async def start(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     else:
         insts = [i for i in master.registry.instances() if i.config.autostart]
     await master.registry.start(insts)
+    if _arg(args, "wait", bool, False):
+        await _settle(insts)
     return {"instances": [i.snapshot() for i in insts]}
+
+
+async def _settle(insts: list[Instance]) -> None:
+    """Wait until each instance has left STARTING (RUNNING, or failed into BACKOFF/FATAL)."""
+    await asyncio.gather(*(i.wait_running(i.config.start_seconds + 5) for i in insts))
 
 
 @command("stop")
@@ -155,6 +162,8 @@ async def restart(master: Master, args: dict[str, Any], conn: Connection) -> Any
     """Restart the named instances; `rolling` restarts one at a time, waiting for RUNNING."""
     insts = _resolve(master, _names(args))
     failed = await master.registry.restart(insts, _arg(args, "rolling", bool, False))
+    if _arg(args, "wait", bool, False):
+        await _settle(insts)
     if failed:
         raise ProtocolError(
             protocol.FAILED, f"rolling restart halted: {failed[0]} did not reach RUNNING"

@@ -162,7 +162,7 @@ class Instance:
                 "PROCSUP_STATE_DIR": self.rt.state_dir,
             }
         )
-        cwd = str(self.config.directory) if self.config.directory else None
+        cwd = str(self.config.directory) if self.config.directory else self.rt.base_dir
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
 
@@ -258,9 +258,13 @@ class Instance:
 
     def _cleanup_leftovers(self, pgid: int, spawn_id: str) -> None:
         """Descendants left behind by a leader that died are stopped too, in the background."""
-        pids = instance_tree(ProcessTable(), None, spawn_id, self.rt.leaders())
+        self.rt.background(self._stop_leftovers(pgid, spawn_id))
+
+    async def _stop_leftovers(self, pgid: int, spawn_id: str) -> None:
+        table = await self.rt.tables.fresh()
+        pids = instance_tree(table, None, spawn_id, self.rt.leaders())
         if pids or _group_alive(pgid):
-            self.rt.background(self._kill_tree(pids, pgid, spawn_id))
+            await self._kill_tree(pids, pgid, spawn_id)
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -272,9 +276,8 @@ class Instance:
         self._exited = self.rt.loop.create_future()
         self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
         try:
-            await self._kill_tree(
-                self.tree(ProcessTable()), child.pid, self.instance_id, self._exited
-            )
+            table = await self.rt.tables.fresh()
+            await self._kill_tree(self.tree(table), child.pid, self.instance_id, self._exited)
         finally:
             self._exited = None
         self._set_state(State.STOPPED)  # STOPPING -> STOPPED
@@ -296,7 +299,10 @@ class Instance:
         left = await wait_gone(pids, self.config.stop_timeout)
         leader_alive = leader_exit is not None and not leader_exit.done()
         left |= instance_tree(
-            ProcessTable(), pgid if leader_alive else None, spawn_id, self.rt.leaders()
+            await self.rt.tables.fresh(),
+            pgid if leader_alive else None,
+            spawn_id,
+            self.rt.leaders(),
         )
         if left or _group_alive(pgid):
             send_signal(left, signal.SIGKILL, pgid=pgid)

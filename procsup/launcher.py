@@ -59,13 +59,16 @@ def _failure(log_path: Path, start_at: int, code: int) -> str:
     return f"the master exited with status {code}: {last} (log: {log_path})"
 
 
-def wait_gone_socket(socket_path: str, timeout: float = 600.0) -> None:
-    """After `shutdown`: wait until the master stops answering (it removes its socket last)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and os.path.exists(socket_path):
-        try:
-            with Client(socket_path, timeout=2) as client:
-                client.call("hello")
-        except (NoMaster, OSError):
-            return
-        time.sleep(0.05)
+def wait_exit(pid: int, timeout: float = 600.0) -> bool:
+    """Wait until process `pid` (not our child) has exited; False on timeout."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(fd)

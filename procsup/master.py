@@ -104,6 +104,7 @@ class Master:
             self.run_id,
             str(self.config.master.state_dir),
             dict(os.environ),
+            str(self.config.path.parent),
             on_change=self._schedule_state_write,
             leader_pids=lambda: self.registry.leader_pids(),
         )

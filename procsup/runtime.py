@@ -13,6 +13,7 @@ from typing import Any
 
 from procsup.events import Broadcaster, Event
 from procsup.process import Reaper
+from procsup.proctree import TableSource
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,10 @@ class Runtime:
     run_id: str
     state_dir: str
     base_env: dict[str, str]
+    base_dir: str  # the config file's folder: where programs without `directory` run
     on_change: Callable[[], None] = lambda: None
     leader_pids: Callable[[], set[int]] = set
+    tables: TableSource = field(default_factory=TableSource)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def publish(self, event: Event) -> None:

@@ -56,7 +56,11 @@ _procsup() {
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
             -c|--config|--socket)
-                _procsup_global+=("${words[i]}" "${words[i+1]}"); ((i++)) ;;
+                if [[ ${words[i+1]} == = ]]; then  # --config=x split at '=' by bash
+                    _procsup_global+=("${words[i]}" "${words[i+2]}"); ((i += 2))
+                else
+                    _procsup_global+=("${words[i]}" "${words[i+1]}"); ((i++))
+                fi ;;
             --config=*|--socket=*) _procsup_global+=("${words[i]}") ;;
             -*) ;;
             *) verb=${words[i]}; verb_at=$i; break ;;

@@ -1,0 +1,150 @@
+# fish completion for procsup.
+#
+# Install: cp contrib/completions/procsup.fish ~/.config/fish/completions/procsup.fish
+#
+# Verbs and options follow procsup/cli.py. Program and instance names come from the running
+# master (`procsup --no-autostart list --json`; a completion never starts a master), or, when
+# none answers, from the config file (`procsup check --json`). -c/--socket given on the command
+# line are passed along.
+
+set -l __procsup_verbs daemon start stop restart signal list ls status logs scale remove reload shutdown save events check init
+
+# -c/--config and --socket as typed so far, to ask the same master.
+function __procsup_global_args
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l out
+    while set -q tokens[1]
+        switch $tokens[1]
+            case -c --config --socket
+                if set -q tokens[2]
+                    set -a out $tokens[1] $tokens[2]
+                    set -e tokens[1]
+                end
+            case '--config=*' '--socket=*'
+                set -a out $tokens[1]
+            case '-*'
+            case '*'
+                break
+        end
+        set -e tokens[1]
+    end
+    string join \n -- $out
+end
+
+# $argv[1]: instances (programs, name:N and all) or programs
+function __procsup_names
+    set -l global (__procsup_global_args)
+    set -l json (procsup $global --no-autostart list --json 2>/dev/null | string collect)
+    or set json (procsup $global check --json 2>/dev/null | string collect)
+    or return 0
+    printf '%s' "$json" | python3 -c '
+import json, sys
+kind = sys.argv[1]
+try:
+    data = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+if isinstance(data, list):  # list --json: one row per instance
+    programs = [r["program"] for r in data]
+    instances = [r["name"] for r in data]
+else:  # check --json: {"programs": {name: numprocs}}
+    programs = list(data.get("programs", {}))
+    instances = [f"{p}:{n}" for p, c in data.get("programs", {}).items() for n in range(c)]
+names = programs if kind == "programs" else programs + instances + ["all"]
+print("\n".join(dict.fromkeys(names)))
+' $argv[1] 2>/dev/null
+end
+
+# How many positional words follow the verb (options and their values skipped).
+function __procsup_nargs
+    set -l tokens (commandline -opc)
+    set -l seen_verb 0
+    set -l n 0
+    set -l skip 0
+    for t in $tokens[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $t
+            case -c --config --socket -n --name --numprocs --cwd --lines --since
+                set skip 1
+            case '-*'
+            case '*'
+                if test $seen_verb -eq 0
+                    set seen_verb 1
+                else
+                    set n (math $n + 1)
+                end
+        end
+    end
+    echo $n
+end
+
+function __procsup_after_dashdash
+    contains -- -- (commandline -opc)
+end
+
+complete -c procsup -f
+
+# global options (before the verb)
+complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -s h -l help -d 'show help'
+complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -s c -l config -r -F -d 'config file'
+complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l socket -r -F -d 'control socket path'
+complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l no-autostart -d 'never start a master in the background'
+complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l version -d 'show the version'
+
+# verbs
+set -l c "not __fish_seen_subcommand_from $__procsup_verbs"
+complete -c procsup -n $c -a daemon -d 'start the master (in the background unless -f)'
+complete -c procsup -n $c -a start -d 'start programs, or add one: start -n NAME -- CMD…'
+complete -c procsup -n $c -a stop -d 'stop programs and their whole process trees'
+complete -c procsup -n $c -a restart -d 'restart programs'
+complete -c procsup -n $c -a signal -d "send a signal to programs' process trees"
+complete -c procsup -n $c -a 'list ls' -d 'show every instance'
+complete -c procsup -n $c -a status -d 'exit 0 only if all named instances are RUNNING'
+complete -c procsup -n $c -a logs -d 'show or follow output'
+complete -c procsup -n $c -a scale -d "change a program's numprocs at run time"
+complete -c procsup -n $c -a remove -d 'stop a program and drop it'
+complete -c procsup -n $c -a reload -d 'apply the changed config file'
+complete -c procsup -n $c -a shutdown -d 'stop everything and the master'
+complete -c procsup -n $c -a save -d 'write the running set into the config file'
+complete -c procsup -n $c -a events -d "print the master's event stream as JSON lines"
+complete -c procsup -n $c -a check -d 'validate the config and show what would run'
+complete -c procsup -n $c -a init -d 'write a starter procsup.toml'
+
+# daemon
+complete -c procsup -n '__fish_seen_subcommand_from daemon' -s f -l foreground -d 'stay in the foreground'
+
+# start: names, or an ad-hoc program (-n NAME -- CMD…)
+set -l s '__fish_seen_subcommand_from start; and not __procsup_after_dashdash'
+complete -c procsup -n $s -a '(__procsup_names instances)'
+complete -c procsup -n $s -s n -l name -x -d 'add an ad-hoc program with this name'
+complete -c procsup -n $s -l numprocs -x -d 'instances of the ad-hoc program'
+complete -c procsup -n $s -l cwd -x -a '(__fish_complete_directories)' -d 'working directory of the ad-hoc program'
+complete -c procsup -n '__fish_seen_subcommand_from start; and __procsup_after_dashdash' -F -a '(__fish_complete_command)'
+
+# names
+complete -c procsup -n '__fish_seen_subcommand_from stop status restart list ls' -a '(__procsup_names instances)'
+complete -c procsup -n '__fish_seen_subcommand_from restart' -l rolling -d 'one instance at a time'
+complete -c procsup -n '__fish_seen_subcommand_from list ls check' -l json -d 'machine-readable output'
+
+# signal SIG NAME…
+complete -c procsup -n '__fish_seen_subcommand_from signal; and test (__procsup_nargs) -eq 0' -a 'HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN TTOU WINCH ALRM'
+complete -c procsup -n '__fish_seen_subcommand_from signal; and test (__procsup_nargs) -ge 1' -a '(__procsup_names instances)'
+
+# logs [NAME]
+set -l l '__fish_seen_subcommand_from logs'
+complete -c procsup -n "$l; and test (__procsup_nargs) -eq 0" -a '(__procsup_names instances)'
+complete -c procsup -n $l -s f -l follow -d 'keep streaming new lines'
+complete -c procsup -n $l -s n -l lines -x -d 'how many recent lines'
+complete -c procsup -n $l -l stdout -d 'stdout only'
+complete -c procsup -n $l -l stderr -d 'stderr only'
+complete -c procsup -n $l -l since -x -d 'only lines newer than this (10m, 1h)'
+
+# scale PROGRAM N, remove PROGRAM
+complete -c procsup -n '__fish_seen_subcommand_from scale remove; and test (__procsup_nargs) -eq 0' -a '(__procsup_names programs)'
+
+# init [PATH]
+complete -c procsup -n '__fish_seen_subcommand_from init' -F

@@ -18,7 +18,7 @@ from procsup.config import ProgramConfig
 from procsup.events import Event
 from procsup.logs import LogChunk, LogFile, LogRing, OutputReader, stamp_lines
 from procsup.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn, wait_gone
-from procsup.proctree import ProcessTable, instance_tree
+from procsup.proctree import ProcessTable, instance_tree, start_ticks
 from procsup.runtime import Runtime
 from procsup.states import RUNNING_STATES, State, can_transition
 
@@ -44,6 +44,7 @@ class RunInfo:
     last_exit: int | None = None
     last_exit_time: float | None = None
     spawn_error: str | None = None
+    start_ticks: int = 0  # kernel start time: tells a leftover of ours from a recycled pid
     restarts: int = 0
     failures: int = 0
     next_try: float | None = None
@@ -181,6 +182,8 @@ class Instance:
             self._after_failure()
             return
         self._child = child
+        self.rt.leader_set.add(child.pid)
+        self.info.start_ticks = start_ticks(child.pid) or 0
         self.info.spawn_error = None
         self.info.pid = child.pid
         self.info.started_mono = time.monotonic()
@@ -215,6 +218,7 @@ class Instance:
         if child is None:
             return
         child.mark_reaped(code)
+        self.rt.leader_set.discard(child.pid)
         for reader in self._readers:
             reader.drain()
         self._cancel_timer()

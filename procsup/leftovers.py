@@ -11,6 +11,7 @@ import signal
 import psutil
 
 from procsup.process import send_signal, wait_gone
+from procsup.proctree import start_ticks
 from procsup.statefile import SavedState
 
 log = logging.getLogger(__name__)
@@ -20,12 +21,9 @@ def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
     """Processes of an earlier master of this state_dir: by recorded pid + start time, and by the
     PROCSUP_STATE_DIR mark every descendant inherits."""
     found: set[int] = set()
-    for pid, created in state.pids.values():
-        try:
-            if abs(psutil.Process(int(pid)).create_time() - created) < 0.05:
-                found.add(int(pid))
-        except psutil.Error:
-            continue
+    for pid, ticks in state.pids.values():
+        if ticks and start_ticks(int(pid)) == ticks:
+            found.add(int(pid))
     me = os.getpid()
     for proc in psutil.process_iter(["environ"]):
         env = proc.info.get("environ") or {}

@@ -106,7 +106,6 @@ class Master:
             dict(os.environ),
             str(self.config.path.parent),
             on_change=self._schedule_state_write,
-            leader_pids=lambda: self.registry.leader_pids(),
         )
         self.saved = load_state(self.state_path)
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)

@@ -88,6 +88,16 @@ class TableSource:
             pending.set_result(ProcessTable())
 
 
+def start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (with the pid, a unique identity)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return int(data[data.rfind(b")") + 2 :].split(b" ", 20)[19])
+
+
 def environ_of(pid: int) -> dict[str, str]:
     """A process's environment, or {} when it cannot be read (gone, other user, kernel thread)."""
     try:

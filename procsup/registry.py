@@ -8,8 +8,6 @@ import fnmatch
 from collections.abc import Iterable
 from typing import Any
 
-import psutil
-
 from procsup.config import Config, ConfigError, ProgramConfig, program_from_dict, program_to_dict
 from procsup.events import Event
 from procsup.instance import Instance
@@ -49,9 +47,6 @@ class Registry:
 
     def instances(self) -> list[Instance]:
         return [inst for prog in self.programs.values() for inst in prog]
-
-    def leader_pids(self) -> set[int]:
-        return {inst.pid for inst in self.instances() if inst.pid is not None}
 
     def resolve(self, names: Iterable[str]) -> list[Instance]:
         """NAME is a program, an instance (`queue:3`), a glob (`queue*`) or `all`."""
@@ -196,20 +191,14 @@ class Registry:
         saved.adhoc = {
             n: program_to_dict(p.config, log_dir) for n, p in self.programs.items() if p.adhoc
         }
-        saved.pids = {}
-        for inst in self.instances():
-            if inst.pid is not None and inst.info.started_wall is not None:
-                saved.pids[inst.name] = [inst.pid, _create_time(inst.pid)]
+        saved.pids = {
+            inst.name: [inst.pid, inst.info.start_ticks]
+            for inst in self.instances()
+            if inst.pid is not None
+        }
 
 
 def _same_except_numprocs(a: ProgramConfig, b: ProgramConfig) -> bool:
     from dataclasses import replace
 
     return replace(a, numprocs=b.numprocs) == b
-
-
-def _create_time(pid: int) -> float:
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return 0.0

@@ -28,7 +28,8 @@ class Runtime:
     base_env: dict[str, str]
     base_dir: str  # the config file's folder: where programs without `directory` run
     on_change: Callable[[], None] = lambda: None
-    leader_pids: Callable[[], set[int]] = set
+    #: pids of every instance's current leader, kept up to date at spawn and exit
+    leader_set: set[int] = field(default_factory=set)
     tables: TableSource = field(default_factory=TableSource)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -40,7 +41,7 @@ class Runtime:
         self.on_change()
 
     def leaders(self) -> set[int]:
-        return self.leader_pids()
+        return self.leader_set
 
     def background(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a fire-and-forget job, keeping a reference and logging its failure."""

@@ -20,7 +20,7 @@ class SavedState:
     desired: dict[str, bool] = field(default_factory=dict)
     numprocs: dict[str, int] = field(default_factory=dict)
     adhoc: dict[str, dict[str, Any]] = field(default_factory=dict)
-    pids: dict[str, list[float]] = field(default_factory=dict)  # name -> [pid, create_time]
+    pids: dict[str, list[int]] = field(default_factory=dict)  # name -> [pid, start_ticks]
 
 
 def load_state(path: Path) -> SavedState:

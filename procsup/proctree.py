@@ -47,13 +47,14 @@ class ProcessTable:
             return
         finally:
             os.close(fd)
-        fields = data[data.rfind(b")") + 2 :].split(b" ", 25)
-        if len(fields) < 24 or fields[0] == b"Z":
+        # fields from 3 (state) on, see proc(5): ppid 4, utime..cstime 14-17, rss 24 (pages)
+        fields = data[data.rfind(b")") + 2 :].split(b" ", 23)
+        if len(fields) < 23 or fields[0] == b"Z":
             return
         self.pids.add(pid)
         self.children[int(fields[1])].append(pid)
         self.cpu[pid] = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
-        self.rss[pid] = int(fields[23]) * PAGE_SIZE
+        self.rss[pid] = int(fields[21]) * PAGE_SIZE
 
     def descendants(self, pid: int) -> set[int]:
         found: set[int] = set()

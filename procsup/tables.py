@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from procsup.datatypes import format_duration, format_size
+from procsup.humanize import format_duration, format_size
 
 COLOURS = {
     "RUNNING": "32",

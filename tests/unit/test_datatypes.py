@@ -8,8 +8,6 @@ import pytest
 
 from procsup.datatypes import (
     duration_for_toml,
-    format_duration,
-    format_size,
     parse_duration,
     parse_exit_codes,
     parse_octal_mode,
@@ -17,6 +15,7 @@ from procsup.datatypes import (
     parse_size,
     size_for_toml,
 )
+from procsup.humanize import format_duration, format_size
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ def test_numprocs_instances_run_and_list_shows_them(start_master):
     assert set(rows) == {"worker:0", "worker:1"}
     for key in ("state", "pid", "uptime", "restarts", "cpu", "rss", "last_exit"):
         assert key in rows["worker:0"]
-    assert rows["worker:0"]["rss"] > 0
+    true_rss = psutil.Process(rows["worker:0"]["pid"]).memory_info().rss
+    assert 0.5 * true_rss < rows["worker:0"]["rss"] < 2 * true_rss
+    assert 0 <= rows["worker:0"]["cpu"] < 200
     table = m.cli("list")
     assert table.returncode == 0
     assert "worker:1" in table.stdout and "RUNNING" in table.stdout

@@ -81,7 +81,7 @@ def cmd_daemon(ctx: Context) -> int:
 
         from procsup.daemon import run_foreground
 
-        return run_foreground(Path(ctx.config_path))
+        return run_foreground(Path(ctx.config_path), ctx.args.log_file)
     try:
         info = Client(ctx.socket, timeout=5).connect().call("hello")
         raise CliError(f"a master is already running (pid {info['pid']}) on {ctx.socket}")
@@ -274,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("daemon", cmd_daemon, "start the master (in the background unless -f)")
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
+    p.add_argument("--log-file", help="with -f: log to this rotating file instead of stderr")
     p = verb("start", cmd_start, "start programs, or add one: start -n NAME -- CMD…")
     _names(p, required=False)
     p.add_argument("-n", "--name", dest="new_name", help="add an ad-hoc program with this name")

@@ -93,6 +93,7 @@ class Instance:
         self.state = new
         self._changed.set()
         self._changed = asyncio.Event()
+        log.info("%s: %s -> %s%s", self.name, old, new, _log_details(data))
         self.rt.publish(
             Event("state", self.name, {"from": old, "to": new, "program": self.config.name, **data})
         )
@@ -387,3 +388,11 @@ def _group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def _log_details(data: dict[str, Any]) -> str:
+    """` code=3 attempt=2 retry in 0.5s` for the master's log."""
+    parts = [f"{k}={v}" for k, v in data.items() if v is not None and k != "next_try"]
+    if data.get("next_try"):
+        parts.append(f"retry in {max(0.0, data['next_try'] - time.time()):.1f}s")
+    return "".join(" " + p for p in parts)

@@ -29,7 +29,17 @@ def launch_master(config: str, socket_path: str, state_dir_name: str) -> int:
     with open(log_path, "ab") as log:
         start_at = log.tell()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "procsup", "-c", str(config), "daemon", "-f"],
+            [
+                sys.executable,
+                "-m",
+                "procsup",
+                "-c",
+                config,
+                "daemon",
+                "-f",
+                "--log-file",
+                str(log_path),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

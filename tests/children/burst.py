@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Prints argv[1] short numbered lines at once, then `ready`; afterwards `ping K` on stdout for
-each SIGUSR1 (a large backlog for `logs` followed by live lines)."""
+"""Prints argv[1] short numbered lines at once, then `ready`; afterwards `ping K` for each
+SIGUSR1 and `pong K` for each SIGUSR2: a large backlog for `logs`, then live lines."""
 
 import signal
 import sys
@@ -9,15 +9,16 @@ import time
 n = int(sys.argv[1])
 sys.stdout.write("".join(f"{i}\n" for i in range(n)))
 print("ready", flush=True)
-pings = 0
+counts = {signal.SIGUSR1: 0, signal.SIGUSR2: 0}
 
 
-def ping(_sig: int, _frame: object) -> None:
-    global pings
-    print(f"ping {pings}", flush=True)
-    pings += 1
+def answer(sig: int, _frame: object) -> None:
+    word = "ping" if sig == signal.SIGUSR1 else "pong"
+    print(f"{word} {counts[sig]}", flush=True)
+    counts[sig] += 1
 
 
-signal.signal(signal.SIGUSR1, ping)
+signal.signal(signal.SIGUSR1, answer)
+signal.signal(signal.SIGUSR2, answer)
 while True:
     time.sleep(3600)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints argv[1] lines alternating stdout/stderr (`out 0`, `err 1`, `out 2`, …), then `ready` on
-stdout; afterwards prints `ping K` on stdout for each SIGUSR1.
+stdout; afterwards prints `ping K` on stdout for each SIGUSR1 and `pong K` for each SIGUSR2.
 
 With argv[2] and argv[3] (its stdout and stderr log files), it waits after each line until that
 line's log file has grown, so the order in which the master received the lines is well defined.
@@ -31,16 +31,17 @@ def say(i: int) -> None:
         time.sleep(0.002)
 
 
-pings = 0
+counts = {signal.SIGUSR1: 0, signal.SIGUSR2: 0}
 
 
-def ping(_sig: int, _frame: object) -> None:
-    global pings
-    print(f"ping {pings}", flush=True)
-    pings += 1
+def answer(sig: int, _frame: object) -> None:
+    word = "ping" if sig == signal.SIGUSR1 else "pong"
+    print(f"{word} {counts[sig]}", flush=True)
+    counts[sig] += 1
 
 
-signal.signal(signal.SIGUSR1, ping)
+signal.signal(signal.SIGUSR1, answer)
+signal.signal(signal.SIGUSR2, answer)
 for i in range(n):
     say(i)
 print("ready", flush=True)

@@ -1,0 +1,311 @@
+"""The `procsup` command line as a user meets it: check, init, errors, import cost, ad-hoc
+programs, scale, version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+import procsup
+from tests.harness import CHILDREN, PY, child, env_without_master, wait_for
+
+
+def procsup_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`python -m procsup ARGS` with no $PROCSUP_CONFIG and a HOME without a config."""
+    env = env_without_master()
+    env["HOME"] = str(cwd or Path("/nonexistent"))
+    return subprocess.run(
+        [PY, "-m", "procsup", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def one_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected a one-line error, got: {stderr!r}"
+    return lines[0]
+
+
+# --- check and init ---------------------------------------------------------------------------
+
+
+def test_check_accepts_a_good_config_and_lists_what_would_run(tmp_path):
+    cfg = write(
+        tmp_path / "procsup.toml",
+        f"""
+        [programs.web]
+        command = "{child("sleeper.py")}"
+        numprocs = 2
+        [programs.worker]
+        command = "sleep 100"
+        autostart = false
+        [tasks.tick]
+        command = "true"
+        schedule = "@every 30s"
+        """,
+    )
+    result = procsup_cli("-c", str(cfg), "check")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"{cfg}: ok" in out
+    assert "program web: 2 ×" in out and "sleeper.py" in out and "(autostart)" in out
+    assert "program worker: 1 × sleep 100 (manual start)" in out
+    assert "task tick: @every 30s" in out
+    as_json = procsup_cli("-c", str(cfg), "check", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["programs"] == {"web": 2, "worker": 1}
+    assert data["tasks"] == {"tick": "@every 30s"}
+
+
+def test_check_reports_every_error_with_file_key_and_value(tmp_path):
+    main = write(
+        tmp_path / "procsup.toml",
+        """
+        [procsup]
+        socket_mode = "77x"
+        include = ["conf.d/*.toml"]
+
+        [programs.web]
+        command = "sleep 100"
+        numproc = 2
+        stop_signal = "BOGUS"
+        restart_delay = "ten seconds"
+        autorestart = "sometimes"
+
+        [programs.q]
+        numprocs = -1
+
+        [tasks.t]
+        command = "true"
+        schedule = "not a cron"
+        timezone = "Mars/Olympus"
+        """,
+    )
+    extra = write(
+        tmp_path / "conf.d" / "extra.toml",
+        """
+        [programs.extra]
+        command = "true"
+        max_memory = "lots"
+        """,
+    )
+    expected = [
+        (main, "procsup.socket_mode", "'77x'"),
+        (main, "programs.web.numproc", "2"),
+        (main, "programs.web.stop_signal", "'BOGUS'"),
+        (main, "programs.web.restart_delay", "'ten seconds'"),
+        (main, "programs.web.autorestart", "'sometimes'"),
+        (main, "programs.q.numprocs", "-1"),
+        (main, "programs.q.command", None),  # missing: no value to show
+        (main, "tasks.t.schedule", "'not a cron'"),
+        (main, "tasks.t.timezone", "'Mars/Olympus'"),
+        (extra, "programs.extra.max_memory", "'lots'"),
+    ]
+    result = procsup_cli("-c", str(main), "check")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    for file, key, value in expected:
+        prefix = f"error: {file}: {key}" + (f" = {value}: " if value is not None else ": ")
+        matching = [line for line in errors if line.startswith(prefix)]
+        assert len(matching) == 1, (prefix, result.stderr)
+    assert len(errors) == len(expected), result.stderr
+    numproc = next(line for line in errors if "programs.web.numproc " in line)
+    assert "did you mean 'numprocs'?" in numproc
+    assert "required key missing" in next(line for line in errors if "programs.q.command" in line)
+    assert f"{len(expected)} error(s)" in result.stderr
+    assert result.stdout == ""
+
+
+def test_init_writes_a_config_that_check_accepts_and_never_overwrites(tmp_path):
+    first = procsup_cli("init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    written = tmp_path / "procsup.toml"
+    assert written.is_file()
+    checked = procsup_cli("check", cwd=tmp_path)  # found as ./procsup.toml
+    assert checked.returncode == 0, checked.stderr
+    assert "program example" in checked.stdout
+    before = written.read_text()
+    written.write_text(before + "\n# my edits\n")
+    again = procsup_cli("init", cwd=tmp_path)
+    assert again.returncode != 0
+    assert "exists" in one_line(again.stderr)
+    assert written.read_text() == before + "\n# my edits\n"
+    other = procsup_cli("init", "sub.toml", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    assert (tmp_path / "sub.toml").read_text() == before
+
+
+# --- errors people see ------------------------------------------------------------------------
+
+
+def test_missing_config_gives_a_one_line_error(tmp_path):
+    result = procsup_cli("-c", "missing.toml", "--no-autostart", "list", cwd=tmp_path)
+    assert result.returncode != 0
+    one_line(result.stderr)
+    # Without --no-autostart it would start a master: it says the file is missing instead.
+    auto = procsup_cli("-c", "missing.toml", "list", cwd=tmp_path)
+    assert auto.returncode == 2
+    line = one_line(auto.stderr)
+    assert "missing.toml" in line and "procsup init" in line
+    assert list(tmp_path.iterdir()) == []  # no master started, nothing written
+
+
+@pytest.mark.xfail(
+    reason="BUG: cli.build_parser defines -c/--socket/--no-autostart on the top-level parser "
+    "only, so `procsup list --no-autostart` is an argparse usage error (usage text + error, two "
+    "lines) instead of working",
+    strict=True,
+)
+def test_global_options_after_the_command(tmp_path):
+    result = procsup_cli("-c", "missing.toml", "list", "--no-autostart", cwd=tmp_path)
+    assert result.returncode == 3
+    one_line(result.stderr)
+
+
+def test_toml_syntax_error_gives_a_one_line_error_and_exit_2(tmp_path):
+    cfg = write(
+        tmp_path / "procsup.toml",
+        """
+        [programs.web
+        command = "sleep 1"
+        """,
+    )
+    for args in (["--no-autostart", "list"], ["check"], ["start"]):
+        result = procsup_cli("-c", str(cfg), *args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stderr)
+        line = one_line(result.stderr)
+        assert str(cfg) in line and "line 2" in line, line
+    assert not (tmp_path / "run").exists()  # `start` did not launch a master on it
+
+
+def test_version():
+    result = procsup_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"procsup {procsup.__version__}"
+
+
+# --- against a running master -----------------------------------------------------------------
+
+HEAVY = ("textual", "croniter", "redis")
+
+
+def test_list_imports_none_of_the_heavy_libraries(start_master):
+    m = start_master(f"""
+        [programs.h]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+        [tasks.t]
+        command = "true"
+        schedule = "*/5 * * * *"
+    """)
+    m.wait_state("h:0", "RUNNING")
+    result = subprocess.run(
+        [PY, "-X", "importtime", "-m", "procsup", "-c", str(m.config), "--no-autostart", "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env_without_master(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "h:0" in result.stdout
+    imported = [
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    ]
+    assert "procsup.cli" in imported  # the parsing works
+    top_level = {name.split(".")[0] for name in imported}
+    assert not top_level & set(HEAVY), sorted(top_level & set(HEAVY))
+
+
+def test_start_n_adds_an_adhoc_program_and_scale_follows(start_master):
+    m = start_master(f"""
+        [programs.base]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+    """)
+    sleeper = str(CHILDREN / "sleeper.py")
+    result = m.cli("start", "-n", "web", "--numprocs", "2", "--", PY, sleeper)
+    assert result.returncode == 0, result.stderr
+    assert "web:0" in result.stdout and "web:1" in result.stdout
+    for name in ("web:0", "web:1"):
+        row = m.wait_state(name, "RUNNING")
+        assert psutil.Process(row["pid"]).cmdline()[-1].endswith("sleeper.py")
+    assert set(m.instances("web")) == {"web:0", "web:1"}
+
+    again = m.cli("start", "-n", "web", "--", PY, "-c", "pass")
+    assert again.returncode != 0
+    assert "web" in one_line(again.stderr)
+
+    up = m.cli("scale", "web", "3")
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.strip() == "web: 3 instance(s)"
+    assert set(m.instances("web")) == {"web:0", "web:1", "web:2"}
+    m.wait_state("web:2", "RUNNING")
+    gone = [m.state(n)["pid"] for n in ("web:1", "web:2")]
+
+    down = m.cli("scale", "web", "1")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.strip() == "web: 1 instance(s)"
+    assert set(m.instances("web")) == {"web:0"}
+    assert m.state("web:0")["state"] == "RUNNING"
+    wait_for(lambda: not any(psutil.pid_exists(p) for p in gone), 5, "removed instances to exit")
+
+    listing = m.cli("list", "--json")
+    assert sorted(r["name"] for r in json.loads(listing.stdout)) == ["base:0", "web:0"]
+    nope = m.cli("scale", "nope", "2")
+    assert nope.returncode != 0 and "nope" in one_line(nope.stderr)
+
+
+def test_list_shows_a_plausible_rss(start_master):
+    # Regression: RSS was once read from the wrong /proc/PID/stat field (petabytes).
+    m = start_master(f"""
+        [programs.h]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+    """)
+    row = m.wait_state("h:0", "RUNNING")
+    listed = {r["name"]: r for r in json.loads(m.cli("list", "--json").stdout)}
+    real = psutil.Process(row["pid"]).memory_info().rss
+    assert 0.5 * real <= listed["h:0"]["rss"] <= 2 * real + 4 * 1024 * 1024
+
+
+@pytest.mark.xfail(
+    reason="BUG: the scale handler accepts numprocs 0..10000 but the config accepts only "
+    "1..10000 (config_checks.program_checks), so `scale web 0` then `save` writes a config "
+    "that check, reload and the next master start all reject",
+    strict=True,
+)
+def test_save_after_scale_to_zero_keeps_a_valid_config(start_master):
+    m = start_master(f"""
+        [programs.web]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+    """)
+    m.wait_state("web:0", "RUNNING")
+    scaled = m.cli("scale", "web", "0")
+    assert scaled.returncode == 0, scaled.stderr
+    assert not [n for n in m.instances() if n.startswith("web:")]
+    saved = m.cli("save")
+    assert saved.returncode == 0, saved.stderr
+    checked = m.cli("check")
+    assert checked.returncode == 0, checked.stderr

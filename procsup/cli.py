@@ -246,18 +246,29 @@ def _names(p: argparse.ArgumentParser, required: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="procsup", description="A process supervisor.")
-    parser.add_argument(
+def _global_options(p: argparse.ArgumentParser, default: Any) -> None:
+    """-c/--socket/--no-autostart, accepted before the verb and after it."""
+    p.add_argument(
         "-c",
         "--config",
+        default=default,
         help="config file (default: $PROCSUP_CONFIG, "
         "./procsup.toml, ~/.config/procsup/procsup.toml, /etc/procsup/procsup.toml)",
     )
-    parser.add_argument("--socket", help="control socket path (default: from the config)")
-    parser.add_argument(
-        "--no-autostart", action="store_true", help="never start a master in the background"
+    p.add_argument("--socket", default=default, help="control socket path (default: config)")
+    p.add_argument(
+        "--no-autostart",
+        action="store_true",
+        default=default,
+        help="never start a master in the background",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="procsup", description="A process supervisor.")
+    _global_options(parser, None)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)  # after the verb: only set when given
     from procsup import __version__
 
     parser.add_argument("--version", action="version", version=f"procsup {__version__}")
@@ -267,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     def verb(
         name: str, fn: Callable[[Context], int], help: str, aliases: tuple[str, ...] = ()
     ) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, aliases=list(aliases))
+        p = sub.add_parser(
+            name, help=help, description=help, aliases=list(aliases), parents=[common]
+        )
         for n in (name, *aliases):
             verbs[n] = fn
         return p
@@ -344,7 +357,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"procsup: {exc}", file=sys.stderr)
         return exc.code
     except NoMaster as exc:
-        print(f"procsup: {exc}; start one with `procsup daemon`", file=sys.stderr)
+        hint = "start one with `procsup daemon`"
+        if args.config and not os.path.exists(args.config):
+            hint = f"and no config file at {args.config}"
+        print(f"procsup: {exc}; {hint}", file=sys.stderr)
         return NO_MASTER
     except ClientError as exc:
         print(f"procsup: {exc.message}", file=sys.stderr)

@@ -330,7 +330,7 @@ def _run_checks(base_dir: Path) -> dict[str, Check]:
 
 def program_checks(base_dir: Path) -> dict[str, Check]:
     return _run_checks(base_dir) | {
-        "numprocs": int_range(1, 10000),
+        "numprocs": int_range(0, 10000),  # 0: defined but scaled down to nothing
         "autostart": check_bool,
         "autorestart": choice("always", "on-failure", "never"),
         "exit_codes": parse_exit_codes,

@@ -17,7 +17,7 @@ from procsup import protocol
 from procsup.config import ConfigError, program_from_dict
 from procsup.datatypes import parse_signal
 from procsup.instance import Instance
-from procsup.logs import LogChunk, tail_file
+from procsup.logs import Follower, LogChunk, tail_file
 from procsup.protocol import ProtocolError
 from procsup.registry import NotFound
 
@@ -223,8 +223,10 @@ async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
 async def remove(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     """Stop a program and forget it until the next reload (ad-hoc programs: for good)."""
     name = _arg(args, "program", str, None)
+    if not name:
+        raise ProtocolError(protocol.INVALID, "remove needs args.program")
     try:
-        await master.registry.remove(name or "")
+        await master.registry.remove(name)
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
     return {"removed": name}
@@ -270,12 +272,19 @@ async def logs(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     insts = _resolve(master, names) if names else master.registry.instances()
     streams = _streams(_arg(args, "stream", str, None))
     since = _arg(args, "since", (int, float), None)
-    lines = _backlog(insts, _arg(args, "lines", int, 20), streams, since)
+    count = _arg(args, "lines", int, 20)
     if not _arg(args, "follow", bool, False):
-        return {"lines": lines}
-    for line in lines:
-        await conn.send_item(line)
-    await _follow(insts, streams, conn)
+        return {"lines": _backlog(insts, count, streams, since)}
+    follower = Follower()
+    for inst in insts:  # subscribe before reading the backlog: no line falls in between
+        inst.ring.follow(follower)
+    try:
+        for line in _backlog(insts, count, streams, since):
+            await conn.send_item(line)
+        await _follow(follower, streams, conn)
+    finally:
+        for inst in insts:
+            inst.ring.unfollow(follower)
     return None
 
 
@@ -311,29 +320,13 @@ def _backlog(
     return items[-n:] if n > 0 else items
 
 
-async def _follow(insts: list[Instance], streams: set[str], conn: Connection) -> None:
-    merged: asyncio.Queue[tuple[str, LogChunk]] = asyncio.Queue()
-    followers = [(inst, inst.ring.follow()) for inst in insts]
-
-    async def pump(inst: Instance, queue: asyncio.Queue[LogChunk]) -> None:
-        while True:
-            merged.put_nowait((inst.name, await queue.get()))
-
-    pumps = [asyncio.ensure_future(pump(inst, f.queue)) for inst, f in followers]
-    try:
-        while True:
-            name, chunk = await conn.next_or_leave(merged.get())
-            if chunk.stream in streams:
-                for line in _line_items(name, chunk):
-                    await conn.send_item(line)
-            if any(f.dropped for _, f in followers):
-                await conn.send_item({"notice": "output too fast for this client; lines dropped"})
-                return
-    finally:
-        for task in pumps:
-            task.cancel()
-        for inst, follower in followers:
-            inst.ring.unfollow(follower)
+async def _follow(follower: Follower, streams: set[str], conn: Connection) -> None:
+    while not follower.dropped or not follower.queue.empty():
+        name, chunk = await conn.next_or_leave(follower.queue.get())
+        if chunk.stream in streams:
+            for line in _line_items(name, chunk):
+                await conn.send_item(line)
+    await conn.send_item({"notice": "output too fast for this client; lines dropped"})
 
 
 @command("events")

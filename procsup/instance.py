@@ -62,7 +62,7 @@ class Instance:
         self.state = State.STOPPED
         self.info = RunInfo()
         self.desired = config.autostart
-        self.ring = LogRing()
+        self.ring = LogRing(self.name)
         self._child: Child | None = None
         self._readers: list[OutputReader] = []
         self._timer: asyncio.TimerHandle | None = None

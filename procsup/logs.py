@@ -81,17 +81,18 @@ class LogChunk:
 
 
 class Follower:
-    """A live reader of one ring. `dropped` is set when it fell too far behind."""
+    """A live reader of one or more rings. `dropped` is set when it fell too far behind."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[LogChunk] = asyncio.Queue(FOLLOWER_QUEUE)
+        self.queue: asyncio.Queue[tuple[str, LogChunk]] = asyncio.Queue(FOLLOWER_QUEUE)
         self.dropped = False
 
 
 class LogRing:
     """The last few KB of an instance's output, in arrival order, plus live followers."""
 
-    def __init__(self, max_bytes: int = RING_BYTES) -> None:
+    def __init__(self, name: str, max_bytes: int = RING_BYTES) -> None:
+        self.name = name
         self._chunks: deque[LogChunk] = deque()
         self._bytes = 0
         self._max = max_bytes
@@ -104,7 +105,7 @@ class LogRing:
             self._bytes -= len(self._chunks.popleft().data)
         for follower in list(self.followers):
             try:
-                follower.queue.put_nowait(chunk)
+                follower.queue.put_nowait((self.name, chunk))
             except asyncio.QueueFull:
                 follower.dropped = True  # a slow follower is dropped, never waited for
                 self.followers.discard(follower)
@@ -112,10 +113,13 @@ class LogRing:
     def chunks(self) -> list[LogChunk]:
         return list(self._chunks)
 
-    def follow(self) -> Follower:
-        follower = Follower()
+    def restore(self, chunks: list[LogChunk]) -> None:
+        """Put back what an earlier master kept (before any new output arrives)."""
+        for chunk in chunks:
+            self.append(chunk)
+
+    def follow(self, follower: Follower) -> None:
         self.followers.add(follower)
-        return follower
 
     def unfollow(self, follower: Follower) -> None:
         self.followers.discard(follower)

@@ -24,9 +24,16 @@ from procsup.leftovers import find_leftovers, stop_leftovers
 from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
 from procsup.process import Reaper, become_subreaper
+from procsup.protocol import PROTOCOL_VERSION
 from procsup.registry import Registry
 from procsup.runtime import Runtime
-from procsup.statefile import SavedState, load_state, write_state
+from procsup.statefile import (
+    SavedState,
+    load_output,
+    load_state,
+    save_output,
+    write_state,
+)
 
 log = logging.getLogger("procsup")
 
@@ -73,6 +80,7 @@ class Master:
         self.events = Broadcaster()
         self.sampler = Sampler()
         self.state_path = config.master.state_dir / "state.json"
+        self.output_path = config.master.state_dir / "output.json"
         self.saved = SavedState()
         self._stop = asyncio.Event()
         self._state_timer: asyncio.TimerHandle | None = None
@@ -111,6 +119,7 @@ class Master:
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
         self.registry = Registry(self.rt, self.saved, self.config)
         self.memguard = MemoryGuard(self.rt, self.registry.instances)
+        self._restore_output()
         self.saved.clean = False
         self.saved.run_id = self.run_id
         self._write_state()
@@ -132,6 +141,7 @@ class Master:
         await server.close_listener()
         await self.registry.stop_everything()
         await self.rt.drain()
+        self._keep_output()
         self.publish_master("stopped")
         await server.close()
         self.saved.clean = True
@@ -186,10 +196,22 @@ class Master:
         except OSError as exc:
             log.error("cannot write state file %s: %s", self.state_path, exc)
 
+    def _keep_output(self) -> None:
+        rings = {inst.name: inst.ring.chunks() for inst in self.registry.instances()}
+        try:
+            save_output(self.output_path, rings)
+        except OSError as exc:
+            log.error("cannot keep recent output in %s: %s", self.output_path, exc)
+
+    def _restore_output(self) -> None:
+        kept = load_output(self.output_path)
+        for inst in self.registry.instances():
+            inst.ring.restore(kept.get(inst.name, []))
+
     def info(self) -> dict[str, Any]:
         return {
             "version": procsup.__version__,
-            "protocol": 1,
+            "protocol": PROTOCOL_VERSION,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": self.started,

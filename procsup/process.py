@@ -138,7 +138,8 @@ def send_signal(pids: Iterable[int], sig: int, pgid: int | None = None) -> None:
             os.killpg(pgid, sig)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
+            if pgid is None or os.getpgid(pid) != pgid:  # the group got it already
+                os.kill(pid, sig)
 
 
 async def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:

@@ -72,7 +72,9 @@ def parse_request(line: bytes) -> tuple[Any, str, dict[str, Any]]:
     cmd = req.get("cmd")
     if not isinstance(cmd, str):
         raise ProtocolError(BAD_REQUEST, "'cmd' must be a string", req_id=req_id)
-    args = req.get("args") or {}
+    args = req.get("args")
+    if args is None:
+        args = {}
     if not isinstance(args, dict):
         raise ProtocolError(BAD_REQUEST, "'args' must be an object", req_id=req_id)
     return req_id, cmd, args

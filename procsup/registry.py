@@ -53,7 +53,7 @@ class Registry:
         found: dict[str, Instance] = {}
         for name in names:
             matched = self._match(name)
-            if not matched:
+            if not matched and name not in self.programs:  # a program scaled to 0 is no error
                 raise NotFound(f"no program or instance matches {name!r} (see `procsup list`)")
             found.update((inst.name, inst) for inst in matched)
         return list(found.values())
@@ -159,6 +159,7 @@ class Registry:
             if name in self.programs:  # an ad-hoc program of that name gives way to the config
                 await self.remove(name)
             prog = self._add(new.programs[name])
+            self._publish_program(name, "added")
             await asyncio.gather(*(i.start() for i in prog if i.desired))
         for name in scaled:
             self.programs[name].config = new.programs[name]

@@ -63,11 +63,14 @@ class Server:
     def _peer_allowed(self, writer: asyncio.StreamWriter) -> bool:
         sock = writer.get_extra_info("socket")
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        _pid, uid, gid = struct.unpack("3i", creds)
+        pid, uid, gid = struct.unpack("3i", creds)
         cfg = self.master.config.master
         if uid in (0, os.getuid()):
             return True
-        return bool(cfg.socket_group) and gid == grp.getgrnam(cfg.socket_group).gr_gid
+        if not cfg.socket_group:
+            return False
+        wanted = grp.getgrnam(cfg.socket_group).gr_gid
+        return gid == wanted or wanted in _supplementary_groups(pid)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -125,3 +128,15 @@ class Server:
         except Exception as exc:  # a bug in one handler must not take the master down
             log.exception("command failed: %r", line[:200])
             await conn.send(protocol.error(req_id, ProtocolError(protocol.INTERNAL, str(exc))))
+
+
+def _supplementary_groups(pid: int) -> set[int]:
+    """The peer's supplementary groups (a user added with `usermod -aG`), from /proc."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Groups:"):
+                    return {int(g) for g in line.split()[1:]}
+    except (OSError, ValueError):
+        pass
+    return set()

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from procsup.logs import LogChunk
+
 log = logging.getLogger(__name__)
 
 
@@ -41,3 +43,31 @@ def write_state(path: Path, state: SavedState) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(state), separators=(",", ":")))
     os.replace(tmp, path)
+
+
+def save_output(path: Path, rings: dict[str, list[LogChunk]]) -> None:
+    """Recent output of every instance, so `logs` after a restart keeps the arrival order."""
+    data = {
+        name: [[c.time, c.stream, c.data.decode("utf-8", "replace")] for c in chunks]
+        for name, chunks in rings.items()
+        if chunks
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+def load_output(path: Path) -> dict[str, list[LogChunk]]:
+    """What `save_output` kept (consumed: the file is removed); {} when there is none."""
+    try:
+        raw = json.loads(path.read_text())
+        path.unlink()
+        return {
+            name: [LogChunk(float(t), str(s), str(d).encode()) for t, s, d in chunks]
+            for name, chunks in raw.items()
+        }
+    except FileNotFoundError:
+        return {}
+    except (ValueError, TypeError, AttributeError) as exc:
+        log.warning("ignoring unreadable %s: %s", path, exc)
+        return {}

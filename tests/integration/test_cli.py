@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import psutil
-import pytest
 
 import procsup
 from tests.harness import CHILDREN, PY, child, env_without_master, wait_for
@@ -169,12 +168,6 @@ def test_missing_config_gives_a_one_line_error(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no master started, nothing written
 
 
-@pytest.mark.xfail(
-    reason="BUG: cli.build_parser defines -c/--socket/--no-autostart on the top-level parser "
-    "only, so `procsup list --no-autostart` is an argparse usage error (usage text + error, two "
-    "lines) instead of working",
-    strict=True,
-)
 def test_global_options_after_the_command(tmp_path):
     result = procsup_cli("-c", "missing.toml", "list", "--no-autostart", cwd=tmp_path)
     assert result.returncode == 3
@@ -289,12 +282,6 @@ def test_list_shows_a_plausible_rss(start_master):
     assert 0.5 * real <= listed["h:0"]["rss"] <= 2 * real + 4 * 1024 * 1024
 
 
-@pytest.mark.xfail(
-    reason="BUG: the scale handler accepts numprocs 0..10000 but the config accepts only "
-    "1..10000 (config_checks.program_checks), so `scale web 0` then `save` writes a config "
-    "that check, reload and the next master start all reject",
-    strict=True,
-)
 def test_save_after_scale_to_zero_keeps_a_valid_config(start_master):
     m = start_master(f"""
         [programs.web]

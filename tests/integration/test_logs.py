@@ -216,11 +216,6 @@ class ItemReader:
             self.buf += data
 
 
-@pytest.mark.xfail(
-    reason="BUG: handlers.logs subscribes to the rings only after sending the backlog; lines "
-    "that arrive while the backlog is being written to a slow client are lost",
-    strict=True,
-)
 def test_logs_follow_loses_no_line_while_a_large_backlog_is_sent(start_master):
     m = start_master(f"""
         [programs.burst]
@@ -361,12 +356,6 @@ def test_last_line_of_a_program_that_exits_at_once_is_kept(start_master, pad):
     assert texts(shown.stdout) == ["last words, no newline"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: with nothing in memory (a master restarted, the program stopped) "
-    "handlers._backlog reads each stream's file with logs.tail_file, which stamps every line "
-    "with the file's mtime, so `logs` shows all of one stream, then all of the other",
-    strict=True,
-)
 def test_logs_after_a_master_restart_keep_the_arrival_order(master_factory):
     m = master_factory(f"""
         [programs.chat]

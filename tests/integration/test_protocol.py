@@ -237,11 +237,6 @@ def test_unknown_command_lists_the_known_ones(master):
         assert known in msg["error"]["message"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: protocol.parse_request uses `req.get('args') or {}`, so falsy non-objects "
-    '([], 0, false, "") are taken as {} instead of a bad_request',
-    strict=True,
-)
 @pytest.mark.parametrize("args", [[], 0, False, ""])
 def test_falsy_args_that_are_not_an_object_are_refused(master, args):
     with Conn(master.socket) as c:
@@ -285,7 +280,7 @@ WRONG_ARGS = [
     ("add", {"name": "x"}, "invalid"),
     ("add", {"name": "x", "program": "sleep 1"}, "invalid"),
     ("add", {"name": "x", "program": {}}, "config_error"),
-    ("add", {"name": "x", "program": {"command": "true", "numprocs": 0}}, "config_error"),
+    ("add", {"name": "x", "program": {"command": "true", "numprocs": -1}}, "config_error"),
     ("add", {"name": "x y", "program": {"command": "true"}}, "config_error"),
     ("add", {"name": "h", "program": {"command": "true"}}, "invalid"),
     ("remove", {"program": "nope"}, "not_found"),
@@ -306,11 +301,6 @@ def test_wrong_arguments_get_an_error(master, cmd, args, code):
     assert master.state("h:0")["state"] == "RUNNING"
 
 
-@pytest.mark.xfail(
-    reason="BUG: handlers.remove turns a missing args.program into '' and answers "
-    "not_found (\"no program named ''\") instead of invalid like scale/add do",
-    strict=True,
-)
 def test_remove_without_a_program_is_invalid(master):
     with Conn(master.socket) as c:
         msg = c.call("remove", {})
@@ -568,12 +558,6 @@ def test_events_stream_a_snapshot_then_state_changes_in_order(start_master):
     assert_answers(m)  # the subscriber left; the master did not mind
 
 
-@pytest.mark.xfail(
-    reason="BUG: Registry.apply adds new and changed programs with _add, which publishes no "
-    "'program' event (only add_adhoc does), so an events subscriber sees state events for "
-    "instances of a program it was never told about",
-    strict=True,
-)
 def test_events_announce_a_program_added_by_reload(start_master):
     m = start_master(f"""
         [programs.a]
@@ -598,11 +582,6 @@ def test_events_announce_a_program_added_by_reload(start_master):
     assert about_b[0] == ("program", "added"), about_b
 
 
-@pytest.mark.xfail(
-    reason="BUG: Instance.kill sends the signal to the process group and then again to every "
-    "pid of the tree (process.send_signal), so each process receives it twice",
-    strict=True,
-)
 def test_signal_reaches_each_process_once(start_master):
     # Real-time signals queue, so a double send is always seen (a standard signal sent twice
     # is merged or not depending on scheduling, which would make this test flaky).
@@ -694,11 +673,6 @@ def test_socket_group_as_primary_group_may_connect(group_master):
 
 
 @needs_root
-@pytest.mark.xfail(
-    reason="BUG: Server._peer_allowed compares only the peer's primary gid (SO_PEERCRED) with "
-    "socket_group, so a member through a supplementary group (usermod -aG) is refused",
-    strict=True,
-)
 def test_socket_group_as_supplementary_group_may_connect(group_master):
     users = grp.getgrnam("users").gr_gid
     msg, _ = _hello_as(group_master.socket, NOBODY, NOGROUP, [users])

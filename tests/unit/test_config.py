@@ -191,7 +191,7 @@ def test_every_issue_is_reported_at_once(tmp_path: Path) -> None:
 
         [programs.queue]
         command = "php artisan queue:work"
-        numprocs = 0
+        numprocs = -1
         autorestart = "sometimes"
         restart_delay = "5x"
         stop_signal = "FOO"
@@ -208,7 +208,7 @@ def test_every_issue_is_reported_at_once(tmp_path: Path) -> None:
     expected = {
         "procsup.socket_mode": "permission bits",
         "procsup.socket_group": "no such group",
-        "programs.queue.numprocs": "from 1 to 10000",
+        "programs.queue.numprocs": "from 0 to 10000",
         "programs.queue.autorestart": '"always", "on-failure", "never"',
         "programs.queue.restart_delay": "duration like 500ms",
         "programs.queue.stop_signal": "unknown signal",
@@ -221,15 +221,15 @@ def test_every_issue_is_reported_at_once(tmp_path: Path) -> None:
     assert set(issues) == set(expected)
     for key, fragment in expected.items():
         assert fragment in issues[key].message, key
-    assert issues["programs.queue.numprocs"].value == 0
+    assert issues["programs.queue.numprocs"].value == -1
     assert issues["programs.queue.directory"].value == "missing-dir"
 
 
 def test_issue_str_names_file_key_value_and_fix(tmp_path: Path) -> None:
-    path = write(tmp_path / "procsup.toml", '[programs.q]\ncommand = "x"\nnumprocs = 0\n')
+    path = write(tmp_path / "procsup.toml", '[programs.q]\ncommand = "x"\nnumprocs = -1\n')
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == f"{path}: programs.q.numprocs = 0: must be from 1 to 10000"
+    assert str(info.value) == f"{path}: programs.q.numprocs = -1: must be from 0 to 10000"
 
 
 def test_missing_schedule_and_command_for_task(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from importlib import resources
 from pathlib import Path
@@ -34,11 +35,11 @@ def check(path: Path, as_json: bool) -> int:
     print(f"{path}: ok")
     for name, prog in config.programs.items():
         start = "autostart" if prog.autostart else "manual start"
-        print(f"  program {name}: {prog.numprocs} × {' '.join(prog.command)} ({start})")
+        print(f"  program {name}: {prog.numprocs} × {shlex.join(prog.command)} ({start})")
     for name, task in config.tasks.items():
         zone = task.timezone or "local time"
         state = "" if task.enabled else " (disabled)"
-        print(f"  task {name}: {task.schedule} [{zone}] {' '.join(task.command)}{state}")
+        print(f"  task {name}: {task.schedule} [{zone}] {shlex.join(task.command)}{state}")
     if not config.programs and not config.tasks:
         print("  nothing configured yet")
     return 0

@@ -209,6 +209,10 @@ def cmd_shutdown(ctx: Context) -> int:
 def cmd_save(ctx: Context) -> int:
     result = ctx.call("save", autostart=False)
     print(f"saved the running set to {result['path']} (previous file: {result['path']}.bak)")
+    for name in result.get("not_saved", []):
+        print(
+            f"note: {name} is defined in an included file; set its numprocs there", file=sys.stderr
+        )
     return OK
 
 

@@ -258,10 +258,10 @@ async def save(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     from procsup.save import save_config
 
     try:
-        path = save_config(master.config.path, master.registry)
+        not_saved = save_config(master.config.path, master.registry)
     except OSError as exc:
         raise ProtocolError(protocol.FAILED, f"cannot write {master.config.path}: {exc}") from None
-    return {"path": str(path)}
+    return {"path": str(master.config.path), "not_saved": not_saved}
 
 
 @command("logs")

@@ -91,12 +91,12 @@ class Child:
         self.popen.returncode = returncode
 
 
-def _user_args(user: str | None) -> dict[str, object]:
+def _identity(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
+    """uid, gid and supplementary groups to switch to (only when we are root)."""
     if user is None or os.getuid() != 0:
-        return {}
+        return None, None, None
     pw = pwd.getpwnam(user)
-    groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
-    return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": groups}
+    return pw.pw_uid, pw.pw_gid, [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
 
 
 def spawn(spec: SpawnSpec) -> Child:
@@ -107,6 +107,7 @@ def spawn(spec: SpawnSpec) -> Child:
     os.set_blocking(out_w, True)
     if err_w is not None:
         os.set_blocking(err_w, True)
+    uid, gid, groups = _identity(spec.user)
     try:
         popen = subprocess.Popen(
             spec.argv,
@@ -117,7 +118,9 @@ def spawn(spec: SpawnSpec) -> Child:
             env=spec.env,
             start_new_session=True,
             close_fds=True,
-            **_user_args(spec.user),  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
     except BaseException:
         for fd in (out_r, err_r):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 from procsup.config import ProgramConfig
 from procsup.instance import Instance
@@ -58,5 +58,5 @@ class Program:
         for inst in self.instances.values():
             inst.close()
 
-    def __iter__(self) -> Iterable[Instance]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Instance]:
         return iter(self.instances.values())

@@ -7,6 +7,8 @@ never waits on a reader of the logs: followers get a bounded queue and are dropp
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import time
 from collections import deque
@@ -14,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-READ_SIZE = 256 * 1024
+READ_SIZE = 1024 * 1024
+PIPE_DEFAULT = 64 * 1024
+BIG_PIPE = 1024 * 1024
 MAX_PARTIAL = 64 * 1024  # a "line" longer than this is written without waiting for its newline
 RING_BYTES = 64 * 1024
 FOLLOWER_QUEUE = 10_000
@@ -140,6 +144,7 @@ class OutputReader:
         self._sink = sink
         self._on_eof = on_eof
         self._partial = b""
+        self._grown = False
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(fd, self.read)
 
@@ -154,6 +159,8 @@ class OutputReader:
         if not data:
             self._finish()
             return False
+        if len(data) >= PIPE_DEFAULT and not self._grown:
+            self._grow_pipe()
         data = self._partial + data if self._partial else data
         cut = data.rfind(b"\n") + 1
         if cut == 0 and len(data) < MAX_PARTIAL:
@@ -164,6 +171,14 @@ class OutputReader:
         self._partial = data[cut:]
         self._sink(self.stream, data[:cut])
         return True
+
+    def _grow_pipe(self) -> None:
+        """A full pipe means a chatty program: give it a bigger pipe so it blocks less and we
+        wake up less. Only such pipes grow, because the kernel caps the pipe memory per user
+        (fs.pipe-user-pages-soft) and 500 quiet instances must not use it up."""
+        self._grown = True
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self.fd, fcntl.F_SETPIPE_SZ, BIG_PIPE)
 
     def drain(self) -> None:
         """Read everything already in the pipe (called when the process has exited)."""

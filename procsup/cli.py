@@ -11,9 +11,12 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from procsup.client import Client, ClientError, NoMaster
+
+TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
+if TYPE_CHECKING:
+    from typing import Any
 
 OK, FAILED, USAGE, NO_MASTER = 0, 1, 2, 3
 
@@ -268,48 +271,35 @@ def _global_options(p: argparse.ArgumentParser, default: Any) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="procsup", description="A process supervisor.")
-    _global_options(parser, None)
-    common = argparse.ArgumentParser(add_help=False)
-    _global_options(common, argparse.SUPPRESS)  # after the verb: only set when given
-    from procsup import __version__
-
-    parser.add_argument("--version", action="version", version=f"procsup {__version__}")
-    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
-    verbs: dict[str, Callable[[Context], int]] = {}
-
-    def verb(
-        name: str, fn: Callable[[Context], int], help: str, aliases: tuple[str, ...] = ()
-    ) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            name, help=help, description=help, aliases=list(aliases), parents=[common]
-        )
-        for n in (name, *aliases):
-            verbs[n] = fn
-        return p
-
-    p = verb("daemon", cmd_daemon, "start the master (in the background unless -f)")
+def _setup_daemon(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground")
     p.add_argument("--log-file", help="with -f: log to this rotating file instead of stderr")
-    p = verb("start", cmd_start, "start programs, or add one: start -n NAME -- CMD…")
+
+
+def _setup_start(p: argparse.ArgumentParser) -> None:
     _names(p, required=False)
     p.add_argument("-n", "--name", dest="new_name", help="add an ad-hoc program with this name")
     p.add_argument("--numprocs", type=int, default=1, help="instances of the ad-hoc program")
     p.add_argument("--cwd", help="working directory of the ad-hoc program (default: here)")
     p.set_defaults(command=[])
-    _names(verb("stop", cmd_stop, "stop programs and their whole process trees"), True)
-    p = verb("restart", cmd_restart, "restart programs")
+
+
+def _setup_restart(p: argparse.ArgumentParser) -> None:
     _names(p, True)
     p.add_argument("--rolling", action="store_true", help="one instance at a time")
-    p = verb("signal", cmd_signal, "send a signal to programs' process trees")
+
+
+def _setup_signal(p: argparse.ArgumentParser) -> None:
     p.add_argument("signal", help="HUP, USR1, 10, …")
     _names(p, True)
-    p = verb("list", cmd_list, "show every instance", aliases=("ls",))
+
+
+def _setup_list(p: argparse.ArgumentParser) -> None:
     _names(p, False)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    _names(verb("status", cmd_status, "exit 0 only if all named instances are RUNNING"), False)
-    p = verb("logs", cmd_logs, "show or follow output")
+
+
+def _setup_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="program, instance or glob (default: all)")
     p.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
     p.add_argument("-n", "--lines", type=int, default=20, help="how many recent lines")
@@ -317,21 +307,123 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--stdout", dest="stream", action="store_const", const="stdout")
     stream.add_argument("--stderr", dest="stream", action="store_const", const="stderr")
     p.add_argument("--since", help="only lines newer than this (10m, 1h)")
-    p = verb("scale", cmd_scale, "change a program's numprocs at run time")
+
+
+def _setup_scale(p: argparse.ArgumentParser) -> None:
     p.add_argument("program")
     p.add_argument("numprocs", type=int)
-    p = verb("remove", cmd_remove, "stop a program and drop it (ad-hoc programs for good)")
+
+
+def _setup_program(p: argparse.ArgumentParser) -> None:
     p.add_argument("program")
-    verb("reload", cmd_reload, "apply the changed config file")
-    verb("shutdown", cmd_shutdown, "stop everything and the master")
-    verb("save", cmd_save, "write the running set into the config file")
-    verb("events", cmd_events, "print the master's event stream as JSON lines")
-    p = verb("check", cmd_check, "validate the config and show what would run")
+
+
+def _setup_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
-    p = verb("init", cmd_init, "write a starter procsup.toml")
+
+
+def _setup_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default="procsup.toml")
+
+
+Setup = Callable[[argparse.ArgumentParser], None]
+#: name, handler, help, aliases, arguments
+VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] = [
+    ("daemon", cmd_daemon, "start the master (in the background unless -f)", (), _setup_daemon),
+    ("start", cmd_start, "start programs, or add one: start -n NAME -- CMD…", (), _setup_start),
+    (
+        "stop",
+        cmd_stop,
+        "stop programs and their whole process trees",
+        (),
+        lambda p: _names(p, True),
+    ),
+    ("restart", cmd_restart, "restart programs", (), _setup_restart),
+    ("signal", cmd_signal, "send a signal to programs' process trees", (), _setup_signal),
+    ("list", cmd_list, "show every instance", ("ls",), _setup_list),
+    (
+        "status",
+        cmd_status,
+        "exit 0 only if all named instances are RUNNING",
+        (),
+        lambda p: _names(p, False),
+    ),
+    ("logs", cmd_logs, "show or follow output", (), _setup_logs),
+    ("scale", cmd_scale, "change a program's numprocs at run time", (), _setup_scale),
+    (
+        "remove",
+        cmd_remove,
+        "stop a program and drop it (ad-hoc programs for good)",
+        (),
+        _setup_program,
+    ),
+    ("reload", cmd_reload, "apply the changed config file", (), lambda p: None),
+    ("shutdown", cmd_shutdown, "stop everything and the master", (), lambda p: None),
+    ("save", cmd_save, "write the running set into the config file", (), lambda p: None),
+    ("events", cmd_events, "print the master's event stream as JSON lines", (), lambda p: None),
+    ("check", cmd_check, "validate the config and show what would run", (), _setup_json),
+    ("init", cmd_init, "write a starter procsup.toml", (), _setup_init),
+]
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter told the terminal width, so argparse does not import shutil (and
+    with it bz2, lzma, fnmatch) on every call just to ask for it."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(2).columns
+        except (ValueError, OSError):
+            width = 80
+        super().__init__(prog, width=max(width - 2, 40))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI, or just the global options and the verb `only` (building every
+    subcommand costs more than `procsup list` does otherwise)."""
+    fmt = _Formatter
+    parser = argparse.ArgumentParser(
+        prog="procsup", description="A process supervisor.", formatter_class=fmt
+    )
+    _global_options(parser, None)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=fmt)
+    _global_options(common, argparse.SUPPRESS)  # after the verb: only set when given
+    from procsup import __version__
+
+    parser.add_argument("--version", action="version", version=f"procsup {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+    verbs: dict[str, Callable[[Context], int]] = {}
+    for name, fn, text, aliases, setup in VERBS:
+        if only is None or only in (name, *aliases):
+            setup(
+                sub.add_parser(
+                    name,
+                    help=text,
+                    description=text,
+                    aliases=list(aliases),
+                    parents=[common],
+                    formatter_class=fmt,
+                )
+            )
+            verbs.update(dict.fromkeys((name, *aliases), fn))
     parser.set_defaults(verbs=verbs)
     return parser
+
+
+def _verb_of(argv: list[str]) -> str | None:
+    """The verb of a command line when it is a known one; None means "build them all"."""
+    known = {n for name, _, _, aliases, _ in VERBS for n in (name, *aliases)}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-c", "--config", "--socket"):
+            skip = True
+        elif arg in ("-h", "--help", "--version"):
+            return None
+        elif not arg.startswith("-"):
+            return arg if arg in known else None
+    return None
 
 
 def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -345,8 +437,7 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     opts, command = _split_command(argv)
-    parser = build_parser()
-    args = parser.parse_args(opts)
+    args = build_parser(_verb_of(opts)).parse_args(opts)
     if command:
         args.command = command
     from procsup.locate import LocateError

@@ -91,16 +91,33 @@ def py_env(kind: str) -> dict[str, str]:
 
 def warm_bytecode() -> None:
     """Import every procsup module once so its .pyc (and the stdlib's) exist in PYCACHE."""
-    code = ("import importlib, pkgutil, procsup\n"
-            "for m in pkgutil.iter_modules(procsup.__path__):\n"
-            "    try: importlib.import_module('procsup.' + m.name)\n"
-            "    except Exception: pass\n")
-    subprocess.run([sys.executable, "-c", code], env=py_env("procsup"), check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run([sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                    "import procsup.cli, procsup.config, procsup.tables", str(REPO)],
-                   env=py_env("procsup"), check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code = (
+        "import importlib, pkgutil, procsup\n"
+        "for m in pkgutil.iter_modules(procsup.__path__):\n"
+        "    try: importlib.import_module('procsup.' + m.name)\n"
+        "    except Exception: pass\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env=py_env("procsup"),
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); "
+            "import procsup.cli, procsup.config, procsup.tables",
+            str(REPO),
+        ],
+        env=py_env("procsup"),
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def become_subreaper() -> bool:
@@ -149,6 +166,7 @@ def wait_for(pred: Callable[[], Any], timeout: float, interval: float, what: str
 
 # --- supervisord install ----------------------------------------------------------------------
 
+
 def ensure_supervisord() -> str:
     """Create bench/out/venv-supervisor with supervisor 4.x once; return its version."""
     sv = VENV / "bin" / "supervisord"
@@ -160,13 +178,22 @@ def ensure_supervisord() -> str:
     log(f"installing supervisor 4.x into {VENV} (once; cached for later runs)")
     OUT.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
-                    "supervisor>=4,<5"], check=True)
+    subprocess.run(
+        [
+            str(VENV / "bin" / "pip"),
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "supervisor>=4,<5",
+        ],
+        check=True,
+    )
     ok = subprocess.run([str(sv), "--version"], capture_output=True, text=True, check=True)
     return ok.stdout.strip()
 
 
 # --- XML-RPC over supervisord's unix socket ---------------------------------------------------
+
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
@@ -201,6 +228,7 @@ class _UnixTransport(xmlrpc.client.Transport):
 
 # --- the two supervisors ----------------------------------------------------------------------
 
+
 class Runner:
     """One master in its own temp dir; `states()` → {instance: (state, pid)}."""
 
@@ -222,9 +250,15 @@ class Runner:
         with open(self.errlog, "ab") as err:
             t0 = time.perf_counter()
             # own session: Ctrl-C in the terminal reaches only the bench, which stops it in order
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                         start_new_session=True, close_fds=True,
-                                         env=py_env(self.kind))
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=err,
+                start_new_session=True,
+                close_fds=True,
+                env=py_env(self.kind),
+            )
         return t0
 
     def alive(self) -> bool:
@@ -232,8 +266,10 @@ class Runner:
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
-            raise BenchError(f"{self.kind} master exited with status {self.proc.returncode}; "
-                             f"tail of {self.errlog}:\n{tail(self.errlog)}")
+            raise BenchError(
+                f"{self.kind} master exited with status {self.proc.returncode}; "
+                f"tail of {self.errlog}:\n{tail(self.errlog)}"
+            )
 
     def count_running(self) -> int:
         return sum(1 for state, _ in self.states().values() if state == "RUNNING")
@@ -246,6 +282,7 @@ class Runner:
                 return True
             except (OSError, NoMaster, http.client.HTTPException, xmlrpc.client.Fault):
                 return False
+
         wait_for(ready, timeout, POLL, f"the {self.kind} master to answer")
 
     def stop(self) -> None:
@@ -280,15 +317,26 @@ class Runner:
             except psutil.Error:
                 pass
         if self.leftovers:
-            log(f"{self.kind}: {len(self.leftovers)} process(es) survived the master's stop "
-                f"and were killed by the bench: {self.leftovers[:5]}")
+            log(
+                f"{self.kind}: {len(self.leftovers)} process(es) survived the master's stop "
+                f"and were killed by the bench: {self.leftovers[:5]}"
+            )
 
     # subclass API
-    def launch(self) -> float: raise NotImplementedError
-    def states(self) -> dict[str, tuple[str, int]]: raise NotImplementedError
-    def start_program(self, name: str) -> None: raise NotImplementedError
-    def list_cmd(self) -> list[str]: raise NotImplementedError
-    def _request_stop(self, proc: subprocess.Popen[bytes]) -> None: raise NotImplementedError
+    def launch(self) -> float:
+        raise NotImplementedError
+
+    def states(self) -> dict[str, tuple[str, int]]:
+        raise NotImplementedError
+
+    def start_program(self, name: str) -> None:
+        raise NotImplementedError
+
+    def list_cmd(self) -> list[str]:
+        raise NotImplementedError
+
+    def _request_stop(self, proc: subprocess.Popen[bytes]) -> None:
+        raise NotImplementedError
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -296,15 +344,34 @@ def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.kill(proc.pid, sig)
 
 
+PROCSUP_VENV = OUT / "venv-procsup"
+
+
 def procsup_cli() -> str:
-    """The `procsup` console script next to this python (not a pyenv shim, which adds ~50 ms)."""
-    beside = Path(sys.executable).parent / "procsup"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("procsup")
-    if not found:
-        raise BenchError("no `procsup` console script found; pip install -e . first")
-    return found
+    """The `procsup` console script of a regular (not editable) install of this checkout in its
+    own venv, as a user gets from `pip install .`, so `list` is measured the way it runs for
+    users; supervisorctl gets the same treatment (its own venv). The CLI needs only the stdlib,
+    so the install skips dependencies; it is redone on every run to match the checkout."""
+    script = PROCSUP_VENV / "bin" / "procsup"
+    if not getattr(procsup_cli, "done", False):
+        if not (PROCSUP_VENV / "bin" / "pip").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(PROCSUP_VENV)], check=True)
+        subprocess.run(
+            [
+                str(PROCSUP_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "--no-deps",
+                "--force-reinstall",
+                "--disable-pip-version-check",
+                str(REPO),
+            ],
+            check=True,
+            env=py_env("supervisord"),
+            stdout=subprocess.DEVNULL,
+        )
+        procsup_cli.done = True  # type: ignore[attr-defined]
+    return str(script)
 
 
 class Procsup(Runner):
@@ -314,8 +381,13 @@ class Procsup(Runner):
         super().__init__(tmp)
         self.config = tmp / "procsup.toml"
         self.socket = str(tmp / "ps.sock")
-        lines = ["[procsup]", f'socket = "{self.socket}"', f'state_dir = "{tmp / "st"}"',
-                 f'log_dir = "{tmp / "logs"}"', ""]
+        lines = [
+            "[procsup]",
+            f'socket = "{self.socket}"',
+            f'state_dir = "{tmp / "st"}"',
+            f'log_dir = "{tmp / "logs"}"',
+            "",
+        ]
         for name, opts in programs.items():
             lines.append(f"[programs.{name}]")
             lines += [f"{k} = {json.dumps(v)}" for k, v in opts.items()]
@@ -324,8 +396,9 @@ class Procsup(Runner):
         self._client: Client | None = None
 
     def launch(self) -> float:
-        return self._popen([sys.executable, "-m", "procsup", "-c", str(self.config),
-                            "daemon", "-f"])
+        return self._popen(
+            [sys.executable, "-m", "procsup", "-c", str(self.config), "daemon", "-f"]
+        )
 
     def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         if self._client is None:
@@ -365,21 +438,31 @@ class Supervisord(Runner):
         self.socket = str(tmp / "sv.sock")
         (tmp / "svlogs").mkdir(exist_ok=True)
         lines = [
-            "[unix_http_server]", f"file={self.socket}", "chmod=0700", "",
-            "[supervisord]", f"logfile={tmp / 'supervisord.log'}",
-            f"pidfile={tmp / 'supervisord.pid'}", f"childlogdir={tmp / 'svlogs'}",
-            "nodaemon=true", "",
+            "[unix_http_server]",
+            f"file={self.socket}",
+            "chmod=0700",
+            "",
+            "[supervisord]",
+            f"logfile={tmp / 'supervisord.log'}",
+            f"pidfile={tmp / 'supervisord.pid'}",
+            f"childlogdir={tmp / 'svlogs'}",
+            "nodaemon=true",
+            "",
             "[rpcinterface:supervisor]",
-            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
-            "[supervisorctl]", f"serverurl=unix://{self.socket}", "",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "",
+            "[supervisorctl]",
+            f"serverurl=unix://{self.socket}",
+            "",
         ]
         for name, opts in programs.items():
             lines.append(f"[program:{name}]")
             lines += [f"{k}={v}" for k, v in opts.items()]
             lines.append("")
         self.config.write_text("\n".join(lines))
-        self.rpc = xmlrpc.client.ServerProxy("http://localhost",
-                                             transport=_UnixTransport(self.socket))
+        self.rpc = xmlrpc.client.ServerProxy(
+            "http://localhost", transport=_UnixTransport(self.socket)
+        )
 
     def launch(self) -> float:
         return self._popen([str(VENV / "bin" / "supervisord"), "-n", "-c", str(self.config)])
@@ -411,6 +494,7 @@ def tail(path: Path, n: int = 15) -> str:
 
 # --- the bench --------------------------------------------------------------------------------
 
+
 class Bench:
     def __init__(self, quick: bool, with_supervisord: bool, keep: bool) -> None:
         self.quick = quick
@@ -421,7 +505,8 @@ class Bench:
         self.root = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
         self.runners: list[Runner] = []
         self.results: dict[str, dict[str, Any]] = {
-            k: {} for k in ["procsup", "supervisord", "cat", "cat|cat"]}
+            k: {} for k in ["procsup", "supervisord", "cat", "cat|cat"]
+        }
         self.errors: list[str] = []
         self.info: dict[str, Any] = {}
 
@@ -434,8 +519,9 @@ class Bench:
         d.mkdir()
         return d
 
-    def runner(self, kind: str, tag: str, ps: dict[str, dict[str, Any]],
-               sv: dict[str, dict[str, Any]]) -> Runner:
+    def runner(
+        self, kind: str, tag: str, ps: dict[str, dict[str, Any]], sv: dict[str, dict[str, Any]]
+    ) -> Runner:
         tmp = self.new_dir(f"{tag}-{kind[:2]}")
         r: Runner = Procsup(tmp, ps) if kind == "procsup" else Supervisord(tmp, sv)
         self.runners.append(r)
@@ -456,17 +542,21 @@ class Bench:
         finally:
             for r in self.runners:
                 if r.proc is not None and r.proc.poll() not in (None, 0):
-                    self.errors.append(f"{name} / {r.kind}: master exited with status "
-                                       f"{r.proc.returncode}; see {r.errlog}")
+                    self.errors.append(
+                        f"{name} / {r.kind}: master exited with status "
+                        f"{r.proc.returncode}; see {r.errlog}"
+                    )
                 if r.alive() or r.proc is not None:
                     r.stop()
 
     def show_master_logs(self) -> None:
         for r in self.runners:
             if r.proc is not None:
-                log(f"  tail of {r.errlog} (pid {r.pid}, "
+                log(
+                    f"  tail of {r.errlog} (pid {r.pid}, "
                     f"{'alive' if r.alive() else f'exit status {r.proc.returncode}'}):\n"
-                    f"{tail(r.errlog)}")
+                    f"{tail(r.errlog)}"
+                )
 
     def stop_all(self) -> None:
         for r in self.runners:
@@ -480,11 +570,17 @@ class Bench:
         n = N_INSTANCES
         ps = {"sl": {"command": "sleep 3600", "numprocs": n, "start_seconds": 0}}
         tmp_logs = "%(here)s/svlogs"
-        sv = {"sl": {"command": "sleep 3600", "numprocs": n,
-                     "process_name": "%(program_name)s_%(process_num)d", "startsecs": 0,
-                     "autorestart": "true",
-                     "stdout_logfile": f"{tmp_logs}/sl-%(process_num)d.out.log",
-                     "stderr_logfile": f"{tmp_logs}/sl-%(process_num)d.err.log"}}
+        sv = {
+            "sl": {
+                "command": "sleep 3600",
+                "numprocs": n,
+                "process_name": "%(program_name)s_%(process_num)d",
+                "startsecs": 0,
+                "autorestart": "true",
+                "stdout_logfile": f"{tmp_logs}/sl-%(process_num)d.out.log",
+                "stderr_logfile": f"{tmp_logs}/sl-%(process_num)d.err.log",
+            }
+        }
         r = self.runner(kind, "many", ps, sv)
         res = self.results[kind]
         t0 = r.launch()
@@ -500,6 +596,7 @@ class Bench:
             except (OSError, NoMaster, http.client.HTTPException):
                 return False
             return seen >= n
+
         try:
             wait_for(all_up, 120, POLL, f"{n} instances RUNNING")
         except BenchError as exc:
@@ -508,8 +605,10 @@ class Bench:
         res["up_polls"] = polls
         master = psutil.Process(r.pid)
         res["rss_up_mb"] = master.memory_info().rss / 1e6
-        log(f"  {n} RUNNING after {res['up_s']:.3f} s ({polls} polls); "
-            f"RSS {res['rss_up_mb']:.1f} MB")
+        log(
+            f"  {n} RUNNING after {res['up_s']:.3f} s ({polls} polls); "
+            f"RSS {res['rss_up_mb']:.1f} MB"
+        )
         time.sleep(1.0)  # settle
         c0, t0c = cpu_seconds(r.pid), master.cpu_times()
         w0 = time.perf_counter()
@@ -522,8 +621,10 @@ class Bench:
         res["idle_cpu_pct_psutil"] = 100.0 * ticks / (w1 - w0)
         res["rss_mb"] = master.memory_info().rss / 1e6
         res["running_after_idle"] = r.count_running()
-        log(f"  idle CPU {res['idle_cpu_pct']:.3f} % of a core over {w1 - w0:.1f} s; "
-            f"RSS {res['rss_mb']:.1f} MB; still RUNNING: {res['running_after_idle']}")
+        log(
+            f"  idle CPU {res['idle_cpu_pct']:.3f} % of a core over {w1 - w0:.1f} s; "
+            f"RSS {res['rss_mb']:.1f} MB; still RUNNING: {res['running_after_idle']}"
+        )
         r.stop()
         res["stop500_s"] = r.stop_seconds
         res["leftovers500"] = len(r.leftovers)
@@ -531,12 +632,16 @@ class Bench:
 
     # 4: list latency with 10 programs
     def list_latency(self, kind: str) -> None:
-        ps = {f"p{i}": {"command": "sleep 3600", "start_seconds": 0}
-              for i in range(LIST_PROGRAMS)}
-        sv = {f"p{i}": {"command": "sleep 3600", "startsecs": 0,
-                        "stdout_logfile": f"%(here)s/svlogs/p{i}.out.log",
-                        "stderr_logfile": f"%(here)s/svlogs/p{i}.err.log"}
-              for i in range(LIST_PROGRAMS)}
+        ps = {f"p{i}": {"command": "sleep 3600", "start_seconds": 0} for i in range(LIST_PROGRAMS)}
+        sv = {
+            f"p{i}": {
+                "command": "sleep 3600",
+                "startsecs": 0,
+                "stdout_logfile": f"%(here)s/svlogs/p{i}.out.log",
+                "stderr_logfile": f"%(here)s/svlogs/p{i}.err.log",
+            }
+            for i in range(LIST_PROGRAMS)
+        }
         r = self.runner(kind, "list", ps, sv)
         r.launch()
         r.wait_ready()
@@ -544,28 +649,38 @@ class Bench:
         res = self.results[kind]
         cmd = r.list_cmd()
         res["list_ms"], lo, hi = self.time_cli(cmd, LIST_RUNS, "RUNNING", py_env(kind))
-        log(f"  `{short(cmd)}`: "
-            f"median {res['list_ms']:.1f} ms (min {lo:.1f}, max {hi:.1f})")
+        log(f"  `{short(cmd)}`: median {res['list_ms']:.1f} ms (min {lo:.1f}, max {hi:.1f})")
         if kind == "procsup":
             # the same CLI with `python -S`: no site-packages .pth hooks (this box's editable
             # install finder and any sandbox hooks), i.e. procsup's own cost over a bare python
-            bare = [sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                    "from procsup.cli import main; sys.exit(main())", str(REPO), *cmd[1:]]
-            res["list_ms_bare"], lo, hi = self.time_cli(bare, LIST_RUNS, "RUNNING",
-                                                        py_env(kind))
-            log(f"  same via `python -S` (no site hooks): median {res['list_ms_bare']:.1f} ms "
-                f"(min {lo:.1f}, max {hi:.1f})")
+            bare = [
+                sys.executable,
+                "-S",
+                "-c",
+                "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from procsup.cli import main; sys.exit(main())",
+                str(REPO),
+                *cmd[1:],
+            ]
+            res["list_ms_bare"], lo, hi = self.time_cli(bare, LIST_RUNS, "RUNNING", py_env(kind))
+            log(
+                f"  same via `python -S` (no site hooks): median {res['list_ms_bare']:.1f} ms "
+                f"(min {lo:.1f}, max {hi:.1f})"
+            )
             # and as this checkout runs without the bench's help: no .pyc, every module compiled
             nopyc = {**py_env(kind), "PYTHONDONTWRITEBYTECODE": "1"}
             nopyc.pop("PYTHONPYCACHEPREFIX")
             res["list_ms_nopyc"], lo, hi = self.time_cli(cmd, LIST_RUNS, "RUNNING", nopyc)
-            log(f"  same without a bytecode cache: median {res['list_ms_nopyc']:.1f} ms "
-                f"(min {lo:.1f}, max {hi:.1f})")
+            log(
+                f"  same without a bytecode cache: median {res['list_ms_nopyc']:.1f} ms "
+                f"(min {lo:.1f}, max {hi:.1f})"
+            )
         r.stop()
 
     @staticmethod
-    def time_cli(cmd: list[str], runs: int, expect: str = "",
-                 env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    def time_cli(
+        cmd: list[str], runs: int, expect: str = "", env: dict[str, str] | None = None
+    ) -> tuple[float, float, float]:
         """Median, min, max wall time in ms of `runs` runs (after one warm-up run)."""
         times = []
         for i in range(runs + 1):
@@ -573,8 +688,10 @@ class Bench:
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             dt = (time.perf_counter() - t0) * 1000
             if out.returncode != 0 or (expect and out.stdout.count(expect) != LIST_PROGRAMS):
-                raise BenchError(f"`{' '.join(cmd)}` exited {out.returncode}; "
-                                 f"stdout={out.stdout!r} stderr={out.stderr!r}")
+                raise BenchError(
+                    f"`{' '.join(cmd)}` exited {out.returncode}; "
+                    f"stdout={out.stdout!r} stderr={out.stderr!r}"
+                )
             if i:  # the first run warms the page cache
                 times.append(dt)
         return statistics.median(times), min(times), max(times)
@@ -609,6 +726,7 @@ class Bench:
             if r is not None:
                 r.check_alive()
             return got == size
+
         wait_for(full, timeout, 0.002, f"{path} to hold {size} bytes")
 
     def logs(self, _: str) -> None:
@@ -623,13 +741,30 @@ class Bench:
         for kind in self.kinds:
             tmp = self.root / f"logs-{kind[:2]}"
             out, err = tmp / "cat.out.log", tmp / "cat.err.log"
-            ps = {"cat": {"command": f"cat {big}", "autostart": False, "autorestart": "never",
-                          "start_seconds": 0, "log_max_size": 0,
-                          "stdout_log": str(out), "stderr_log": str(err)}}
-            sv = {"cat": {"command": f"cat {big}", "autostart": "false", "autorestart": "false",
-                          "startsecs": 0, "stdout_logfile": str(out),
-                          "stdout_logfile_maxbytes": 0, "stdout_logfile_backups": 0,
-                          "stderr_logfile": str(err), "stderr_logfile_maxbytes": 0}}
+            ps = {
+                "cat": {
+                    "command": f"cat {big}",
+                    "autostart": False,
+                    "autorestart": "never",
+                    "start_seconds": 0,
+                    "log_max_size": 0,
+                    "stdout_log": str(out),
+                    "stderr_log": str(err),
+                }
+            }
+            sv = {
+                "cat": {
+                    "command": f"cat {big}",
+                    "autostart": "false",
+                    "autorestart": "false",
+                    "startsecs": 0,
+                    "stdout_logfile": str(out),
+                    "stdout_logfile_maxbytes": 0,
+                    "stdout_logfile_backups": 0,
+                    "stderr_logfile": str(err),
+                    "stderr_logfile_maxbytes": 0,
+                }
+            }
             r = self.runner(kind, "logs", ps, sv)
             r.launch()
             r.wait_ready()
@@ -642,8 +777,15 @@ class Bench:
                     continue
                 try:
                     times[kind].append(self.one_log_run(kind, rep, size, big, runners))
-                except (BenchError, OSError, ClientError, NoMaster, xmlrpc.client.Fault,
-                        http.client.HTTPException, subprocess.CalledProcessError) as exc:
+                except (
+                    BenchError,
+                    OSError,
+                    ClientError,
+                    NoMaster,
+                    xmlrpc.client.Fault,
+                    http.client.HTTPException,
+                    subprocess.CalledProcessError,
+                ) as exc:
                     failed.add(kind)
                     self.errors.append(f"log throughput / {kind}: {exc!r}")
                     log(f"  {kind}: FAILED: {exc!r}")
@@ -658,11 +800,14 @@ class Bench:
             res["logs_mbps"] = size / 1e6 / dt
             res["logs_s_all"] = [round(t, 3) for t in ts]
             res["logs_mbps_best"] = size / 1e6 / min(ts)
-            log(f"  {kind:12s} {size / 1e6:.0f} MB: median {dt:.3f} s = "
-                f"{res['logs_mbps']:.0f} MB/s (runs: {', '.join(f'{t:.3f}' for t in ts)} s)")
+            log(
+                f"  {kind:12s} {size / 1e6:.0f} MB: median {dt:.3f} s = "
+                f"{res['logs_mbps']:.0f} MB/s (runs: {', '.join(f'{t:.3f}' for t in ts)} s)"
+            )
 
-    def one_log_run(self, kind: str, rep: int, size: int, big: Path,
-                    runners: dict[str, tuple[Runner, Path]]) -> float:
+    def one_log_run(
+        self, kind: str, rep: int, size: int, big: Path, runners: dict[str, tuple[Runner, Path]]
+    ) -> float:
         if kind in ("cat", "cat|cat"):
             shell = 'cat "$1" > "$2"' if kind == "cat" else 'cat "$1" | cat > "$2"'
             out = self.root / "cat.out"
@@ -674,8 +819,12 @@ class Bench:
             out.unlink()
             return dt
         r, out = runners[kind]
-        wait_for(lambda: all(st in ("STOPPED", "EXITED") for st, _ in r.states().values()),
-                 30, POLL, "the cat program to be stopped/exited before a run")
+        wait_for(
+            lambda: all(st in ("STOPPED", "EXITED") for st, _ in r.states().values()),
+            30,
+            POLL,
+            "the cat program to be stopped/exited before a run",
+        )
         t0 = time.perf_counter()
         r.start_program("cat")
         self.wait_size(out, rep * size, r)
@@ -686,11 +835,23 @@ class Bench:
         times_file = self.root / f"restart-{kind[:2]}.times"
         times_file.touch()
         cmd = f"{CRASHY} {times_file}"
-        ps = {"crash": {"command": cmd, "autorestart": "always", "start_seconds": MIN_UPTIME,
-                        "min_uptime": f"{MIN_UPTIME:g}s"}}
-        sv = {"crash": {"command": cmd, "autorestart": "true", "startsecs": int(MIN_UPTIME),
-                        "stdout_logfile": "%(here)s/svlogs/crash.out.log",
-                        "stderr_logfile": "%(here)s/svlogs/crash.err.log"}}
+        ps = {
+            "crash": {
+                "command": cmd,
+                "autorestart": "always",
+                "start_seconds": MIN_UPTIME,
+                "min_uptime": f"{MIN_UPTIME:g}s",
+            }
+        }
+        sv = {
+            "crash": {
+                "command": cmd,
+                "autorestart": "true",
+                "startsecs": int(MIN_UPTIME),
+                "stdout_logfile": "%(here)s/svlogs/crash.out.log",
+                "stderr_logfile": "%(here)s/svlogs/crash.err.log",
+            }
+        }
         r = self.runner(kind, "restart", ps, sv)
         r.launch()
         r.wait_ready()
@@ -720,10 +881,12 @@ class Bench:
                 if time.time() < started + MIN_UPTIME + 0.5:
                     return False
                 return any(st == "RUNNING" and p == pid for st, p in r.states().values())
+
             wait_for(long_running, 15, POLL, f"pid {pid} RUNNING for {MIN_UPTIME + 0.5:g} s")
             os.kill(pid, signal.SIGUSR1)
-            new_pid, new_start = wait_for(lambda: newest_start(seen), 15, 0.002,
-                                          f"a new instance after pid {pid} exited")
+            new_pid, new_start = wait_for(
+                lambda: newest_start(seen), 15, 0.002, f"a new instance after pid {pid} exited"
+            )
             exits = [t for what, p, t in entries() if what == "exit" and p == pid]
             if not exits:
                 raise BenchError(f"pid {pid} did not record its exit")
@@ -733,8 +896,10 @@ class Bench:
         res["restart_ms"] = statistics.median(latencies)
         res["restart_ms_max"] = max(latencies)
         res["restart_ms_all"] = [round(x, 2) for x in latencies]
-        log(f"  exit → new instance: median {res['restart_ms']:.1f} ms, max "
-            f"{res['restart_ms_max']:.1f} ms; all: {res['restart_ms_all']}")
+        log(
+            f"  exit → new instance: median {res['restart_ms']:.1f} ms, max "
+            f"{res['restart_ms_max']:.1f} ms; all: {res['restart_ms_all']}"
+        )
         r.stop()
 
     def spawn_floor(self) -> None:
@@ -744,36 +909,49 @@ class Bench:
         floor = []
         for _ in range(5):
             t0 = time.time()
-            p = subprocess.Popen([str(CRASHY), str(f)], stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            p = subprocess.Popen(
+                [str(CRASHY), str(f)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 tag = f"start {p.pid} "
 
                 def started(tag: str = tag) -> list[str]:
                     return [ln for ln in f.read_text().splitlines() if ln.startswith(tag)]
+
                 line = wait_for(started, 10, 0.0005, "crashy.sh to start")
                 floor.append((float(line[0].split()[2]) - t0) * 1000)
             finally:
                 p.send_signal(signal.SIGUSR1)
                 p.wait()
         self.info["spawn_floor_ms"] = statistics.median(floor)
-        log(f"spawn floor (python Popen → crashy.sh's first line): "
-            f"median {self.info['spawn_floor_ms']:.1f} ms")
+        log(
+            f"spawn floor (python Popen → crashy.sh's first line): "
+            f"median {self.info['spawn_floor_ms']:.1f} ms"
+        )
 
     def python_floor(self) -> None:
         """Interpreter start-up alone, for reading the `list` figures."""
-        floors = {"python_floor_ms": ("procsup", [sys.executable, "-c", "pass"]),
-                  "python_S_floor_ms": ("procsup", [sys.executable, "-S", "-c", "pass"])}
+        floors = {
+            "python_floor_ms": ("procsup", [sys.executable, "-c", "pass"]),
+            "python_S_floor_ms": ("procsup", [sys.executable, "-S", "-c", "pass"]),
+        }
         if "supervisord" in self.kinds:
-            floors["venv_python_floor_ms"] = ("supervisord",
-                                              [str(VENV / "bin" / "python"), "-c", "pass"])
+            floors["venv_python_floor_ms"] = (
+                "supervisord",
+                [str(VENV / "bin" / "python"), "-c", "pass"],
+            )
         for key, (kind, cmd) in floors.items():
             self.info[key] = self.time_cli(cmd, LIST_RUNS, env=py_env(kind))[0]
             log(f"interpreter floor `{short(cmd)}`: median {self.info[key]:.1f} ms")
 
     def run(self) -> None:
-        log(f"temp root {self.root}; quick={self.quick}; idle window {self.idle_window:g} s; "
-            f"log file {self.log_mb} MB; cpus={os.cpu_count()}")
+        log(
+            f"temp root {self.root}; quick={self.quick}; idle window {self.idle_window:g} s; "
+            f"log file {self.log_mb} MB; cpus={os.cpu_count()}"
+        )
         warm_bytecode()
         self.python_floor()
         self.spawn_floor()
@@ -836,72 +1014,163 @@ class Bench:
             if res.get("logs_mbps") is None:
                 return "n/a"
             return f"{res['logs_mbps']:.0f} / {res['logs_mbps_best']:.0f}"
+
         rows = [
-            ("500 instances up (s)", fmt(p.get("up_s"), ".3f"), fmt(s.get("up_s"), ".3f"),
-             f"< {t['up']:g} s", verdict(p.get("up_s"), lambda v: v < t["up"])),
-            ("master RSS, 500 instances (MB)", fmt(p.get("rss_mb"), ".1f"),
-             fmt(s.get("rss_mb"), ".1f"), "-", "-"),
-            (f"idle master CPU, 500 inst. (% core, {self.idle_window:g} s)",
-             fmt(p.get("idle_cpu_pct"), ".3f"), fmt(s.get("idle_cpu_pct"), ".3f"),
-             f"< {t['idle_cpu']:g} %",
-             verdict(p.get("idle_cpu_pct"), lambda v: v < t["idle_cpu"])),
-            (f"list CLI, {LIST_PROGRAMS} programs (ms, median of {LIST_RUNS})",
-             fmt(p.get("list_ms"), ".1f"), fmt(s.get("list_ms"), ".1f"),
-             f"< {t['list']:g} ms", verdict(p.get("list_ms"), lambda v: v < t["list"])),
-            (f"log throughput, {self.log_mb} MB (MB/s)", fmt(p.get("logs_mbps"), ".0f"),
-             fmt(s.get("logs_mbps"), ".0f"),
-             f">= {t['logs'] * cat:.0f} (0.5 x cat {cat:.0f})" if cat else ">= 0.5 x cat",
-             verdict(p.get("logs_mbps"), lambda v: cat is not None and v >= t["logs"] * cat)),
-            (f"restart latency median (ms, {RESTART_TRIALS} trials)",
-             fmt(p.get("restart_ms"), ".1f"), fmt(s.get("restart_ms"), ".1f"),
-             f"< {t['restart']:g} ms", verdict(p.get("restart_ms"), lambda v: v < t["restart"])),
-            ("restart latency max (ms)", fmt(p.get("restart_ms_max"), ".1f"),
-             fmt(s.get("restart_ms_max"), ".1f"), f"< {t['restart_max']:g} ms (SPEC 2)",
-             verdict(p.get("restart_ms_max"), lambda v: v < t["restart_max"])),
-            ("-- info: stop 500 instances (s)", fmt(p.get("stop500_s"), ".2f"),
-             fmt(s.get("stop500_s"), ".2f"), "-", "-"),
-            ("-- info: leftovers after stop of 500", fmt(p.get("leftovers500"), "d"),
-             fmt(s.get("leftovers500"), "d"), "0", "-"),
-            ("-- info: leftovers after every stop", fmt(self.leftovers("procsup"), "d"),
-             fmt(self.leftovers("supervisord"), "d"), "0", "-"),
+            (
+                "500 instances up (s)",
+                fmt(p.get("up_s"), ".3f"),
+                fmt(s.get("up_s"), ".3f"),
+                f"< {t['up']:g} s",
+                verdict(p.get("up_s"), lambda v: v < t["up"]),
+            ),
+            (
+                "master RSS, 500 instances (MB)",
+                fmt(p.get("rss_mb"), ".1f"),
+                fmt(s.get("rss_mb"), ".1f"),
+                "-",
+                "-",
+            ),
+            (
+                f"idle master CPU, 500 inst. (% core, {self.idle_window:g} s)",
+                fmt(p.get("idle_cpu_pct"), ".3f"),
+                fmt(s.get("idle_cpu_pct"), ".3f"),
+                f"< {t['idle_cpu']:g} %",
+                verdict(p.get("idle_cpu_pct"), lambda v: v < t["idle_cpu"]),
+            ),
+            (
+                f"list CLI, {LIST_PROGRAMS} programs (ms, median of {LIST_RUNS})",
+                fmt(p.get("list_ms"), ".1f"),
+                fmt(s.get("list_ms"), ".1f"),
+                f"< {t['list']:g} ms",
+                verdict(p.get("list_ms"), lambda v: v < t["list"]),
+            ),
+            (
+                f"log throughput, {self.log_mb} MB (MB/s)",
+                fmt(p.get("logs_mbps"), ".0f"),
+                fmt(s.get("logs_mbps"), ".0f"),
+                f">= {t['logs'] * cat:.0f} (0.5 x cat {cat:.0f})" if cat else ">= 0.5 x cat",
+                verdict(p.get("logs_mbps"), lambda v: cat is not None and v >= t["logs"] * cat),
+            ),
+            (
+                f"restart latency median (ms, {RESTART_TRIALS} trials)",
+                fmt(p.get("restart_ms"), ".1f"),
+                fmt(s.get("restart_ms"), ".1f"),
+                f"< {t['restart']:g} ms",
+                verdict(p.get("restart_ms"), lambda v: v < t["restart"]),
+            ),
+            (
+                "restart latency max (ms)",
+                fmt(p.get("restart_ms_max"), ".1f"),
+                fmt(s.get("restart_ms_max"), ".1f"),
+                f"< {t['restart_max']:g} ms (SPEC 2)",
+                verdict(p.get("restart_ms_max"), lambda v: v < t["restart_max"]),
+            ),
+            (
+                "-- info: stop 500 instances (s)",
+                fmt(p.get("stop500_s"), ".2f"),
+                fmt(s.get("stop500_s"), ".2f"),
+                "-",
+                "-",
+            ),
+            (
+                "-- info: leftovers after stop of 500",
+                fmt(p.get("leftovers500"), "d"),
+                fmt(s.get("leftovers500"), "d"),
+                "0",
+                "-",
+            ),
+            (
+                "-- info: leftovers after every stop",
+                fmt(self.leftovers("procsup"), "d"),
+                fmt(self.leftovers("supervisord"), "d"),
+                "0",
+                "-",
+            ),
             ("-- info: `cat big > file` (MB/s, median/best)", medbest(c), "", "-", "-"),
-            ("-- info: `cat big | cat > file` (MB/s, median/best)",
-             medbest(self.results["cat|cat"]), "", "-", "-"),
+            (
+                "-- info: `cat big | cat > file` (MB/s, median/best)",
+                medbest(self.results["cat|cat"]),
+                "",
+                "-",
+                "-",
+            ),
             ("-- info: log throughput (MB/s, median/best)", medbest(p), medbest(s), "-", "-"),
-            ("-- info: idle CPU from psutil ticks (%)", fmt(p.get("idle_cpu_pct_psutil"), ".3f"),
-             fmt(s.get("idle_cpu_pct_psutil"), ".3f"), "-", "-"),
-            ("-- info: stray processes at the end",
-             fmt(len(self.info.get("strays_at_end", [])), "d"), "", "0", "-"),
-            ("-- info: list CLI via `python -S` (ms)", fmt(p.get("list_ms_bare"), ".1f"), "",
-             "-", "-"),
-            ("-- info: list CLI without .pyc cache (ms)", fmt(p.get("list_ms_nopyc"), ".1f"),
-             "", "-", "-"),
-            ("-- info: `python -c pass` (ms)", fmt(self.info.get("python_floor_ms"), ".1f"),
-             fmt(self.info.get("venv_python_floor_ms"), ".1f"), "-", "-"),
-            ("-- info: `python -S -c pass` (ms)", fmt(self.info.get("python_S_floor_ms"), ".1f"),
-             "", "-", "-"),
-            ("-- info: fork+exec of crashy.sh (ms)", fmt(self.info.get("spawn_floor_ms"), ".1f"),
-             "", "-", "-"),
+            (
+                "-- info: idle CPU from psutil ticks (%)",
+                fmt(p.get("idle_cpu_pct_psutil"), ".3f"),
+                fmt(s.get("idle_cpu_pct_psutil"), ".3f"),
+                "-",
+                "-",
+            ),
+            (
+                "-- info: stray processes at the end",
+                fmt(len(self.info.get("strays_at_end", [])), "d"),
+                "",
+                "0",
+                "-",
+            ),
+            (
+                "-- info: list CLI via `python -S` (ms)",
+                fmt(p.get("list_ms_bare"), ".1f"),
+                "",
+                "-",
+                "-",
+            ),
+            (
+                "-- info: list CLI without .pyc cache (ms)",
+                fmt(p.get("list_ms_nopyc"), ".1f"),
+                "",
+                "-",
+                "-",
+            ),
+            (
+                "-- info: `python -c pass` (ms)",
+                fmt(self.info.get("python_floor_ms"), ".1f"),
+                fmt(self.info.get("venv_python_floor_ms"), ".1f"),
+                "-",
+                "-",
+            ),
+            (
+                "-- info: `python -S -c pass` (ms)",
+                fmt(self.info.get("python_S_floor_ms"), ".1f"),
+                "",
+                "-",
+                "-",
+            ),
+            (
+                "-- info: fork+exec of crashy.sh (ms)",
+                fmt(self.info.get("spawn_floor_ms"), ".1f"),
+                "",
+                "-",
+                "-",
+            ),
         ]
         header = ("figure", "procsup", "supervisord", "target (procsup)", "pass/fail")
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(5)]
-        lines = [" | ".join(str(v).ljust(w) for v, w in zip(header, widths, strict=True)),
-                 "-+-".join("-" * w for w in widths)]
-        lines += [" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True))
-                  for row in rows]
+        lines = [
+            " | ".join(str(v).ljust(w) for v, w in zip(header, widths, strict=True)),
+            "-+-".join("-" * w for w in widths),
+        ]
+        lines += [
+            " | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows
+        ]
         return "\n".join(lines)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="5 s idle window and a 100 MB log file (about 1-2 minutes in all)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="5 s idle window and a 100 MB log file (about 1-2 minutes in all)",
+    )
     ap.add_argument("--no-supervisord", action="store_true", help="measure procsup only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs (configs, logs)")
     args = ap.parse_args()
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
+
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
@@ -912,11 +1181,17 @@ def main() -> int:
     if not args.no_supervisord:
         sv_version = ensure_supervisord()
     import procsup
+
     bench = Bench(args.quick, not args.no_supervisord, args.keep)
-    bench.info["versions"] = {"procsup": procsup.__version__, "supervisord": sv_version,
-                              "python": sys.version.split()[0]}
-    log(f"procsup {procsup.__version__}, supervisord {sv_version}, python "
-        f"{sys.version.split()[0]}, list CLI {procsup_cli()}, bench subreaper: {subreaper}")
+    bench.info["versions"] = {
+        "procsup": procsup.__version__,
+        "supervisord": sv_version,
+        "python": sys.version.split()[0],
+    }
+    log(
+        f"procsup {procsup.__version__}, supervisord {sv_version}, python "
+        f"{sys.version.split()[0]}, list CLI {procsup_cli()}, bench subreaper: {subreaper}"
+    )
     interrupted = False
     try:
         bench.run()
@@ -935,8 +1210,13 @@ def main() -> int:
     print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    dump = {"quick": args.quick, "results": bench.results, "errors": bench.errors,
-            "info": {k: v for k, v in bench.info.items() if k != "bigfile"}, "table": table}
+    dump = {
+        "quick": args.quick,
+        "results": bench.results,
+        "errors": bench.errors,
+        "info": {k: v for k, v in bench.info.items() if k != "bigfile"},
+        "table": table,
+    }
     (OUT / f"results-{stamp}.json").write_text(json.dumps(dump, indent=2, default=str))
     print(f"results saved to {OUT / f'results-{stamp}.json'}")
     if interrupted:

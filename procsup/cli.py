@@ -1,4 +1,4 @@
-"""`procsup` command line: argparse verbs → control-protocol calls → tables or JSON.
+"""`procsup` command line: parse the verb and its arguments, run its command (commands.py).
 
 Exit codes: 0 success, 1 the operation failed, 2 usage or configuration error, 3 no master.
 Keep imports light: `procsup list` must not load the engine, textual, croniter or redis.
@@ -7,241 +7,39 @@ Keep imports light: `procsup list` must not load the engine, textual, croniter o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
 
-from procsup.client import Client, ClientError, NoMaster
+from procsup.client import ClientError, NoMaster
+from procsup.commands import (
+    FAILED,
+    NO_MASTER,
+    OK,
+    USAGE,
+    CliError,
+    Context,
+    cmd_check,
+    cmd_daemon,
+    cmd_events,
+    cmd_init,
+    cmd_list,
+    cmd_logs,
+    cmd_reload,
+    cmd_remove,
+    cmd_restart,
+    cmd_save,
+    cmd_scale,
+    cmd_shutdown,
+    cmd_signal,
+    cmd_start,
+    cmd_status,
+    cmd_stop,
+)
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
     from typing import Any
-
-OK, FAILED, USAGE, NO_MASTER = 0, 1, 2, 3
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = FAILED) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Context:
-    """What every command needs: where the config and socket are, and a client on demand."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        from procsup import locate
-
-        self.args = args
-        self.config_path = locate.find_config_path(args.config)
-        socket, state_dir = locate.master_paths(str(self.config_path))
-        self.socket = args.socket or socket
-        self.state_dir = state_dir
-        self._client: Client | None = None
-
-    def client(self, autostart: bool = True) -> Client:
-        if self._client is None:
-            self._client = self._connect(autostart and not self.args.no_autostart)
-        return self._client
-
-    def _connect(self, autostart: bool) -> Client:
-        try:
-            return Client(self.socket).connect()
-        except NoMaster:
-            if not autostart:
-                raise
-        self.start_master(quiet=False)
-        return Client(self.socket).connect()
-
-    def start_master(self, quiet: bool) -> int:
-        from procsup.launcher import LaunchError, launch_master
-
-        if not os.path.exists(self.config_path):
-            raise CliError(
-                f"no config file at {self.config_path}; create one with "
-                "`procsup init` or pass -c PATH",
-                USAGE,
-            )
-        try:
-            pid = launch_master(self.config_path, self.socket, self.state_dir)
-        except LaunchError as exc:
-            raise CliError(str(exc)) from None
-        if not quiet:
-            print(f"procsup: started a master (pid {pid}) for {self.config_path}", file=sys.stderr)
-        return pid
-
-    def call(self, cmd: str, args: dict[str, Any] | None = None, autostart: bool = True) -> Any:
-        return self.client(autostart).call(cmd, args)
-
-
-# --- commands ---------------------------------------------------------------------------------
-
-
-def cmd_daemon(ctx: Context) -> int:
-    if ctx.args.foreground:
-        from pathlib import Path
-
-        from procsup.daemon import run_foreground
-
-        return run_foreground(Path(ctx.config_path), ctx.args.log_file)
-    try:
-        info = Client(ctx.socket, timeout=5).connect().call("hello")
-        raise CliError(f"a master is already running (pid {info['pid']}) on {ctx.socket}")
-    except NoMaster:
-        pass
-    pid = ctx.start_master(quiet=True)
-    print(f"procsup master started (pid {pid})")
-    return OK
-
-
-def cmd_list(ctx: Context) -> int:
-    from procsup.tables import LIST_HEADERS, list_rows, table
-
-    result = ctx.call("list", {"names": ctx.args.names, "stats": True})
-    if ctx.args.json:
-        print(json.dumps(result["instances"], indent=2))
-    elif not result["instances"]:
-        print("no programs configured")
-    else:
-        rows = list_rows(result["instances"])
-        print(table(LIST_HEADERS, rows, colour_col=1, colour=sys.stdout.isatty()))
-    return OK
-
-
-def cmd_status(ctx: Context) -> int:
-    result = ctx.call("list", {"names": ctx.args.names, "stats": False}, autostart=False)
-    bad = [r for r in result["instances"] if r["state"] != "RUNNING"]
-    for r in result["instances"]:
-        print(f"{r['name']} {r['state']}")
-    return FAILED if bad else OK
-
-
-def _print_states(result: dict[str, Any]) -> None:
-    for r in result.get("instances", []):
-        print(f"{r['name']}: {r['state']}")
-
-
-def cmd_start(ctx: Context) -> int:
-    if ctx.args.new_name:
-        return _add_adhoc(ctx)
-    if ctx.args.command:
-        raise CliError("a command after `--` needs a name: procsup start -n NAME -- CMD…", USAGE)
-    result = ctx.call("start", {"names": ctx.args.names, "wait": True})
-    _print_states(result)
-    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
-
-
-def _add_adhoc(ctx: Context) -> int:
-    if not ctx.args.command:
-        raise CliError("give the command after `--`: procsup start -n NAME -- CMD ARGS…", USAGE)
-    program: dict[str, Any] = {"command": ctx.args.command, "numprocs": ctx.args.numprocs}
-    if ctx.args.cwd:
-        program["directory"] = os.path.abspath(ctx.args.cwd)
-    else:
-        program["directory"] = os.getcwd()
-    result = ctx.call("add", {"name": ctx.args.new_name, "program": program})
-    _print_states(result)
-    return OK
-
-
-def cmd_stop(ctx: Context) -> int:
-    _print_states(ctx.call("stop", {"names": ctx.args.names}, autostart=False))
-    return OK
-
-
-def cmd_restart(ctx: Context) -> int:
-    args = {"names": ctx.args.names, "rolling": ctx.args.rolling, "wait": True}
-    result = ctx.call("restart", args)
-    _print_states(result)
-    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
-
-
-def cmd_signal(ctx: Context) -> int:
-    result = ctx.call(
-        "signal", {"signal": ctx.args.signal, "names": ctx.args.names}, autostart=False
-    )
-    print(f"sent {result['signal']} to {', '.join(result['sent'])}")
-    return OK
-
-
-def cmd_logs(ctx: Context) -> int:
-    from procsup.logview import show_logs
-
-    return show_logs(ctx)
-
-
-def cmd_scale(ctx: Context) -> int:
-    result = ctx.call("scale", {"program": ctx.args.program, "numprocs": ctx.args.numprocs})
-    print(f"{result['program']}: {result['numprocs']} instance(s)")
-    return OK
-
-
-def cmd_remove(ctx: Context) -> int:
-    ctx.call("remove", {"program": ctx.args.program}, autostart=False)
-    print(f"removed {ctx.args.program}")
-    return OK
-
-
-def cmd_reload(ctx: Context) -> int:
-    try:
-        result = ctx.call("reload", autostart=False)
-    except ClientError as exc:
-        if exc.code == "config_error":
-            raise CliError("\n".join([exc.message, *(exc.details or [])]), USAGE) from None
-        raise
-    for key in ("added", "removed", "changed", "scaled", "needs_restart"):
-        if result.get(key):
-            print(f"{key}: {', '.join(result[key])}")
-    if not any(result.values()):
-        print("nothing changed")
-    return OK
-
-
-def cmd_shutdown(ctx: Context) -> int:
-    from procsup.launcher import wait_exit
-
-    result = ctx.call("shutdown", autostart=False)
-    print(f"stopping every program and the master (pid {result['pid']})…", file=sys.stderr)
-    if not wait_exit(result["pid"]):
-        raise CliError(f"the master (pid {result['pid']}) is still shutting down")
-    print(f"procsup master (pid {result['pid']}) stopped")
-    return OK
-
-
-def cmd_save(ctx: Context) -> int:
-    result = ctx.call("save", autostart=False)
-    print(f"saved the running set to {result['path']} (previous file: {result['path']}.bak)")
-    for name in result.get("not_saved", []):
-        print(
-            f"note: {name} is defined in an included file; set its numprocs there", file=sys.stderr
-        )
-    return OK
-
-
-def cmd_events(ctx: Context) -> int:
-    for item in ctx.client().stream("events"):
-        print(json.dumps(item), flush=True)
-    return OK
-
-
-def cmd_check(ctx: Context) -> int:
-    from pathlib import Path
-
-    from procsup.check import check
-
-    return check(Path(ctx.config_path), ctx.args.json)
-
-
-def cmd_init(ctx: Context) -> int:
-    from pathlib import Path
-
-    from procsup.check import init
-
-    return init(Path(ctx.args.path))
-
-
-# --- parser -----------------------------------------------------------------------------------
 
 
 def _names(p: argparse.ArgumentParser, required: bool) -> None:

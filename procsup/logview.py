@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from procsup.cli import Context
+    from procsup.commands import Context
 
 
 def format_line(item: dict[str, Any], width: int, colour: bool) -> str:
@@ -19,7 +19,7 @@ def format_line(item: dict[str, Any], width: int, colour: bool) -> str:
 
 
 def show_logs(ctx: Context) -> int:
-    from procsup.cli import USAGE, CliError
+    from procsup.commands import USAGE, CliError
     from procsup.datatypes import parse_duration
 
     args = ctx.args

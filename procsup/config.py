@@ -143,17 +143,6 @@ def find_config_path(explicit: str | None) -> Path:
     return Path(locate.find_config_path(explicit))
 
 
-def load_master_config(path: Path) -> MasterConfig:
-    """Fast path for the CLI: only the `[procsup]` table; defaults when the file is missing."""
-    path = _absolute(path)
-    data = _read_toml(path) if path.exists() else {}
-    issues = _Issues(str(path))
-    master = _master_from_dict(_as_table(data.get("procsup", {}), "procsup", issues), path, issues)
-    if issues.items:
-        raise ConfigError(issues.items)
-    return master
-
-
 def load_config(path: Path) -> Config:
     """Read and validate the whole configuration; raise ConfigError listing every issue."""
     path = _absolute(path)

@@ -52,7 +52,3 @@ class Broadcaster:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subs)

@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from procsup.config import ProgramConfig
@@ -48,7 +48,6 @@ class RunInfo:
     restarts: int = 0
     failures: int = 0
     next_try: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Instance:

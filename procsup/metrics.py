@@ -34,5 +34,7 @@ class Sampler:
                 pct = cpu / max(now - inst.info.started_mono, 0.001) * 100
             self._last[key] = (cpu, now)
             out[inst.name] = (max(pct, 0.0), rss)
-        self._last = {k: v for k, v in self._last.items() if k in seen}
+        sampled = {name for name, _ in seen}
+        # forget old pids of the instances looked at; keep the others' samples for next time
+        self._last = {k: v for k, v in self._last.items() if k in seen or k[0] not in sampled}
         return out

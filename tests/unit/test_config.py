@@ -20,7 +20,6 @@ from procsup.config import (
     ProgramConfig,
     find_config_path,
     load_config,
-    load_master_config,
     program_from_dict,
     program_to_dict,
     task_from_dict,
@@ -393,31 +392,11 @@ def test_errors_in_included_file_carry_its_name(tmp_path: Path) -> None:
 # -- master fast path and config discovery --
 
 
-def test_load_master_config_missing_file_gives_defaults(tmp_path: Path) -> None:
-    master = load_master_config(tmp_path / "nowhere" / "procsup.toml")
-    assert master.socket == tmp_path / "nowhere" / "run" / "procsup.sock"
-    assert master.log_dir == tmp_path / "nowhere" / "logs"
-
-
-def test_load_master_config_ignores_programs(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "procsup.toml", '[procsup]\nsocket = "s.sock"\n[programs.q]\nnumprocs = "x"\n'
-    )
-    assert load_master_config(path).socket == tmp_path / "s.sock"
-
-
-def test_load_master_config_reports_bad_master_values(tmp_path: Path) -> None:
-    path = write(tmp_path / "procsup.toml", "[procsup]\nsocket_mode = 660\n")
-    with pytest.raises(ConfigError) as info:
-        load_master_config(path)
-    assert [i.key for i in info.value.issues] == ["procsup.socket_mode"]
-
-
-def test_load_master_config_imports_no_cron_or_zoneinfo(tmp_path: Path) -> None:
+def test_finding_the_socket_imports_no_cron_or_zoneinfo(tmp_path: Path) -> None:
     path = write(tmp_path / "procsup.toml", '[tasks.t]\ncommand = "x"\nschedule = "@daily"\n')
     code = (
-        "import sys; from procsup.config import load_master_config; "
-        f"load_master_config({str(path)!r}); "
+        "import sys; from procsup.locate import master_paths; "
+        f"master_paths({str(path)!r}); "
         "print(sorted(m for m in ('croniter', 'zoneinfo') if m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[2]

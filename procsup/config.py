@@ -5,10 +5,8 @@ Loading collects *every* problem before failing, so `check` and `reload` can lis
 
 from __future__ import annotations
 
-import dataclasses
 import glob
 import os
-import shlex
 import signal
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,7 +16,6 @@ from typing import Any
 
 from procsup import config_checks as checks
 from procsup import locate
-from procsup.datatypes import duration_for_toml, size_for_toml
 
 DEFAULT_LOG_MAX_SIZE = 50 * 1024 * 1024
 
@@ -132,10 +129,6 @@ class ConfigError(Exception):
 
 MAIN_TABLES = ("procsup", "programs", "tasks")
 INCLUDE_TABLES = ("programs", "tasks")
-DURATION_FIELDS = frozenset(
-    {"start_seconds", "restart_delay", "restart_delay_max", "min_uptime", "stop_timeout"}
-)
-SIZE_FIELDS = frozenset({"max_memory", "log_max_size"})
 
 
 def find_config_path(explicit: str | None) -> Path:
@@ -173,7 +166,7 @@ def program_from_dict(
     if cap < delay:
         message = f"must be at least restart_delay ({delay:g}s)"
         issues.add(f"{prefix}.restart_delay_max", raw.get("restart_delay_max", cap), message)
-    values = _default_logs(name, log_dir) | values
+    values = default_logs(name, log_dir) | values
     if issues.items:
         raise ConfigError(issues.items)
     return ProgramConfig(name=name, **values)
@@ -198,21 +191,10 @@ def task_from_dict(
     if values.get("lock") == "redis" and not redis_url:
         message = 'lock = "redis" needs redis_url in [procsup], like "redis://127.0.0.1:6379/0"'
         issues.add(f"{prefix}.lock", "redis", message)
-    values = _default_logs(f"task-{name}", log_dir, "") | values
+    values = default_logs(f"task-{name}", log_dir, "") | values
     if issues.items:
         raise ConfigError(issues.items)
     return TaskConfig(name=name, **values)
-
-
-def program_to_dict(p: ProgramConfig, log_dir: Path) -> dict[str, Any]:
-    """The inverse of program_from_dict: only keys that differ from the defaults, TOML-ready."""
-    default = ProgramConfig(name=p.name, command=p.command, **_default_logs(p.name, log_dir))
-    out: dict[str, Any] = {"command": shlex.join(p.command)}
-    for f in dataclasses.fields(p):
-        value = getattr(p, f.name)
-        if f.name not in ("name", "command") and value != getattr(default, f.name):
-            out[f.name] = _toml_value(f.name, value)
-    return out
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -295,7 +277,7 @@ def _master_from_dict(raw: Mapping[str, Any], path: Path, issues: _Issues) -> Ma
     return MasterConfig(**values)
 
 
-def _default_logs(name: str, log_dir: Path, suffix: str = "-{num}") -> dict[str, Any]:
+def default_logs(name: str, log_dir: Path, suffix: str = "-{num}") -> dict[str, Any]:
     return {
         "stdout_log": str(log_dir / f"{name}{suffix}.out.log"),
         "stderr_log": str(log_dir / f"{name}{suffix}.err.log"),
@@ -385,20 +367,3 @@ def _check_shared_names(seen: dict[str, str], issues: _Issues) -> None:
         if kind == "tasks" and f"programs.{name}" in seen:
             message = f"a program of this name is defined in {seen[f'programs.{name}']}; rename one"
             issues.for_file(Path(file)).add(key, None, message)
-
-
-def _toml_value(name: str, value: Any) -> Any:
-    """A ProgramConfig field value as program_from_dict accepts it back."""
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, signal.Signals):
-        return value.name.removeprefix("SIG")
-    if isinstance(value, frozenset):
-        return sorted(value)
-    if isinstance(value, dict):
-        return dict(value)
-    if name in DURATION_FIELDS:
-        return duration_for_toml(value)
-    if name in SIZE_FIELDS:
-        return size_for_toml(value)
-    return value

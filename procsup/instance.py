@@ -127,7 +127,7 @@ class Instance:
         await self.start()
 
     async def wait_running(self, timeout: float) -> bool:
-        """Wait until RUNNING (for rolling restarts); False on timeout or failure."""
+        """Wait until the instance has left STARTING; True if it is RUNNING then."""
         deadline = time.monotonic() + timeout
         while self.state == State.STARTING:
             try:

@@ -19,11 +19,14 @@ log = logging.getLogger(__name__)
 
 def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
     """Processes of an earlier master of this state_dir: by recorded pid + start time, and by the
-    PROCSUP_STATE_DIR mark every descendant inherits."""
+    PROCSUP_STATE_DIR mark every descendant inherits. After a clean shutdown there are none, so
+    the scan of every process's environment is skipped."""
     found: set[int] = set()
     for pid, ticks in state.pids.values():
         if ticks and start_ticks(int(pid)) == ticks:
             found.add(int(pid))
+    if state.clean:
+        return found
     me = os.getpid()
     for proc in psutil.process_iter(["environ"]):
         env = proc.info.get("environ") or {}

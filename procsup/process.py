@@ -46,9 +46,11 @@ class Reaper:
         loop.add_signal_handler(signal.SIGCHLD, self.reap)
 
     def watch(self, pid: int, on_exit: Callable[[int], None]) -> None:
-        """Call `on_exit(returncode)` once `pid` exits; negative codes are signals."""
+        """Call `on_exit(returncode)` once `pid` exits; negative codes are signals.
+
+        Call it right after spawning, with no await in between: reaping only happens in a loop
+        callback, so the exit cannot be reaped before the watcher is in place."""
         self._watchers[pid] = on_exit
-        self._loop.call_soon(self.reap)
 
     def reap(self) -> None:
         while True:

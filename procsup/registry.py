@@ -8,7 +8,8 @@ import fnmatch
 from collections.abc import Iterable
 from typing import Any
 
-from procsup.config import Config, ConfigError, ProgramConfig, program_from_dict, program_to_dict
+from procsup.config import Config, ConfigError, ProgramConfig, program_from_dict
+from procsup.config_dump import program_to_dict
 from procsup.events import Event
 from procsup.instance import Instance
 from procsup.program import Program

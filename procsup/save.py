@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import tomli_w
 
-from procsup.config import program_to_dict
+from procsup.config_dump import program_to_dict
 
 if TYPE_CHECKING:
     from procsup.registry import Registry

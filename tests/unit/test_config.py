@@ -21,10 +21,10 @@ from procsup.config import (
     find_config_path,
     load_config,
     program_from_dict,
-    program_to_dict,
     task_from_dict,
 )
 from procsup.config_checks import every_interval, user_check
+from procsup.config_dump import program_to_dict
 
 
 def write(path: Path, text: str) -> Path:

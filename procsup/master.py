@@ -23,7 +23,7 @@ from procsup.events import Broadcaster, Event
 from procsup.leftovers import find_leftovers, stop_leftovers
 from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
-from procsup.process import Reaper, become_subreaper
+from procsup.process import Reaper, become_subreaper, quiet_signal_wakeup
 from procsup.protocol import PROTOCOL_VERSION
 from procsup.registry import Registry
 from procsup.runtime import Runtime
@@ -153,6 +153,7 @@ class Master:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.request_shutdown)
         self.loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        quiet_signal_wakeup()
 
     def request_shutdown(self) -> None:
         self._stop.set()

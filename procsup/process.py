@@ -33,6 +33,21 @@ def become_subreaper() -> bool:
     return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
+def quiet_signal_wakeup() -> None:
+    """Let asyncio's signal self-pipe overflow silently.
+
+    asyncio writes one byte per delivered signal into a socketpair that holds about 280 of them,
+    so 500 children exiting at once overflow it. By default CPython then reports every lost byte
+    through a pending call, which floods the interpreter and was seen to spin a master at 100%
+    CPU mid-shutdown. A lost byte costs us nothing: a write only fails while unread SIGCHLD
+    bytes are queued, and each of those triggers a full `waitpid` sweep afterwards. Call after
+    the last `add_signal_handler`, which re-installs the wakeup fd each time.
+    """
+    fd = signal.set_wakeup_fd(-1)
+    if fd != -1:
+        signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+
+
 class Reaper:
     """Reaps every child on SIGCHLD and routes exit codes to whoever watches that pid.
 

@@ -20,10 +20,12 @@ from typing import Any
 import procsup
 from procsup.config import Config, ConfigError, load_config
 from procsup.events import Broadcaster, Event
+from procsup.instance import KILL_GRACE
 from procsup.leftovers import find_leftovers, stop_leftovers
 from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
-from procsup.process import Reaper, become_subreaper, quiet_signal_wakeup
+from procsup.process import Reaper, become_subreaper, quiet_signal_wakeup, send_signal
+from procsup.proctree import ProcessTable
 from procsup.protocol import PROTOCOL_VERSION
 from procsup.registry import Registry
 from procsup.runtime import Runtime
@@ -38,6 +40,7 @@ from procsup.statefile import (
 log = logging.getLogger("procsup")
 
 STATE_WRITE_DELAY = 0.1
+SHUTDOWN_SLACK = 30.0  # beyond the longest stop_timeout + SIGKILL grace
 
 
 class AlreadyRunning(Exception):
@@ -139,7 +142,7 @@ class Master:
         log.info("shutting down")
         self.memguard.close()
         await server.close_listener()
-        await self.registry.stop_everything()
+        await self._stop_everything()
         await self.rt.drain()
         self._keep_output()
         self.publish_master("stopped")
@@ -148,6 +151,22 @@ class Master:
         self._write_state()
         self.rt.reaper.close()
         return 0
+
+    async def _stop_everything(self) -> None:
+        """Stop every program. Each stop ends by itself within stop_timeout plus the SIGKILL
+        grace; if the whole is not done well after that, a bug holds it up, and every instance's
+        tree is killed rather than leaving the master hanging with children behind."""
+        longest = max((p.config.stop_timeout for p in self.registry.programs.values()), default=0)
+        try:
+            await asyncio.wait_for(
+                self.registry.stop_everything(), longest + KILL_GRACE + SHUTDOWN_SLACK
+            )
+        except TimeoutError:
+            log.error("shutdown overran its deadline; killing every remaining process tree")
+            table = ProcessTable()
+            for inst in self.registry.instances():
+                if inst.pid is not None:
+                    send_signal(inst.tree(table), signal.SIGKILL, pgid=inst.pid)
 
     def _install_signals(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,6 +8,7 @@ share one read (`TableSource`, `list` with metrics) instead of rescanning.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 import psutil
 
 from procsup.process import INSTANCE_ENV
+
+log = logging.getLogger(__name__)
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -27,12 +30,12 @@ class ProcessTable:
     than going through psutil; zombies are left out, they only wait to be reaped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, scan: bool = True) -> None:
         self.children: dict[int, list[int]] = defaultdict(list)
         self.pids: set[int] = set()
         self.cpu: dict[int, float] = {}  # seconds: user + system, reaped children included
         self.rss: dict[int, int] = {}  # bytes
-        for name in os.listdir("/proc"):
+        for name in os.listdir("/proc") if scan else ():
             if name.isdigit():
                 self._add(int(name))
 
@@ -51,10 +54,14 @@ class ProcessTable:
         fields = data[data.rfind(b")") + 2 :].split(b" ", 23)
         if len(fields) < 23 or fields[0] == b"Z":
             return
+        try:
+            ppid, rss = int(fields[1]), int(fields[21]) * PAGE_SIZE
+            cpu = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+        except ValueError:  # a line we do not understand is a process we skip
+            return
         self.pids.add(pid)
-        self.children[int(fields[1])].append(pid)
-        self.cpu[pid] = sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
-        self.rss[pid] = int(fields[21]) * PAGE_SIZE
+        self.children[ppid].append(pid)
+        self.cpu[pid], self.rss[pid] = cpu, rss
 
     def descendants(self, pid: int) -> set[int]:
         found: set[int] = set()
@@ -84,9 +91,16 @@ class TableSource:
         return await asyncio.shield(self._pending)
 
     def _scan(self) -> None:
+        """Always resolves the shared future: a waiter left hanging would be an instance that
+        is never stopped. If /proc cannot be read, stops fall back to their process groups."""
         pending, self._pending = self._pending, None
+        try:
+            table = ProcessTable()
+        except Exception:
+            log.exception("cannot read the process table; signalling process groups only")
+            table = ProcessTable(scan=False)
         if pending is not None and not pending.done():
-            pending.set_result(ProcessTable())
+            pending.set_result(table)
 
 
 def start_ticks(pid: int) -> int | None:

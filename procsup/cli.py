@@ -22,12 +22,14 @@ from procsup.commands import (
     cmd_check,
     cmd_daemon,
     cmd_events,
+    cmd_history,
     cmd_init,
     cmd_list,
     cmd_logs,
     cmd_reload,
     cmd_remove,
     cmd_restart,
+    cmd_run,
     cmd_save,
     cmd_scale,
     cmd_shutdown,
@@ -35,6 +37,8 @@ from procsup.commands import (
     cmd_start,
     cmd_status,
     cmd_stop,
+    cmd_tasks,
+    cmd_tui,
 )
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
@@ -120,6 +124,25 @@ def _setup_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _setup_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task")
+    p.add_argument(
+        "--wait", action="store_true", help="wait for the run to end and exit with its exit code"
+    )
+
+
+def _setup_history(p: argparse.ArgumentParser) -> None:
+    p.add_argument("task", nargs="?", help="one task (default: all)")
+    p.add_argument("-n", "--lines", type=int, default=20, help="how many runs, newest first")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _setup_tui(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--screenshot", metavar="FILE", help="save the dashboard as an SVG file and exit"
+    )
+
+
 def _setup_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default="procsup.toml")
 
@@ -155,10 +178,14 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
         (),
         _setup_program,
     ),
+    ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_json),
+    ("run", cmd_run, "run a task now (through its lock)", (), _setup_run),
+    ("history", cmd_history, "show the runs and skips of tasks", (), _setup_history),
     ("reload", cmd_reload, "apply the changed config file", (), lambda p: None),
     ("shutdown", cmd_shutdown, "stop everything and the master", (), lambda p: None),
     ("save", cmd_save, "write the running set into the config file", (), lambda p: None),
     ("events", cmd_events, "print the master's event stream as JSON lines", (), lambda p: None),
+    ("tui", cmd_tui, "the live dashboard", (), _setup_tui),
     ("check", cmd_check, "validate the config and show what would run", (), _setup_json),
     ("init", cmd_init, "write a starter procsup.toml", (), _setup_init),
 ]

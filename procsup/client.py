@@ -51,6 +51,12 @@ class Client:
         self._file = sock.makefile("rb")
         return self
 
+    def set_timeout(self, timeout: float | None) -> None:
+        """None: wait as long as it takes (following logs, waiting for a task run)."""
+        self.timeout = timeout
+        if self._sock is not None:
+            self._sock.settimeout(timeout)
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

@@ -190,9 +190,11 @@ def cmd_reload(ctx: Context) -> int:
         if exc.code == "config_error":
             raise CliError("\n".join([exc.message, *(exc.details or [])]), USAGE) from None
         raise
-    for key in ("added", "removed", "changed", "scaled", "needs_restart"):
+    keys = ("added", "removed", "changed", "scaled", "tasks_added", "tasks_removed")
+    for key in (*keys, "tasks_changed", "needs_restart"):
         if result.get(key):
-            print(f"{key}: {', '.join(result[key])}")
+            label = key.replace("_", " ")
+            print(f"{label}: {', '.join(result[key])}")
     if not any(result.values()):
         print("nothing changed")
     return OK
@@ -219,10 +221,66 @@ def cmd_save(ctx: Context) -> int:
     return OK
 
 
+def cmd_tasks(ctx: Context) -> int:
+    from procsup.tables import TASK_HEADERS, table, task_rows
+
+    result = ctx.call("tasks")
+    if ctx.args.json:
+        print(json.dumps(result["tasks"], indent=2))
+    elif not result["tasks"]:
+        print("no tasks configured")
+    else:
+        print(table(TASK_HEADERS, task_rows(result["tasks"])))
+    return OK
+
+
+def cmd_run(ctx: Context) -> int:
+    """Run a task now; with --wait, exit with the run's own exit code."""
+    from procsup.tables import run_result
+
+    client = ctx.client()
+    if ctx.args.wait:
+        client.set_timeout(None)  # a run may take hours
+    run = client.call("run", {"task": ctx.args.task, "wait": ctx.args.wait})["run"]
+    name = f"{ctx.args.task}: run {run['run_id']}"
+    if run["status"] == "running":
+        print(f"{name} started")
+        return OK
+    print(f"{name}: {run_result(run)}")
+    if run["status"] == "skipped":
+        return FAILED
+    code = run.get("exit_code")
+    if run["status"] == "ok" or code is None:
+        return OK if run["status"] == "ok" else FAILED
+    return code if code > 0 else 128 - code if code < 0 else FAILED
+
+
+def cmd_history(ctx: Context) -> int:
+    from procsup.tables import HISTORY_HEADERS, history_rows, table
+
+    args: dict[str, Any] = {"limit": ctx.args.lines}
+    if ctx.args.task:
+        args["task"] = ctx.args.task
+    runs = ctx.call("history", args)["runs"]
+    if ctx.args.json:
+        print(json.dumps(runs, indent=2))
+    elif not runs:
+        print("no runs yet")
+    else:
+        print(table(HISTORY_HEADERS, history_rows(runs)))
+    return OK
+
+
 def cmd_events(ctx: Context) -> int:
     for item in ctx.client().stream("events"):
         print(json.dumps(item), flush=True)
     return OK
+
+
+def cmd_tui(ctx: Context) -> int:
+    from procsup.tui.app import run_tui  # textual is imported only here
+
+    return run_tui(ctx)
 
 
 def cmd_check(ctx: Context) -> int:

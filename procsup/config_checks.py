@@ -254,7 +254,7 @@ def check_redis_url(v: object) -> str:
 
 def check_cron(v: object) -> str:
     """A cron expression: 5 fields, 6 with seconds first, or an @-alias like @daily."""
-    from croniter import croniter  # lazy: keep the CLI's fast path light
+    from croniter import CroniterBadDateError, croniter  # lazy: keep `procsup list` light
 
     help_text = 'expected a cron expression like "*/5 * * * *" (6 fields: seconds first) or @daily'
     expr = check_str(v).strip()
@@ -264,6 +264,10 @@ def check_cron(v: object) -> str:
         return expr.lower()
     if len(expr.split()) not in (5, 6) or not croniter.is_valid(expr, second_at_beginning=True):
         raise ValueError(help_text)
+    try:  # valid fields can still name a date that never comes, like 30 February
+        croniter(expr, second_at_beginning=len(expr.split()) == 6).get_next(float)
+    except CroniterBadDateError:
+        raise ValueError("this schedule never fires (no such date)") from None
     return expr
 
 

@@ -8,6 +8,7 @@ policy lives here.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -16,10 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from procsup import protocol
 from procsup.config import ConfigError, program_from_dict
 from procsup.datatypes import parse_signal
+from procsup.history import RunRecord
 from procsup.instance import Instance
 from procsup.logs import Follower, LogChunk, tail_file
+from procsup.output import Output
 from procsup.protocol import ProtocolError
 from procsup.registry import NotFound
+from procsup.scheduler import UnknownTask
 
 if TYPE_CHECKING:
     from procsup.master import Master
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 Handler = Callable[["Master", dict[str, Any], "Connection"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 T = TypeVar("T")
+MIN_STATS_INTERVAL = 0.2
 
 
 class Connection:
@@ -264,28 +269,88 @@ async def save(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     return {"path": str(master.config.path), "not_saved": not_saved}
 
 
+@command("tasks")
+async def tasks(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Every task: schedule, time zone, next run (epoch and in its zone), runs in progress and
+    the last result."""
+    return {"tasks": master.scheduler.rows()}
+
+
+@command("run")
+async def run(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Run a task now, through its overlap policy and lock; `wait` returns when it has ended."""
+    name = _arg(args, "task", str, None)
+    if not name:
+        raise ProtocolError(protocol.INVALID, "run needs args.task")
+    try:
+        started = await master.scheduler.run_now(name)
+    except UnknownTask as exc:
+        raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
+    if isinstance(started, RunRecord):  # skipped
+        return {"run": started.to_json()}
+    if _arg(args, "wait", bool, False):
+        record = await conn.next_or_leave(asyncio.shield(started.done))
+        return {"run": record.to_json()}
+    return {"run": started.record.to_json()}
+
+
+@command("history")
+async def history(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Recent runs and skips, newest first, of one task (`task`) or of all."""
+    name = _arg(args, "task", str, None)
+    limit = _arg(args, "limit", int, 20)
+    if name is not None and name not in master.scheduler.tasks:
+        known = master.scheduler.history.recent(name, 1)
+        if not known:
+            raise ProtocolError(protocol.NOT_FOUND, f"no task named {name!r} (see `procsup tasks`)")
+    if not 1 <= limit <= 100_000:
+        raise ProtocolError(protocol.INVALID, "args.limit must be 1..100000")
+    runs = master.scheduler.history.recent(name, limit)
+    return {"runs": [r.to_json() for r in runs]}
+
+
 @command("logs")
 async def logs(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     """Recent output of the named instances (all when none), stdout and stderr interleaved in
     arrival order; `follow` streams new lines until the client leaves."""
-    names = _names(args, required=False)
-    insts = _resolve(master, names) if names else master.registry.instances()
+    sources = _log_sources(master, _names(args, required=False))
     streams = _streams(_arg(args, "stream", str, None))
     since = _arg(args, "since", (int, float), None)
     count = _arg(args, "lines", int, 20)
     if not _arg(args, "follow", bool, False):
-        return {"lines": _backlog(insts, count, streams, since)}
+        return {"lines": _backlog(sources, count, streams, since)}
     follower = Follower()
-    for inst in insts:  # subscribe before reading the backlog: no line falls in between
-        inst.ring.follow(follower)
+    for out in sources:  # subscribe before reading the backlog: no line falls in between
+        out.ring.follow(follower)
     try:
-        for line in _backlog(insts, count, streams, since):
+        for line in _backlog(sources, count, streams, since):
             await conn.send_item(line)
         await _follow(follower, streams, conn)
     finally:
-        for inst in insts:
-            inst.ring.unfollow(follower)
+        for out in sources:
+            out.ring.unfollow(follower)
     return None
+
+
+def _log_sources(master: Master, names: list[str]) -> list[Output]:
+    """The outputs of the named instances and tasks (every one when none is named)."""
+    tasks = master.scheduler.tasks
+    if not names:
+        return [i.output for i in master.registry.instances()] + [t.output for t in tasks.values()]
+    found: dict[str, Output] = {}
+    for name in names:
+        matched = [t for t in tasks if name in (t, "all") or fnmatch.fnmatchcase(t, name)]
+        found.update((t, tasks[t].output) for t in matched)
+        try:
+            found.update((i.name, i.output) for i in master.registry.resolve([name]))
+        except NotFound:
+            if not matched:
+                raise ProtocolError(
+                    protocol.NOT_FOUND,
+                    f"no program, instance or task matches {name!r} "
+                    "(see `procsup list` and `procsup tasks`)",
+                ) from None
+    return list(found.values())
 
 
 def _streams(stream: str | None) -> set[str]:
@@ -304,18 +369,18 @@ def _line_items(name: str, chunk: LogChunk) -> list[dict[str, Any]]:
 
 
 def _backlog(
-    insts: list[Instance], n: int, streams: set[str], since: float | None
+    sources: list[Output], n: int, streams: set[str], since: float | None
 ) -> list[dict[str, Any]]:
     cutoff = time.time() - since if since is not None else None
     items: list[dict[str, Any]] = []
-    for inst in insts:
-        chunks = inst.ring.chunks()
+    for out in sources:
+        chunks = out.ring.chunks()
         if not chunks:  # nothing since this master started: fall back to the files
-            for stream, path in inst.log_paths().items():
+            for stream, path in out.paths().items():
                 chunks.extend(tail_file(path, stream, n))
         for chunk in chunks:
             if chunk.stream in streams and (cutoff is None or chunk.time >= cutoff):
-                items.extend(_line_items(inst.name, chunk))
+                items.extend(_line_items(out.ring.name, chunk))
     items.sort(key=lambda it: it["time"])  # stable: keeps each chunk's lines in order
     return items[-n:] if n > 0 else items
 
@@ -331,21 +396,46 @@ async def _follow(follower: Follower, streams: set[str], conn: Connection) -> No
 
 @command("events")
 async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """A snapshot of every instance, then every event as it happens, until the client leaves."""
+    """A snapshot of every instance, then every event as it happens, until the client leaves;
+    `stats_interval` adds a `stats` item (CPU%/RSS of every running instance) that often."""
+    interval = _arg(args, "stats_interval", (int, float), None)
+    if interval is not None and interval < MIN_STATS_INTERVAL:
+        raise ProtocolError(
+            protocol.INVALID, f"args.stats_interval must be at least {MIN_STATS_INTERVAL} s"
+        )
     sub = master.events.subscribe()  # subscribed before the snapshot: no event slips between
+    loop = asyncio.get_running_loop()
     try:
         snapshot = {
             "type": "snapshot",
             "instances": _listing(
                 master, master.registry.instances(), _arg(args, "stats", bool, False)
             ),
+            "tasks": master.scheduler.rows(),
             "master": master.info(),
         }
         await conn.send_item(snapshot)
+        next_stats = loop.time() + (interval or 0)
         while not sub.dropped or not sub.queue.empty():
-            event = await conn.next_or_leave(sub.queue.get())
+            wait = None if interval is None else max(0.0, next_stats - loop.time())
+            try:
+                event = await conn.next_or_leave(asyncio.wait_for(sub.queue.get(), wait))
+            except TimeoutError:
+                await conn.send_item(_stats_item(master))
+                next_stats = loop.time() + (interval or 0)
+                continue
             await conn.send_item(event.to_json())
         await conn.send_item({"type": "dropped", "message": "client too slow; resubscribe"})
     finally:
         master.events.unsubscribe(sub)
     return None
+
+
+def _stats_item(master: Master) -> dict[str, Any]:
+    running = [i for i in master.registry.instances() if i.pid is not None]
+    sampled = master.sampler.sample(running)
+    return {
+        "type": "stats",
+        "time": time.time(),
+        "instances": {name: {"cpu": cpu, "rss": rss} for name, (cpu, rss) in sampled.items()},
+    }

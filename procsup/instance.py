@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from procsup.config import ProgramConfig
 from procsup.events import Event
-from procsup.logs import LogChunk, LogFile, LogRing, OutputReader, stamp_lines
-from procsup.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn, wait_gone
+from procsup.output import Output
+from procsup.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
 from procsup.proctree import ProcessTable, instance_tree, start_ticks
 from procsup.runtime import Runtime
 from procsup.states import RUNNING_STATES, State, can_transition
+from procsup.stopping import StopPolicy, kill_tree, stop_leftovers
 
 log = logging.getLogger(__name__)
 
 MIN_RETRY_DELAY = 0.1  # even `restart_delay = 0` never spins a CPU
-KILL_GRACE = 5.0  # after SIGKILL, how long we wait for the kernel to finish the job
 
 
 def backoff_delay(failures: int, first: float, cap: float) -> float:
@@ -61,15 +59,14 @@ class Instance:
         self.state = State.STOPPED
         self.info = RunInfo()
         self.desired = config.autostart
-        self.ring = LogRing(self.name)
+        self.output = self._make_output()
+        self.ring = self.output.ring
         self._child: Child | None = None
-        self._readers: list[OutputReader] = []
         self._timer: asyncio.TimerHandle | None = None
         self._exited: asyncio.Future[int] | None = None
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._spawns = 0
-        self._logs = self._open_logs()
 
     @property
     def instance_id(self) -> str:
@@ -176,9 +173,7 @@ class Instance:
         except OSError as exc:
             self.info.spawn_error = f"{exc.strerror or exc}: {self.config.command[0]}"
             self.info.last_exit_time = time.time()
-            self._emit_output(
-                "stderr", f"procsup: spawn failed: {self.info.spawn_error}\n".encode()
-            )
+            self.output.note(f"spawn failed: {self.info.spawn_error}")
             self._after_failure()
             return
         self._child = child
@@ -188,7 +183,7 @@ class Instance:
         self.info.pid = child.pid
         self.info.started_mono = time.monotonic()
         self.info.started_wall = time.time()
-        self._attach_output(child)
+        self.output.attach(child)
         self.rt.reaper.watch(child.pid, self._on_exit)
         if self.config.start_seconds <= 0:
             self._set_state(State.RUNNING, pid=child.pid)  # STARTING -> RUNNING
@@ -219,8 +214,7 @@ class Instance:
             return
         child.mark_reaped(code)
         self.rt.leader_set.discard(child.pid)
-        for reader in self._readers:
-            reader.drain()
+        self.output.drain()
         self._cancel_timer()
         ran = time.monotonic() - self.info.started_mono
         self.info.last_exit = code
@@ -262,13 +256,10 @@ class Instance:
 
     def _cleanup_leftovers(self, pgid: int, spawn_id: str) -> None:
         """Descendants left behind by a leader that died are stopped too, in the background."""
-        self.rt.background(self._stop_leftovers(pgid, spawn_id))
+        self.rt.background(stop_leftovers(self.rt, self._stop_policy(), pgid, spawn_id))
 
-    async def _stop_leftovers(self, pgid: int, spawn_id: str) -> None:
-        table = await self.rt.tables.fresh()
-        pids = instance_tree(table, None, spawn_id, self.rt.leaders())
-        if pids or _group_alive(pgid):
-            await self._kill_tree(pids, pgid, spawn_id)
+    def _stop_policy(self) -> StopPolicy:
+        return StopPolicy(self.name, self.config.stop_signal, self.config.stop_timeout)
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -281,82 +272,39 @@ class Instance:
         self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
         try:
             table = await self.rt.tables.fresh()
-            await self._kill_tree(self.tree(table), child.pid, self.instance_id, self._exited)
+            await kill_tree(
+                self.rt,
+                self._stop_policy(),
+                self.tree(table),
+                child.pid,
+                self.instance_id,
+                self._exited,
+            )
         finally:
             self._exited = None
         self._set_state(State.STOPPED)  # STOPPING -> STOPPED
 
-    async def _kill_tree(
-        self,
-        pids: set[int],
-        pgid: int,
-        spawn_id: str,
-        leader_exit: asyncio.Future[int] | None = None,
-    ) -> None:
-        """stop_signal to the group and every pid, wait stop_timeout, then SIGKILL what is left.
-
-        The tree is read again at the deadline, so processes forked during the grace period and
-        daemons that escaped to us (subreaper) are killed as well.
-        """
-        send_signal(pids, self.config.stop_signal, pgid=pgid)
-        send_signal(pids, signal.SIGCONT, pgid=pgid)  # a stopped process cannot act on TERM
-        left = await wait_gone(pids, self.config.stop_timeout)
-        leader_alive = leader_exit is not None and not leader_exit.done()
-        left |= instance_tree(
-            await self.rt.tables.fresh(),
-            pgid if leader_alive else None,
-            spawn_id,
-            self.rt.leaders(),
-        )
-        if left or _group_alive(pgid):
-            send_signal(left, signal.SIGKILL, pgid=pgid)
-            await wait_gone(left, KILL_GRACE)
-        if leader_exit is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(leader_exit), KILL_GRACE)
-            except TimeoutError:
-                log.error("%s: pid %d survived SIGKILL for %ss", self.name, pgid, KILL_GRACE)
-
     # --- output -----------------------------------------------------------------------------
 
-    def _open_logs(self) -> dict[str, LogFile]:
+    def _make_output(self) -> Output:
         cfg, num = self.config, str(self.num)
-        files = {
-            "stdout": LogFile(
-                cfg.stdout_log.replace("{num}", num), cfg.log_max_size, cfg.log_backups
-            )
-        }
-        if not cfg.merge_stderr:
-            files["stderr"] = LogFile(
-                cfg.stderr_log.replace("{num}", num), cfg.log_max_size, cfg.log_backups
-            )
-        return files
-
-    def _attach_output(self, child: Child) -> None:
-        for f in self._logs.values():
-            f.open()
-        self._readers = [r for r in self._readers if r.fd >= 0]  # old ones finish on their own
-        self._readers.append(OutputReader(child.stdout_fd, "stdout", self._emit_output))
-        if child.stderr_fd is not None:
-            self._readers.append(OutputReader(child.stderr_fd, "stderr", self._emit_output))
-
-    def _emit_output(self, stream: str, data: bytes) -> None:
-        now = time.time()
-        if self.config.log_timestamps:
-            data = stamp_lines(data, now)
-        self._logs.get(stream, self._logs["stdout"]).write(data)
-        self.ring.append(LogChunk(now, stream, data))
+        stderr = None if cfg.merge_stderr else cfg.stderr_log.replace("{num}", num)
+        return Output(
+            self.name,
+            cfg.stdout_log.replace("{num}", num),
+            stderr,
+            cfg.log_max_size,
+            cfg.log_backups,
+            cfg.log_timestamps,
+        )
 
     def log_paths(self) -> dict[str, str]:
-        return {stream: f.path for stream, f in self._logs.items()}
+        return self.output.paths()
 
     def close(self) -> None:
         """Forget this instance (it must be stopped): release timers and files."""
         self._cancel_timer()
-        for reader in self._readers:
-            reader.close()
-        for f in self._logs.values():
-            f.close()
+        self.output.close()
 
     # --- reporting --------------------------------------------------------------------------
 
@@ -379,14 +327,6 @@ class Instance:
             "spawn_error": info.spawn_error,
             "desired": self.desired,
         }
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def _log_details(data: dict[str, Any]) -> str:

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
     """Processes of an earlier master of this state_dir: by recorded pid + start time, and by the
     PROCSUP_STATE_DIR mark every descendant inherits. After a clean shutdown there are none, so
-    the scan of every process's environment is skipped."""
+    the scan of every process's environment is skipped. Task runs are left alone: a local-lock
+    run finishes under its flock, a Redis-lock run is stopped by its keeper."""
     found: set[int] = set()
     for pid, ticks in state.pids.values():
         if ticks and start_ticks(int(pid)) == ticks:
@@ -34,6 +35,7 @@ def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
             proc.pid != me
             and env.get("PROCSUP_STATE_DIR") == state_dir
             and not env.get("PROCSUP_INSTANCE_ID", "").startswith(run_id)
+            and "PROCSUP_TASK" not in env  # a task run lives on under its lock, by design
         ):
             found.add(proc.pid)
     return found

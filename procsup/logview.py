@@ -45,9 +45,7 @@ def show_logs(ctx: Context) -> int:
         for item in items:
             print(format_line(item, width, colour))
         return 0
-    client.timeout = None
-    if client._sock is not None:
-        client._sock.settimeout(None)
+    client.set_timeout(None)
     for item in client.stream("logs", req):
         if "notice" in item:
             print(f"procsup: {item['notice']}", file=sys.stderr)

@@ -20,7 +20,6 @@ from typing import Any
 import procsup
 from procsup.config import Config, ConfigError, load_config
 from procsup.events import Broadcaster, Event
-from procsup.instance import KILL_GRACE
 from procsup.leftovers import find_leftovers, stop_leftovers
 from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
@@ -29,6 +28,7 @@ from procsup.proctree import ProcessTable
 from procsup.protocol import PROTOCOL_VERSION
 from procsup.registry import Registry
 from procsup.runtime import Runtime
+from procsup.scheduler import Scheduler
 from procsup.statefile import (
     SavedState,
     load_output,
@@ -36,6 +36,7 @@ from procsup.statefile import (
     save_output,
     write_state,
 )
+from procsup.stopping import KILL_GRACE
 
 log = logging.getLogger("procsup")
 
@@ -90,6 +91,7 @@ class Master:
         self._lock = PidLock(config.master.state_dir)
         self.loop: asyncio.AbstractEventLoop
         self.registry: Registry
+        self.scheduler: Scheduler
         self.memguard: MemoryGuard
         self.rt: Runtime
 
@@ -122,6 +124,7 @@ class Master:
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
         self.registry = Registry(self.rt, self.saved, self.config)
         self.memguard = MemoryGuard(self.rt, self.registry.instances)
+        self.scheduler = Scheduler(self.rt, self.config, self._planned_restart)
         self._restore_output()
         self.saved.clean = False
         self.saved.run_id = self.run_id
@@ -137,11 +140,13 @@ class Master:
             len(self.registry.programs),
         )
         await self.registry.start_wanted()
+        self.scheduler.start()
         self.memguard.update()
         await self._stop.wait()
         log.info("shutting down")
         self.memguard.close()
         await server.close_listener()
+        await self.scheduler.close()
         await self._stop_everything()
         await self.rt.drain()
         self._keep_output()
@@ -196,11 +201,18 @@ class Master:
         """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad."""
         new = load_config(self.config.path)
         summary = await self.registry.apply(new)
+        summary |= await self.scheduler.apply(new)
         self.memguard.update()
         if new.master != self.config.master:
             summary["needs_restart"] = ["[procsup] settings change on the next master start"]
         self.config = new
         return summary
+
+    async def _planned_restart(self, program: str) -> None:
+        """`restart_schedule`: a rolling restart of the instances meant to be running."""
+        prog = self.registry.programs.get(program)
+        if prog is not None:
+            await self.registry.restart([i for i in prog if i.desired], rolling=True)
 
     # --- persistence ------------------------------------------------------------------------
 

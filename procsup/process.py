@@ -92,6 +92,9 @@ class SpawnSpec:
     cwd: str | None = None
     user: str | None = None
     merge_stderr: bool = False
+    pass_fds: tuple[
+        int, ...
+    ] = ()  # descriptors the child inherits (a task's lock, a keeper's link)
 
 
 @dataclass
@@ -135,6 +138,7 @@ def spawn(spec: SpawnSpec) -> Child:
             env=spec.env,
             start_new_session=True,
             close_fds=True,
+            pass_fds=spec.pass_fds,
             user=uid,
             group=gid,
             extra_groups=groups,

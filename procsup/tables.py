@@ -100,3 +100,81 @@ def list_rows(instances: list[dict[str, Any]], now: float | None = None) -> list
             ]
         )
     return rows
+
+
+TASK_HEADERS = ["TASK", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT", "DURATION", "RUNNING"]
+HISTORY_HEADERS = ["RUN", "TASK", "TRIGGER", "SCHEDULED", "STARTED", "DURATION", "RESULT"]
+
+
+def task_rows(tasks: list[dict[str, Any]], now: float | None = None) -> list[list[str]]:
+    now = time.time() if now is None else now
+    rows = []
+    for t in tasks:
+        last = t.get("last") or {}
+        running = t.get("running") or []
+        nxt = t.get("next_run")
+        next_text = "-" if nxt is None else f"{_zone_clock(t.get('next_run_local'))}"
+        if nxt is not None:
+            next_text += f" (in {format_duration(max(0.0, nxt - now))})"
+        if not t.get("enabled", True):
+            next_text = "disabled"
+        last_at = last.get("started") or last.get("last_scheduled") or last.get("scheduled")
+        rows.append(
+            [
+                t["name"],
+                t["schedule"],
+                t.get("timezone") or "-",
+                next_text,
+                ago(last_at, now) if last else "-",
+                run_result(last) if last else "never ran",
+                _duration(last.get("duration")),
+                ", ".join(f"pid {r['pid']}" for r in running if r.get("pid")) or "-",
+            ]
+        )
+    return rows
+
+
+def history_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            r["run_id"],
+            r["task"],
+            r["trigger"],
+            _clock(r.get("scheduled")),
+            _clock(r.get("started")),
+            _duration(r.get("duration")),
+            run_result(r),
+        ]
+        for r in runs
+    ]
+
+
+def run_result(run: dict[str, Any]) -> str:
+    """`ok`, `failed (exit 2)`, `timeout`, `skipped ×12: overlap`, with the reason when known."""
+    status = run.get("status", "?")
+    if status == "failed" and run.get("exit_code") is not None:
+        status += f" (exit {exit_text(run['exit_code'])})"
+    if status == "skipped" and run.get("count", 1) > 1:
+        status += f" ×{run['count']}"
+    reason = run.get("reason")
+    return f"{status}: {reason}" if reason else status
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.3f}s" if seconds < 10 else format_duration(seconds)
+
+
+def _clock(ts: float | None) -> str:
+    """A run's time in the viewer's zone, to the millisecond (start delays are visible)."""
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+
+
+def _zone_clock(iso: str | None) -> str:
+    """'2026-11-23T14:05:00+01:00' → '2026-11-23 14:05:00' (the zone is its own column)."""
+    if not iso:
+        return "-"
+    return iso[:19].replace("T", " ")

@@ -1,0 +1,41 @@
+"""The local overlap lock of a task: an flock on a file in state_dir that the run inherits.
+
+The master takes the lock, hands the descriptor to the run's process and closes its own copy, so
+the lock lives exactly as long as the run: the kernel releases it when the run's last process
+exits, even if the master was killed with `kill -9`. There is no expiry to guess and no stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+
+class LocalLock:
+    def __init__(self, state_dir: Path, task: str) -> None:
+        self.path = state_dir / "locks" / f"{task}.lock"
+
+    def acquire(self) -> int | None:
+        """An inheritable descriptor holding the lock, or None when a run still holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    def held(self) -> bool:
+        fd = self.acquire()
+        if fd is None:
+            return True
+        os.close(fd)
+        return False
+
+    @staticmethod
+    def note_holder(fd: int, pid: int) -> None:
+        """Write the holder's pid into the file, for people looking at a held lock."""
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{pid}\n".encode(), 0)

@@ -1,0 +1,274 @@
+"""A configured cron task: its schedule, what keeps it from overlapping itself, its runs in
+progress, its hooks and what it reports (history, events, the `tasks` row).
+
+Policy lives here; the mechanics of one run (spawn, keeper, lease renewal, timeout) are in
+taskrun.py, the timing of fires in scheduler.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from procsup.config import TaskConfig
+from procsup.events import Event
+from procsup.history import History, RunRecord
+from procsup.locallock import LocalLock
+from procsup.output import Output
+from procsup.process import SpawnSpec, send_signal, spawn
+from procsup.runtime import Runtime
+from procsup.schedule import Fire, Schedule
+from procsup.taskrun import Hold, TaskRun
+
+if TYPE_CHECKING:
+    from procsup.redislock import RedisLocks
+
+log = logging.getLogger(__name__)
+
+HOOK_TIMEOUT = 60.0  # a hook still running after this is killed with its process group
+FAILED_STATUSES = ("failed", "timeout", "lock-lost")
+
+
+@dataclass
+class TaskServices:
+    """What tasks need from the master (a narrow seam, like Runtime for instances)."""
+
+    rt: Runtime
+    history: History
+    host: str
+    state_dir: Path
+    redis: Callable[[], RedisLocks]  # the shared Redis client, created on first use
+    next_run_id: Callable[[], str]
+
+
+class Task:
+    def __init__(self, config: TaskConfig, services: TaskServices, anchor: float) -> None:
+        self.config = config
+        self.sv = services
+        self.schedule = Schedule(config.schedule, config.timezone, anchor)
+        self.output = _output(config)
+        self.runs: dict[str, TaskRun] = {}
+        self.next: Fire | None = None
+        self.last: RunRecord | None = services.history.last(config.name)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def reconfigure(self, config: TaskConfig, anchor: float) -> None:
+        """New settings from the next run on (a reload); runs in progress keep theirs."""
+        self.config = config
+        self.schedule = Schedule(config.schedule, config.timezone, anchor)
+        output = _output(config)
+        if output.paths() == self.output.paths():
+            output.close()
+        else:
+            if not self.runs:
+                self.output.close()
+            output.ring.restore(self.output.ring.chunks())
+            self.output = output
+
+    # --- triggering -------------------------------------------------------------------------
+
+    async def fire(self, fire: Fire) -> None:
+        """A scheduled fire: skipped while disabled, else run after the jitter."""
+        if not self.config.enabled:
+            self._skip(self._record("schedule", fire.at), "disabled")
+            return
+        if self.config.jitter > 0:
+            await asyncio.sleep(random.uniform(0, self.config.jitter))
+        await self.launch("schedule", fire.at, fire.note)
+
+    async def launch(
+        self, trigger: str, scheduled: float | None, note: str | None = None
+    ) -> TaskRun | RunRecord:
+        """Start a run through the task's overlap policy and lock; a skip returns its record."""
+        cfg = self.config
+        rec = self._record(trigger, scheduled)
+        rec.reason = note
+        if cfg.overlap == "skip" and self.runs:
+            return self._skip(rec, "overlap")
+        if cfg.overlap == "replace" and self.runs:
+            await asyncio.gather(*(run.stop("replaced") for run in list(self.runs.values())))
+        hold = Hold() if cfg.overlap == "allow" else await self._take_lock(rec)
+        if hold is None:
+            return rec  # skipped, recorded by _take_lock
+        at = scheduled if scheduled is not None else time.time()
+        run = TaskRun(cfg, self.sv.rt, self.output, rec, hold, self.schedule.local_iso(at))
+        if not run.start():
+            self._ended(run)
+            return run
+        self.runs[rec.run_id] = run
+        run.done.add_done_callback(lambda _: self._ended(run))
+        self._publish_run("start", rec)
+        self.sv.history.record(rec, cfg.history)
+        self._changed()
+        log.info("task %s: run %s started (pid %s)", self.name, rec.run_id, run.pid)
+        return run
+
+    async def _take_lock(self, rec: RunRecord) -> Hold | None:
+        """The overlap lock, or None when the run is skipped (recorded here)."""
+        cfg = self.config
+        if cfg.lock == "local":
+            fd = LocalLock(self.sv.state_dir, self.name).acquire()
+            if fd is None:
+                self._skip(rec, "lock-held")
+                return None
+            return Hold(fd=fd)
+        from procsup.redislock import LockUnavailable
+
+        locks = self.sv.redis()
+        try:
+            lease = await locks.acquire(self.name, cfg.lock_ttl)
+        except LockUnavailable as exc:
+            if cfg.on_lock_unavailable == "run":
+                log.warning("task %s: running without the lock: %s", self.name, exc)
+                self.output.note(f"running without the lock: {exc}")
+                rec.reason = f"lock-unavailable, ran anyway: {exc}"
+                return Hold()
+            self._skip(rec, f"lock-unavailable: {exc}")
+            return None
+        if lease is None:
+            self._skip(rec, "lock-held")
+            return None
+        rec.fencing_token = lease.fence
+        return Hold(lease=lease, locks=locks)
+
+    def _record(self, trigger: str, scheduled: float | None) -> RunRecord:
+        return RunRecord(
+            task=self.name,
+            run_id=self.sv.next_run_id(),
+            trigger=trigger,
+            status="running",
+            scheduled=scheduled,
+            host=self.sv.host,
+        )
+
+    def _skip(self, rec: RunRecord, reason: str) -> RunRecord:
+        rec.status, rec.reason = "skipped", reason
+        log.info("task %s: %s run skipped: %s", self.name, rec.trigger, reason)
+        stored = self.sv.history.record_skip(rec, self.config.history)
+        self.last = stored
+        self._publish_run("skip", stored)
+        self._changed()
+        if reason.startswith("lock-unavailable"):
+            self._run_hook(stored)
+        return stored
+
+    # --- the end of a run -------------------------------------------------------------------
+
+    def _ended(self, run: TaskRun) -> None:
+        rec = run.record
+        self.runs.pop(rec.run_id, None)
+        self.sv.history.record(rec, self.config.history)
+        self.last = rec
+        self._publish_run("end", rec)
+        self._changed()
+        log.info(
+            "task %s: run %s %s (exit %s, %.3fs)",
+            self.name,
+            rec.run_id,
+            rec.status,
+            rec.exit_code,
+            rec.duration or 0.0,
+        )
+        self._run_hook(rec)
+
+    def _run_hook(self, rec: RunRecord) -> None:
+        """on_success / on_failure: a command told about the run through its environment."""
+        cfg = self.config
+        argv = cfg.on_success if rec.status == "ok" else None
+        if rec.status in FAILED_STATUSES or rec.status == "skipped":
+            argv = cfg.on_failure
+        if not argv:
+            return
+        env = dict(self.sv.rt.base_env) | cfg.environment
+        env |= {
+            "PROCSUP_TASK": self.name,
+            "PROCSUP_RUN_ID": rec.run_id,
+            "PROCSUP_STATUS": rec.status,
+            "PROCSUP_EXIT_CODE": "" if rec.exit_code is None else str(rec.exit_code),
+            "PROCSUP_REASON": rec.reason or "",
+        }
+        cwd = str(cfg.directory) if cfg.directory else self.sv.rt.base_dir
+        try:
+            child = spawn(SpawnSpec(list(argv), env, cwd, cfg.user, cfg.merge_stderr))
+        except OSError as exc:
+            self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
+            return
+        rt = self.sv.rt
+        self.output.attach(child)
+        kill = rt.loop.call_later(
+            HOOK_TIMEOUT, lambda: send_signal((), signal.SIGKILL, pgid=child.pid)
+        )
+
+        def exited(code: int) -> None:
+            child.mark_reaped(code)
+            kill.cancel()
+            self.output.drain()
+            if code != 0:
+                self.output.note(f"hook {argv[0]} exited with {code}")
+
+        rt.reaper.watch(child.pid, exited)
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    async def stop_runs(self, reason: str) -> None:
+        runs = list(self.runs.values())
+        await asyncio.gather(*(run.stop(reason) for run in runs))
+        await asyncio.gather(*(asyncio.shield(run.done) for run in runs), return_exceptions=True)
+
+    def close(self) -> None:
+        self.output.close()
+
+    # --- reporting --------------------------------------------------------------------------
+
+    def _publish_run(self, what: str, rec: RunRecord) -> None:
+        self.sv.rt.publish(Event("run", self.name, {"event": what, "run": rec.to_json()}))
+
+    def _changed(self) -> None:
+        self.sv.rt.publish(Event("task", self.name, {"task": self.snapshot()}))
+
+    def rescheduled(self, fire: Fire | None) -> None:
+        self.next = fire
+        self._changed()
+
+    def snapshot(self) -> dict[str, Any]:
+        cfg, nxt = self.config, self.next
+        return {
+            "name": cfg.name,
+            "schedule": cfg.schedule,
+            "timezone": self.schedule.zone_name,
+            "enabled": cfg.enabled,
+            "overlap": cfg.overlap,
+            "lock": cfg.lock,
+            "next_run": nxt.at if nxt else None,
+            "next_run_local": self.schedule.local_iso(nxt.at) if nxt else None,
+            "running": [
+                {
+                    "run_id": run.record.run_id,
+                    "pid": run.pid,
+                    "started": run.record.started,
+                    "scheduled": run.record.scheduled,
+                }
+                for run in self.runs.values()
+            ],
+            "last": self.last.to_json() if self.last else None,
+        }
+
+
+def _output(config: TaskConfig) -> Output:
+    stderr = None if config.merge_stderr else config.stderr_log
+    return Output(config.name, config.stdout_log, stderr, config.log_max_size, config.log_backups)
+
+
+def host_name() -> str:
+    return os.uname().nodename

@@ -1,0 +1,71 @@
+"""Callbacks at wall-clock instants (cron fires), driven by one loop timer for the soonest.
+
+Each wait is computed afresh from the absolute wall-clock deadline, never by adding intervals,
+so runs do not drift over hours; no wait is longer than a minute, so a wall clock that is set
+back or forward (NTP step, suspend) is noticed within a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Hashable
+
+MAX_SLEEP = 60.0
+
+
+class WallTimers:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._heap: list[tuple[float, int, Hashable]] = []
+        self._due: dict[Hashable, tuple[float, int, Callable[[], None]]] = {}
+        self._seq = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def set(self, key: Hashable, at: float, callback: Callable[[], None]) -> None:
+        """Call `callback` at epoch second `at` (replacing any timer under `key`)."""
+        seq = next(self._seq)
+        self._due[key] = (at, seq, callback)
+        heapq.heappush(self._heap, (at, seq, key))
+        self._arm()
+
+    def cancel(self, key: Hashable) -> None:
+        self._due.pop(key, None)  # its heap entry is skipped when it comes up
+
+    def close(self) -> None:
+        self._due.clear()
+        self._heap.clear()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _arm(self) -> None:
+        self._drop_stale()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._heap:
+            wait = min(max(self._heap[0][0] - time.time(), 0.0), MAX_SLEEP)
+            self._handle = self._loop.call_later(wait, self._wake)
+
+    def _drop_stale(self) -> None:
+        while self._heap:
+            _, seq, key = self._heap[0]
+            entry = self._due.get(key)
+            if entry is not None and entry[1] == seq:
+                return
+            heapq.heappop(self._heap)
+
+    def _wake(self) -> None:
+        self._handle = None
+        now = time.time()
+        while True:
+            self._drop_stale()
+            if not self._heap or self._heap[0][0] > now:
+                break
+            _, _, key = heapq.heappop(self._heap)
+            _, _, callback = self._due.pop(key)
+            callback()
+        self._arm()

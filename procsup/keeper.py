@@ -138,11 +138,14 @@ class Keeper:
                 self.code = os.waitstatus_to_exitcode(status)
 
     def _signal_tree(self, sig: int) -> None:
+        """The group, then each descendant that left it (each process gets the signal once)."""
+        group = os.getpgid(0)
         with contextlib.suppress(OSError):
-            os.killpg(os.getpgid(0), sig)
+            os.killpg(group, sig)
         for pid in _descendants(os.getpid()):
             with contextlib.suppress(OSError):
-                os.kill(pid, sig)
+                if os.getpgid(pid) != group:
+                    os.kill(pid, sig)
 
     def _stop_leftovers(self) -> None:
         """The lock lives as long as the run's last process: wait for every one to be gone."""

@@ -69,6 +69,18 @@ class Scheduler:
             task = self._add(cfg, now)
             self._catch_up(task, now)
         self._plan_restarts(self.config)
+        redis_tasks = [t for t in self.tasks.values() if t.config.lock == "redis"]
+        if redis_tasks:
+            self.rt.background(self._warm_up_redis(redis_tasks[0].name))
+
+    async def _warm_up_redis(self, name: str) -> None:
+        """Import redis-py and connect now, so the first run is not late by that."""
+        from procsup.redislock import LockUnavailable
+
+        try:
+            await self._redis_locks().holder(name)
+        except LockUnavailable as exc:
+            log.warning("redis for task locks: %s (runs will retry)", exc)
 
     async def close(self) -> None:
         """Stop firing; stop runs in progress (their tree, stop_timeout) and record them."""

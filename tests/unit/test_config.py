@@ -300,11 +300,17 @@ def test_bad_program_values(tmp_path: Path, key: str, value: str, fragment: str)
 
 
 @pytest.mark.parametrize(
-    "schedule", ["61 * * * *", "* * * *", "* * * * * * *", "@reboot", "@every 0s", "@every x"]
+    "schedule",
+    ["61 * * * *", "* * * *", "* * * * * * *", "@reboot", "@every 0s", "@every x", "0 0 30 2 *"],
 )
 def test_invalid_schedule(tmp_path: Path, schedule: str) -> None:
     path = write(tmp_path / "p.toml", f'[tasks.t]\ncommand = "x"\nschedule = "{schedule}"\n')
     assert "tasks.t.schedule" in issues_of(path)
+
+
+def test_schedule_that_never_fires_says_so(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.toml", '[tasks.t]\ncommand = "x"\nschedule = "0 0 30 2 *"\n')
+    assert "never fires" in issues_of(path)["tasks.t.schedule"].message
 
 
 def test_invalid_timezone(tmp_path: Path) -> None:

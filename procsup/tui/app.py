@@ -1,0 +1,299 @@
+"""The dashboard app: layout, the live feed from the master, and `run_tui` for the CLI.
+
+The feed is one `events` subscription (with a low-rate stats feed): the snapshot fills the
+store, every event updates it, and a short debounce applies the changed rows to the tables.
+When the master is away, an honest screen says so and the feed reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import events, on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+
+from procsup.tui.actions import Actions
+from procsup.tui.fmt import Clock, header_text, offline_text
+from procsup.tui.instances import InstanceTable
+from procsup.tui.logpane import LogPane
+from procsup.tui.source import CommandError, MasterGone, MasterSource, Source
+from procsup.tui.store import Store
+from procsup.tui.tasks import TaskTable
+
+if TYPE_CHECKING:
+    from procsup.commands import Context
+
+FLUSH_DELAY = 0.05  # events arriving within this are applied to the tables together
+FILTER_DELAY = 0.15  # typing in the filter: apply when the keys pause this long
+FOLLOW_DELAY = 0.15  # moving the cursor: switch the log when it rests this long
+REFRESH_DELAY = 0.3  # re-read rows whose last exit / restarts an event could not tell
+
+
+class ProcsupApp(Actions, App[int]):
+    CSS_PATH = "procsup.tcss"
+    TITLE = "procsup"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "quit"),
+        Binding("s", "instance('start')", "start"),
+        Binding("x", "instance('stop')", "stop"),
+        Binding("r", "instance('restart')", "restart"),
+        Binding("k", "signal", "signal"),
+        Binding("R", "run_task", "run task"),
+        Binding("slash", "filter", "filter"),
+        Binding("p", "pause_log", "pause log"),
+        Binding("o", "sort", "sort"),
+        Binding("question_mark", "help", "help"),
+        Binding("S", "all('start')", "start all", show=False),
+        Binding("X", "all('stop')", "stop all", show=False),
+        Binding("ctrl+r", "all('restart')", "restart all", show=False),
+        Binding("escape", "clear_filter", "clear filter", show=False),
+    ]
+
+    def __init__(self, source: Source, clock: Clock | None = None, retry: float = 1.0) -> None:
+        super().__init__()
+        self.source = source
+        self.clock = clock or Clock()
+        self.retry = retry
+        self.store = Store()
+        self.connected = False
+        self.instances = InstanceTable(self.store.instances, self.clock, id="instances")
+        self.tasks = TaskTable(self.store.tasks, self.clock, id="tasks")
+        self.log_pane = LogPane(source, self.clock, id="log")
+        self.header = Static(id="header")
+        self.offline_text = Static(id="unreachable-text")
+        self.filter_box = Input(
+            placeholder="filter: part of a name, or a state (enter keeps it, escape clears it)",
+            id="filter",
+            disabled=True,
+        )
+        self._debounce: dict[str, Timer] = {}
+        self._to_refresh: set[str] = set()
+        self.offline_message = ""
+        self._header_plain = ""
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        with Center(id="unreachable"):
+            yield self.offline_text
+        with Vertical(id="main"):
+            yield self.instances
+            yield self.tasks
+            yield self.log_pane
+        yield self.filter_box
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.add_class("offline")
+        self._offline(f"connecting to {self.source.address} …")
+        self.tasks.display = False
+        self.set_interval(1.0, self._tick)
+        self.run_worker(self._feed(), group="feed", exit_on_error=False)
+
+    # --- the live feed --------------------------------------------------------------------------
+
+    async def _feed(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                async for item in self.source.events():
+                    if item.get("type") == "snapshot":
+                        attempt = 0
+                        self._online()
+                    try:
+                        self.store.apply(item)
+                    except (KeyError, TypeError, ValueError):
+                        continue  # an item we cannot read: skip it, keep following
+                    self._later("apply", FLUSH_DELAY, self._apply_changes)
+            except (MasterGone, CommandError) as exc:
+                attempt += 1
+                self._offline(str(exc), attempt)
+            await asyncio.sleep(self.retry)
+
+    def _online(self) -> None:
+        was, self.connected = self.connected, True
+        self.remove_class("offline")
+        if self.focused is None:
+            self.instances.focus()
+        if not was and self.log_pane.target is not None:
+            self.log_pane.follow(self.log_pane.target, again=True)
+
+    def _offline(self, reason: str, attempt: int = 0) -> None:
+        self.connected = False
+        self.add_class("offline")
+        text = offline_text(self.source.address, reason, self.retry, attempt)
+        self.offline_message = text.plain
+        self.offline_text.update(text)
+        self._header_plain = ""
+        self.header.update("procsup · no master", layout=False)
+
+    def _apply_changes(self) -> None:
+        changes = self.store.take()
+        reset = changes.reset
+        self.instances.sync(None if reset else changes.instances | changes.removed)
+        self.tasks.sync(None if reset else changes.tasks | changes.tasks_removed)
+        self.tasks.display = bool(self.store.tasks)
+        self._header()
+        self._titles()
+        for program in changes.relist:
+            self.run_worker(self._relist(program), exit_on_error=False)
+        if changes.refresh:
+            self._to_refresh |= changes.refresh
+            self._later("refresh", REFRESH_DELAY, self._start_refresh)
+        if self.log_pane.target is None:
+            self._follow_selected()
+
+    async def _relist(self, program: str) -> None:
+        try:
+            result = await self.source.call("list", {"names": [program], "stats": False})
+        except CommandError:
+            self.store.drop_program(program)  # gone again before we asked
+        except MasterGone:
+            return
+        else:
+            self.store.load_program(program, result["instances"])
+        self._later("apply", FLUSH_DELAY, self._apply_changes)
+
+    def _start_refresh(self) -> None:
+        names = sorted(n for n in self._to_refresh if n in self.store.instances)
+        self._to_refresh.clear()
+        if names:
+            self.run_worker(self._refresh(names), exit_on_error=False)
+
+    async def _refresh(self, names: list[str]) -> None:
+        try:
+            result = await self.source.call("list", {"names": names, "stats": False})
+        except (CommandError, MasterGone):
+            return  # a removed instance: its program event updates the table
+        self.store.load_rows(result["instances"])
+        self._later("apply", FLUSH_DELAY, self._apply_changes)
+
+    def _later(self, name: str, delay: float, callback: Any) -> None:
+        """Run `callback` once after `delay`, however often this is asked meanwhile."""
+        if name in self._debounce:
+            return
+
+        def fire() -> None:
+            self._debounce.pop(name, None)
+            callback()
+
+        self._debounce[name] = self.set_timer(delay, fire)
+
+    def _restart_timer(self, name: str, delay: float, callback: Any) -> None:
+        """Run `callback` after `delay` of quiet: each new ask starts the wait again."""
+        timer = self._debounce.pop(name, None)
+        if timer is not None:
+            timer.stop()
+        self._later(name, delay, callback)
+
+    def _tick(self) -> None:
+        if self.connected:
+            self.instances.tick()
+            self.tasks.tick()
+            self._header()
+
+    def _header(self) -> None:
+        text = header_text(
+            self.store.master, self.store.counts(), self.store.tasks, self.clock.now()
+        )
+        if text.plain != self._header_plain:  # most ticks change nothing
+            self._header_plain = text.plain
+            self.header.update(text, layout=False)
+
+    def _titles(self) -> None:
+        for table, total, what in (
+            (self.instances, len(self.store.instances), "instances"),
+            (self.tasks, len(self.store.tasks), "tasks"),
+        ):
+            shown = f"{table.shown} of {total}" if table.filter_text else str(total)
+            table.border_title = f"{what} ({shown})"
+            arrow = "↓" if table.sort_reverse else "↑"
+            sub = f"sort: {table.sort_by} {arrow}"
+            if table.filter_text:
+                sub += f" · filter: {table.filter_text}"
+            table.border_subtitle = sub
+
+    # --- selection, filter, sorting -------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self._active_table():
+            self._restart_timer("follow", FOLLOW_DELAY, self._follow_selected)
+
+    @on(events.DescendantFocus)
+    def _focus_moved(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, InstanceTable | TaskTable):
+            self._restart_timer("follow", FOLLOW_DELAY, self._follow_selected)
+
+    def _active_table(self) -> InstanceTable | TaskTable:
+        return self.tasks if self.tasks.has_focus else self.instances
+
+    def _follow_selected(self) -> None:
+        table = self._active_table()
+        if table.selected is not None:
+            self.log_pane.follow(table.selected)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        kind = "task" if event.data_table is self.tasks else "instance"
+        name = event.row_key.value
+        if name is not None:
+            self.show_details(kind, name)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        table = event.data_table
+        key = event.column_key.value
+        if isinstance(table, InstanceTable | TaskTable) and key in table.SORTS:
+            table.set_sort(key)
+            self._titles()
+
+    def action_sort(self) -> None:
+        self._active_table().cycle_sort()
+        self._titles()
+
+    def action_filter(self) -> None:
+        box = self.filter_box
+        box.disabled = False
+        box.add_class("shown")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.filter_box
+        if box.has_class("shown") or box.value:
+            box.value = ""
+            box.remove_class("shown")
+            box.disabled = True
+            self._apply_filter()
+            self.instances.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._restart_timer("filter", FILTER_DELAY, self._apply_filter)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self._apply_filter()
+        self.instances.focus()
+
+    def _apply_filter(self) -> None:
+        text = self.filter_box.value
+        for table in (self.instances, self.tasks):
+            if table.filter_text != text.strip().lower():
+                table.set_filter(text)
+        self._titles()
+
+
+def run_tui(ctx: Context) -> int:
+    app = ProcsupApp(MasterSource(ctx.socket))
+    shot = getattr(ctx.args, "screenshot", None)
+    if shot:
+        from procsup.tui.shot import screenshot
+
+        return screenshot(app, shot)
+    app.run()
+    return app.return_code or 0

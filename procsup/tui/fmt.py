@@ -1,0 +1,254 @@
+"""Cells, header and log lines for people: one place for every formatting decision.
+
+Every function takes the time (`Clock`) explicitly, so a fixed clock gives identical output.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from rich.text import Text
+
+from procsup.humanize import format_duration, format_size
+
+Row = dict[str, Any]
+DASH = Text("-", style="dim")
+
+STATE_STYLES = {
+    "RUNNING": "bold green",
+    "STARTING": "yellow",
+    "BACKOFF": "bold yellow",
+    "STOPPING": "yellow",
+    "EXITED": "red",
+    "FATAL": "bold red",
+    "STOPPED": "dim",
+}
+STATE_ORDER = ["RUNNING", "STARTING", "STOPPING", "BACKOFF", "FATAL", "EXITED", "STOPPED"]
+RESULT_STYLES = {
+    "ok": "green",
+    "running": "yellow",
+    "failed": "bold red",
+    "timeout": "bold red",
+    "lock-lost": "bold red",
+    "unknown": "red",
+    "stopped": "dim",
+    "skipped": "dim",
+}
+
+#: instance table columns: key, label, width (None: as wide as the content)
+INSTANCE_COLUMNS: list[tuple[str, str, int | None]] = [
+    ("name", "name", None),
+    ("state", "state", 9),
+    ("pid", "pid", 8),
+    ("uptime", "uptime", 11),
+    ("restarts", "restarts", 8),
+    ("cpu", "CPU%", 6),
+    ("rss", "RSS", 7),
+    ("last_exit", "last exit", 18),
+]
+TASK_COLUMNS: list[tuple[str, str, int | None]] = [
+    ("name", "task", None),
+    ("schedule", "schedule", None),
+    ("timezone", "time zone", None),
+    ("next", "next run", 22),
+    ("last", "last run", 10),
+    ("result", "last result", 18),
+    ("duration", "duration", 8),
+    ("running", "running", 14),
+]
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where "now" comes from, and the zone times are shown in (None: the local zone)."""
+
+    now: Callable[[], float] = field(default=time.time)
+    tz: tzinfo | None = None
+
+    def clock_time(self, t: float) -> str:
+        return datetime.fromtimestamp(t, self.tz).strftime("%H:%M:%S")
+
+
+def state_text(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def _right(value: str) -> Text:
+    return Text(value, justify="right")
+
+
+def ago(t: float | None, now: float) -> str:
+    return "-" if t is None else format_duration(max(0.0, now - t)) + " ago"
+
+
+def exit_text(code: int | None) -> str:
+    if code is None:
+        return "-"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit {code}"
+
+
+def uptime_text(row: Row, now: float) -> Text:
+    if row.get("state") == "BACKOFF" and row.get("next_try") is not None:
+        return Text("retry " + format_duration(max(0.0, row["next_try"] - now)), style="yellow")
+    if row.get("started") is None:
+        return DASH
+    return Text(format_duration(max(0.0, now - row["started"])))
+
+
+def last_exit_text(row: Row, now: float) -> Text:
+    if row.get("spawn_error") and row.get("state") in ("BACKOFF", "FATAL"):
+        return Text("spawn failed", style="red")
+    code = row.get("last_exit")
+    if code is None:
+        return DASH
+    style = "" if code in (0, -15) else "red"
+    return Text(f"{exit_text(code)} {ago(row.get('last_exit_time'), now)}", style=style)
+
+
+def instance_cells(row: Row, now: float) -> tuple[str | Text, ...]:
+    cpu, rss, pid = row.get("cpu"), row.get("rss"), row.get("pid")
+    return (
+        row["name"],
+        state_text(row["state"]),
+        DASH if pid is None else _right(str(pid)),
+        uptime_text(row, now),
+        _right(str(row.get("restarts", 0))),
+        DASH if cpu is None else _right(f"{cpu:.1f}"),
+        DASH if rss is None else _right(format_size(rss)),
+        last_exit_text(row, now),
+    )
+
+
+def next_run_text(task: Row, now: float) -> Text:
+    if not task.get("enabled", True):
+        return Text("disabled", style="dim")
+    when, local = task.get("next_run"), task.get("next_run_local")
+    if when is None:
+        return DASH
+    rel = "in " + format_duration(max(0.0, when - now))
+    if not local:
+        return Text(rel)
+    at = datetime.fromisoformat(local)
+    same_day = at.date() == datetime.fromtimestamp(now, at.tzinfo).date()
+    return Text(f"{rel} ({at.strftime('%H:%M:%S' if same_day else '%a %H:%M')})")
+
+
+def result_text(run: Row | None) -> Text:
+    if not run:
+        return DASH
+    status = str(run.get("status"))
+    text = Text(status, style=RESULT_STYLES.get(status, ""))
+    if run.get("exit_code") not in (None, 0):
+        text.append(f" {exit_text(run['exit_code'])}", style="red")
+    elif run.get("reason"):
+        text.append(f" {run['reason']}", style="dim")
+    return text
+
+
+def running_text(task: Row) -> Text:
+    running = task.get("running") or []
+    if not running:
+        return Text("no", style="dim")
+    if len(running) > 1:
+        return Text(f"{len(running)} runs", style="bold yellow")
+    pid = running[0].get("pid")
+    return Text("yes" if pid is None else f"yes, pid {pid}", style="bold yellow")
+
+
+def task_cells(task: Row, now: float) -> tuple[str | Text, ...]:
+    last = task.get("last") or {}
+    duration = last.get("duration")
+    return (
+        task["name"],
+        str(task.get("schedule") or "-"),
+        str(task.get("timezone") or "local"),
+        next_run_text(task, now),
+        Text(ago(last.get("started") or last.get("ended"), now)),
+        result_text(last),
+        DASH if duration is None else _right(format_duration(duration)),
+        running_text(task),
+    )
+
+
+def header_text(master: Row, counts: dict[str, int], tasks: dict[str, Row], now: float) -> Text:
+    text = Text()
+    text.append("procsup ", style="bold")
+    text.append(str(master.get("version", "?")))
+    text.append(" on ", style="dim")
+    text.append(str(master.get("host", "?")), style="bold")
+    started = master.get("started")
+    if started is not None:
+        text.append(" · up ", style="dim")
+        text.append(format_duration(max(0.0, now - started)))
+    text.append(" │ ", style="dim")
+    text.append(f"{sum(counts.values())} instances:")
+    for state in STATE_ORDER:
+        if counts.get(state):
+            text.append(" ")
+            text.append(f"{counts[state]} {state}", style=STATE_STYLES[state])
+    busy = sum(1 for task in tasks.values() if task.get("running"))
+    text.append(" │ ", style="dim")
+    text.append(f"{len(tasks)} task" + ("" if len(tasks) == 1 else "s"))
+    if busy:
+        text.append(f" ({busy} running)", style="yellow")
+    return text
+
+
+def offline_text(address: str, reason: str, retry: float, attempt: int) -> Text:
+    """The honest screen shown while no master answers."""
+    text = Text()
+    text.append("The procsup master is not reachable.\n\n", style="bold")
+    text.append(f"socket: {address}\nreason: {reason}\n\n")
+    text.append(f"Retrying every {retry:g}s" + (f" (attempt {attempt})" if attempt else ""))
+    text.append("; the dashboard reconnects by itself when the master is back.\n")
+    text.append("Start one with ")
+    text.append("procsup daemon", style="bold")
+    text.append(" or ")
+    text.append("procsup start", style="bold")
+    text.append(".   q quits.")
+    return text
+
+
+def log_line(item: dict[str, Any], clock: Clock) -> Text:
+    if "notice" in item:
+        return Text(f"-- {item['notice']} --", style="italic yellow")
+    err = item.get("stream") == "stderr"
+    text = Text(clock.clock_time(item.get("time") or 0.0) + " ", style="dim")
+    text.append("err " if err else "out ", style="bold red" if err else "dim cyan")
+    text.append(str(item.get("line", "")), style="red" if err else "")
+    return text
+
+
+def details_lines(row: Row, clock: Clock) -> list[tuple[str, str]]:
+    """Every key of a row, times shown as clock times and durations."""
+    pairs = []
+    for key, value in row.items():
+        if isinstance(value, float) and key in TIME_KEYS:
+            shown = f"{clock.clock_time(value)} ({ago(value, clock.now())})"
+        elif isinstance(value, dict | list):
+            shown = _compact(value)
+        else:
+            shown = "-" if value is None else str(value)
+        pairs.append((key, shown))
+    return pairs
+
+
+TIME_KEYS = frozenset(
+    {"started", "ended", "scheduled", "next_try", "last_exit_time", "next_run", "time"}
+)
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None) or "-"
+    return "; ".join(_compact(v) for v in value) or "-"

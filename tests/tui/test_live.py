@@ -1,0 +1,98 @@
+"""The dashboard against a real master with real children (tests/children/)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from procsup.tui.app import ProcsupApp
+from procsup.tui.source import MasterSource
+from tests.harness import MasterProc, child
+from tests.tui.fakes import until
+
+SIZE = (120, 36)
+CONFIG = f"""
+    [programs.sleepy]
+    command = "{child("sleeper.py")}"
+    numprocs = 2
+    start_seconds = 0
+    stop_timeout = "5s"
+"""
+
+
+def log_text(app: ProcsupApp) -> str:
+    return "\n".join(strip.text for strip in app.log_pane.lines)
+
+
+def cell_text(app: ProcsupApp, name: str, column: str) -> str:
+    value = app.instances.get_cell(name, column)
+    return value if isinstance(value, str) else value.plain
+
+
+def test_table_stop_and_log(start_master: Callable[[str], MasterProc]) -> None:
+    m = start_master(CONFIG)
+    m.wait_state("sleepy:1", "RUNNING")
+
+    async def drive() -> None:
+        app = ProcsupApp(MasterSource(m.socket, stats_interval=0.5))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.instances.shown == 2)
+            for name in ("sleepy:0", "sleepy:1"):
+                await until(pilot, lambda n=name: cell_text(app, n, "state") == "RUNNING")
+            assert app.instances.selected == "sleepy:0"
+            # the log pane follows the selected row: the child's own line
+            await until(pilot, lambda: "ready sleepy:0" in log_text(app))
+            # the stats feed fills CPU and RSS
+            await until(pilot, lambda: cell_text(app, "sleepy:0", "rss") != "-")
+
+            await pilot.press("x")
+            await until(pilot, lambda: cell_text(app, "sleepy:0", "state") == "STOPPED")
+            assert cell_text(app, "sleepy:0", "pid") == "-"
+            assert cell_text(app, "sleepy:1", "state") == "RUNNING"
+            # the refresh after the event brings the exit status (SIGTERM)
+            await until(pilot, lambda: "SIGTERM" in cell_text(app, "sleepy:0", "last_exit"))
+
+            await pilot.press("down", "s")  # start sleepy:1, already running: nothing to do
+            await pilot.press("up", "s")
+            await until(pilot, lambda: cell_text(app, "sleepy:0", "state") == "RUNNING")
+
+        assert m.state("sleepy:0")["state"] == "RUNNING"
+
+    asyncio.run(drive())
+
+
+def test_scale_and_remove_follow_program_events(start_master: Callable[[str], MasterProc]) -> None:
+    m = start_master(CONFIG)
+
+    async def drive() -> None:
+        app = ProcsupApp(MasterSource(m.socket))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.instances.shown == 2)
+            await asyncio.to_thread(m.call, "scale", {"program": "sleepy", "numprocs": 3})
+            await until(pilot, lambda: app.instances.shown == 3)
+            await asyncio.to_thread(m.call, "remove", {"program": "sleepy"})
+            await until(pilot, lambda: app.instances.shown == 0)
+
+    asyncio.run(drive())
+
+
+def test_unreachable_then_reconnects(master_factory: Callable[[str], MasterProc]) -> None:
+    m = master_factory(CONFIG)  # made, not started: nothing answers on its socket
+
+    async def drive() -> None:
+        app = ProcsupApp(MasterSource(m.socket), retry=0.2)
+        async with app.run_test(size=SIZE) as pilot:
+            unreachable = app.query_one("#unreachable")
+            await until(pilot, lambda: "attempt" in app.offline_message)
+            assert unreachable.display and not app.query_one("#main").display
+            assert "not reachable" in app.offline_message
+            assert m.socket in app.offline_message
+
+            await asyncio.to_thread(m.start)
+            await until(pilot, lambda: app.connected and app.instances.shown == 2, timeout=20)
+            assert not unreachable.display
+
+            await asyncio.to_thread(m.stop)  # the master goes away: the screen says so again
+            await until(pilot, lambda: not app.connected and unreachable.display, timeout=20)
+
+    asyncio.run(drive())

@@ -4,32 +4,57 @@
 # ~/.local/share/bash-completion/completions/procsup), or `source` it from ~/.bashrc.
 #
 # Verbs and options follow procsup/cli.py. Program and instance names come from the running
-# master (`procsup --no-autostart list --json`; a completion never starts a master), or, when
-# none answers, from the config file (`procsup check --json`). -c/--socket given on the command
-# line are passed along.
+# master (`procsup --no-autostart list --json`, task names from `procsup --no-autostart tasks
+# --json`; a completion never starts a master), or, when none answers, from the config file
+# (`procsup check --json`). -c/--socket given on the command line are passed along.
 
 _procsup_names() {
-    # $1: "instances" (programs, name:N and all) or "programs"
-    local kind=$1 json
-    json=$(procsup "${_procsup_global[@]}" --no-autostart list --json 2>/dev/null) \
-        || json=$(procsup "${_procsup_global[@]}" check --json 2>/dev/null) \
-        || return 0
-    printf '%s' "$json" | python3 -c '
+    # $@: what to offer, any of "instances" (programs, name:N and all), "programs", "tasks"
+    local want=" $* " live="" tasks="" check=""
+    if [[ $want == *" instances "* || $want == *" programs "* ]]; then
+        live=$(procsup "${_procsup_global[@]}" --no-autostart list --json 2>/dev/null) || live=""
+    fi
+    # Tasks: ask the master too, unless it just did not answer.
+    if [[ $want == *" tasks "* && ( -n $live || $want == " tasks " ) ]]; then
+        tasks=$(procsup "${_procsup_global[@]}" --no-autostart tasks --json 2>/dev/null) || tasks=""
+    fi
+    # Whatever the master did not tell: from the config file.
+    if [[ -z $live && ( $want == *" instances "* || $want == *" programs "* ) ]] \
+        || [[ -z $tasks && $want == *" tasks "* ]]; then
+        check=$(procsup "${_procsup_global[@]}" check --json 2>/dev/null) || check=""
+    fi
+    [[ -n $live$tasks$check ]] || return 0
+    printf '%s\0%s\0%s' "$live" "$tasks" "$check" | python3 -c '
 import json, sys
-kind = sys.argv[1]
-try:
-    data = json.load(sys.stdin)
-except ValueError:
-    sys.exit(0)
-if isinstance(data, list):  # list --json: one row per instance
-    programs = [r["program"] for r in data]
-    instances = [r["name"] for r in data]
-else:  # check --json: {"programs": {name: numprocs}}
-    programs = list(data.get("programs", {}))
-    instances = [f"{p}:{n}" for p, c in data.get("programs", {}).items() for n in range(c)]
-names = programs if kind == "programs" else programs + instances + ["all"]
+def load(text):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+kinds = sys.argv[1].split()
+live, tasks, check = map(load, sys.stdin.read().split("\0"))
+if not isinstance(check, dict):
+    check = {}
+if isinstance(live, list):  # list --json: one row per instance
+    programs = [r["program"] for r in live]
+    instances = [r["name"] for r in live]
+else:  # check --json: {"programs": {name: numprocs}, "tasks": {name: schedule}}
+    programs = list(check.get("programs", {}))
+    instances = [f"{p}:{n}" for p, c in check.get("programs", {}).items() for n in range(c)]
+if isinstance(tasks, list):  # tasks --json: one object per task
+    task_names = [t["name"] for t in tasks]
+else:
+    task_names = list(check.get("tasks", {}))
+names = []
+for kind in kinds:
+    if kind == "programs":
+        names += programs
+    elif kind == "instances":
+        names += programs + instances + ["all"]
+    elif kind == "tasks":
+        names += task_names
 print("\n".join(dict.fromkeys(names)))
-' "$kind" 2>/dev/null
+' "$*" 2>/dev/null
 }
 
 _procsup() {
@@ -46,8 +71,8 @@ _procsup() {
         prev=${words[cword-1]}
     fi
 
-    local verbs="daemon start stop restart signal list ls status logs scale remove reload
-                 shutdown save events check init"
+    local verbs="daemon start stop restart signal list ls status logs scale remove tasks run
+                 history reload shutdown save events tui check init"
     local global_opts="-h --help -c --config --socket --no-autostart --version"
 
     # Find the verb and collect the global options to pass to procsup itself.
@@ -96,7 +121,7 @@ _procsup() {
     local nargs=0
     for ((i = verb_at + 1; i < cword; i++)); do
         case ${words[i]} in
-            -n|--name|--numprocs|--cwd|--lines|--since) ((i++)) ;;
+            -n|--name|--numprocs|--cwd|--lines|--since|--log-file|--screenshot) ((i++)) ;;
             -*) ;;
             *) ((nargs++)) ;;
         esac
@@ -104,7 +129,9 @@ _procsup() {
 
     local opts="" names=""
     case $verb in
-        daemon) opts="-f --foreground" ;;
+        daemon)
+            [[ $prev == --log-file ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; }
+            opts="-f --foreground --log-file" ;;
         start)
             case $prev in
                 -n|--name|--numprocs) return ;;
@@ -127,10 +154,20 @@ _procsup() {
                 -n|--lines|--since) return ;;
             esac
             opts="-f --follow -n --lines --stdout --stderr --since"
-            ((nargs == 0)) && names=instances ;;
+            ((nargs == 0)) && names="instances tasks" ;;
         scale) ((nargs == 0)) && names=programs ;;
         remove) ((nargs == 0)) && names=programs ;;
-        check) opts="--json" ;;
+        tasks|check) opts="--json" ;;
+        run) opts="--wait"; ((nargs == 0)) && names=tasks ;;
+        history)
+            case $prev in
+                -n|--lines) return ;;
+            esac
+            opts="-n --lines --json"
+            ((nargs == 0)) && names=tasks ;;
+        tui)
+            [[ $prev == --screenshot ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; }
+            opts="--screenshot" ;;
         init)
             ((nargs == 0)) && COMPREPLY=($(compgen -f -- "$cur"))
             return ;;

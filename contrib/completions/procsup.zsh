@@ -6,39 +6,65 @@
 #   # in ~/.zshrc, before compinit:  fpath=(~/.zfunc $fpath)
 #
 # Verbs and options follow procsup/cli.py. Program and instance names come from the running
-# master (`procsup --no-autostart list --json`; a completion never starts a master), or, when
-# none answers, from the config file (`procsup check --json`).
+# master (`procsup --no-autostart list --json`, task names from `procsup --no-autostart tasks
+# --json`; a completion never starts a master), or, when none answers, from the config file
+# (`procsup check --json`).
 
-# $1: instances (programs, name:N and all) or programs; the rest: -c/--socket options to pass on.
+# $1: what to offer, any of instances (programs, name:N and all), programs, tasks (space
+# separated); the rest: -c/--socket options to pass on.
 _procsup_names() {
-  local kind=$1; shift
-  local json
-  json=$(procsup "$@" --no-autostart list --json 2>/dev/null) \
-    || json=$(procsup "$@" check --json 2>/dev/null) \
-    || return 0
-  print -r -- "$json" | python3 -c '
+  local want=" $1 " live= tasks= check=; shift
+  if [[ $want == *" instances "* || $want == *" programs "* ]]; then
+    live=$(procsup "$@" --no-autostart list --json 2>/dev/null) || live=
+  fi
+  # Tasks: ask the master too, unless it just did not answer.
+  if [[ $want == *" tasks "* && ( -n $live || $want == " tasks " ) ]]; then
+    tasks=$(procsup "$@" --no-autostart tasks --json 2>/dev/null) || tasks=
+  fi
+  # Whatever the master did not tell: from the config file.
+  if [[ -z $live && ( $want == *" instances "* || $want == *" programs "* ) ]] \
+    || [[ -z $tasks && $want == *" tasks "* ]]; then
+    check=$(procsup "$@" check --json 2>/dev/null) || check=
+  fi
+  [[ -n $live$tasks$check ]] || return 0
+  printf '%s\0%s\0%s' "$live" "$tasks" "$check" | python3 -c '
 import json, sys
-kind = sys.argv[1]
-try:
-    data = json.load(sys.stdin)
-except ValueError:
-    sys.exit(0)
-if isinstance(data, list):  # list --json: one row per instance
-    programs = [r["program"] for r in data]
-    instances = [r["name"] for r in data]
-else:  # check --json: {"programs": {name: numprocs}}
-    programs = list(data.get("programs", {}))
-    instances = [f"{p}:{n}" for p, c in data.get("programs", {}).items() for n in range(c)]
-names = programs if kind == "programs" else programs + instances + ["all"]
+def load(text):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+kinds = sys.argv[1].split()
+live, tasks, check = map(load, sys.stdin.read().split("\0"))
+if not isinstance(check, dict):
+    check = {}
+if isinstance(live, list):  # list --json: one row per instance
+    programs = [r["program"] for r in live]
+    instances = [r["name"] for r in live]
+else:  # check --json: {"programs": {name: numprocs}, "tasks": {name: schedule}}
+    programs = list(check.get("programs", {}))
+    instances = [f"{p}:{n}" for p, c in check.get("programs", {}).items() for n in range(c)]
+if isinstance(tasks, list):  # tasks --json: one object per task
+    task_names = [t["name"] for t in tasks]
+else:
+    task_names = list(check.get("tasks", {}))
+names = []
+for kind in kinds:
+    if kind == "programs":
+        names += programs
+    elif kind == "instances":
+        names += programs + instances + ["all"]
+    elif kind == "tasks":
+        names += task_names
 print("\n".join(dict.fromkeys(names)))
-' "$kind" 2>/dev/null
+' "$want" 2>/dev/null
 }
 
 _procsup_complete_names() {
-  local kind=$1
+  local kinds=$1
   local -a names
   # _procsup_global: -c/--socket from the command line, set by _procsup (dynamic scope)
-  names=("${(@f)$(_procsup_names $kind $_procsup_global)}")
+  names=("${(@f)$(_procsup_names $kinds $_procsup_global)}")
   names=(${names:#})
   # -Q: names like worker:1 are offered as they are (a ':' needs no quoting here)
   compadd -Q -a names
@@ -46,6 +72,8 @@ _procsup_complete_names() {
 
 _procsup_instances() { _procsup_complete_names instances }
 _procsup_programs() { _procsup_complete_names programs }
+_procsup_tasks() { _procsup_complete_names tasks }
+_procsup_logs_names() { _procsup_complete_names 'instances tasks' }
 
 _procsup() {
   local curcontext=$curcontext state line ret=1
@@ -81,10 +109,14 @@ _procsup() {
         'logs:show or follow output'
         'scale:change a program'\''s numprocs at run time'
         'remove:stop a program and drop it'
+        'tasks:show tasks: schedule, next run, last result'
+        'run:run a task now (through its lock)'
+        'history:show the runs and skips of tasks'
         'reload:apply the changed config file'
         'shutdown:stop everything and the master'
         'save:write the running set into the config file'
         'events:print the master'\''s event stream as JSON lines'
+        'tui:the live dashboard'
         'check:validate the config and show what would run'
         'init:write a starter procsup.toml'
       )
@@ -94,7 +126,10 @@ _procsup() {
       curcontext=${curcontext%:*:*}:procsup-$line[1]:
       case $line[1] in
         daemon)
-          _arguments '(-f --foreground)'{-f,--foreground}'[stay in the foreground]' && ret=0 ;;
+          _arguments \
+            '(-f --foreground)'{-f,--foreground}'[stay in the foreground]' \
+            '--log-file=[with -f: log to this rotating file instead of stderr]:log file:_files' \
+            && ret=0 ;;
         start)
           if (( ${words[(I)--]} && ${words[(I)--]} < CURRENT )); then
             # the ad-hoc program's command after `--`
@@ -126,13 +161,25 @@ _procsup() {
             '(--stderr)--stdout[stdout only]' \
             '(--stdout)--stderr[stderr only]' \
             '--since=[only lines newer than this (10m, 1h)]:duration: ' \
-            '1:name:_procsup_instances' && ret=0 ;;
+            '1:name:_procsup_logs_names' && ret=0 ;;
         scale)
           _arguments '1:program:_procsup_programs' '2:numprocs: ' && ret=0 ;;
         remove)
           _arguments '1:program:_procsup_programs' && ret=0 ;;
-        check)
+        tasks|check)
           _arguments '--json[machine-readable output]' && ret=0 ;;
+        run)
+          _arguments \
+            '--wait[wait for the run to end and exit with its exit code]' \
+            '1:task:_procsup_tasks' && ret=0 ;;
+        history)
+          _arguments \
+            '(-n --lines)'{-n+,--lines=}'[how many runs, newest first]:runs: ' \
+            '--json[machine-readable output]' \
+            '1:task:_procsup_tasks' && ret=0 ;;
+        tui)
+          _arguments '--screenshot=[save the dashboard as an SVG file and exit]:file:_files' \
+            && ret=0 ;;
         init)
           _arguments '1:path:_files' && ret=0 ;;
       esac

@@ -278,13 +278,15 @@ def cmd_events(ctx: Context) -> int:
 
 
 def cmd_tui(ctx: Context) -> int:
+    import contextlib
+
     from procsup.tui.app import run_tui  # textual is imported only here
 
     if not ctx.args.no_autostart:
-        try:  # like every command that needs a master: start one if none answers
+        # like every command that needs a master: start one if none answers (if that fails,
+        # the dashboard says so itself, and connects when a master appears)
+        with contextlib.suppress(NoMaster):
             ctx.client()
-        except NoMaster:
-            pass  # the dashboard says so itself, and connects when one appears
     return run_tui(ctx)
 
 

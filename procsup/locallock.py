@@ -17,7 +17,7 @@ class LocalLock:
         self.path = state_dir / "locks" / f"{task}.lock"
 
     def acquire(self) -> int | None:
-        """An inheritable descriptor holding the lock, or None when a run still holds it."""
+        """A descriptor holding the lock (the run inherits it), or None while a run holds it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -26,16 +26,3 @@ class LocalLock:
             os.close(fd)
             return None
         return fd
-
-    def held(self) -> bool:
-        fd = self.acquire()
-        if fd is None:
-            return True
-        os.close(fd)
-        return False
-
-    @staticmethod
-    def note_holder(fd: int, pid: int) -> None:
-        """Write the holder's pid into the file, for people looking at a held lock."""
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{pid}\n".encode(), 0)

@@ -85,6 +85,10 @@ class Server:
             await self._read_loop(reader, conn)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # the master is shutting down. End normally: CPython 3.11's stream callback calls
+            # exception() on a cancelled connection task, which logs a spurious traceback.
+            pass
         finally:
             self._conns.discard(task)
             writer.close()

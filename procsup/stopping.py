@@ -56,7 +56,14 @@ async def kill_tree(
 
 
 async def stop_leftovers(rt: Runtime, policy: StopPolicy, pgid: int, spawn_id: str) -> None:
-    """Descendants left behind by a leader that exited are stopped too."""
+    """Descendants left behind by a leader that exited are stopped too.
+
+    Such a leftover is either still in the leader's process group or, having escaped it, one of
+    our own children (we are the subreaper); when neither is the case, as after nearly every
+    exit, the full process-table scan is skipped.
+    """
+    if not group_alive(pgid) and not (_own_children() - rt.leaders()):
+        return
     table = await rt.tables.fresh()
     pids = instance_tree(table, None, spawn_id, rt.leaders())
     if pids or group_alive(pgid):
@@ -69,3 +76,19 @@ def group_alive(pgid: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def _own_children() -> set[int]:
+    """Our direct children, from /proc/self/task/*/children: one small read per thread."""
+    found: set[int] = set()
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return {-1}  # unknown: let the caller scan
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/children") as f:
+                found.update(int(pid) for pid in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return found

@@ -91,6 +91,7 @@ class TaskRun:
         keeper_end = None
         if self.hold.lease is not None:
             spec, keeper_end = self._under_keeper(spec)
+        self.record.started = time.time()
         try:
             child = spawn(spec)
         except OSError as exc:
@@ -103,12 +104,10 @@ class TaskRun:
         self.output.attach(child)
         self.rt.reaper.watch(child.pid, self._on_exit)
         if self.hold.fd is not None:  # the run holds the flock now; the master lets go of it
-            with contextlib.suppress(OSError):
-                os.ftruncate(self.hold.fd, 0)
-                os.pwrite(self.hold.fd, f"{child.pid}\n".encode(), 0)
+            with contextlib.suppress(OSError):  # fixed width: no truncate (a journal write)
+                os.pwrite(self.hold.fd, f"{child.pid:>10}\n".encode(), 0)
             os.close(self.hold.fd)
             self.hold.fd = None
-        self.record.started = time.time()
         if self.config.timeout:
             self._timeout = self.rt.loop.call_later(
                 self.config.timeout, lambda: self.rt.background(self.stop("timeout"))
@@ -316,7 +315,7 @@ class TaskRun:
     def _finish_spawn_error(self, error: str) -> None:
         rec = self.record
         rec.status, rec.reason = "failed", f"spawn failed: {error}"
-        rec.started = rec.ended = time.time()
+        rec.ended = time.time()
         self.output.note(rec.reason)
         self._exited.set_result(-1)
         self.rt.background(self._release())

@@ -35,6 +35,8 @@ LEFTOVER_GRACE = 2.0  # how long processes the run left behind get before SIGKIL
 class Keeper:
     def __init__(self, ctrl: int, stop_signal: int, grace: float, kill_by: float | None) -> None:
         self.ctrl: int | None = ctrl
+        os.set_inheritable(ctrl, False)  # the link is the keeper's, not the run's
+        self._partial = b""
         self.stop_signal = stop_signal
         self.grace = grace
         self.kill_by = kill_by
@@ -56,7 +58,8 @@ class Keeper:
 
     def start(self, argv: list[str]) -> bool:
         try:
-            self.pid = os.posix_spawnp(argv[0], argv, os.environ, setsigdef=RESET)
+            reset = {*RESET, self.stop_signal} - {signal.SIGKILL, signal.SIGSTOP}
+            self.pid = os.posix_spawnp(argv[0], argv, os.environ, setsigdef=reset)
         except OSError as exc:
             self.send(f"E {exc.strerror or exc}: {argv[0]}")
             return False
@@ -88,7 +91,9 @@ class Keeper:
             data = os.read(self.ctrl, 4096)
         except OSError:
             return False
-        for line in data.decode(errors="replace").splitlines():
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for raw in lines:
+            line = raw.decode(errors="replace")
             if line.startswith("D "):
                 with contextlib.suppress(ValueError):
                     deadline = float(line[2:])
@@ -138,13 +143,16 @@ class Keeper:
                 self.code = os.waitstatus_to_exitcode(status)
 
     def _signal_tree(self, sig: int) -> None:
-        """The group, then each descendant that left it (each process gets the signal once)."""
+        """Every descendant gets the signal once. The group is signalled as a whole (the keeper
+        ignores the stop signal), except SIGKILL: the keeper must live on to reap the tree
+        and report, so that one goes to each descendant by pid."""
         group = os.getpgid(0)
-        with contextlib.suppress(OSError):
-            os.killpg(group, sig)
+        if sig != signal.SIGKILL:
+            with contextlib.suppress(OSError):
+                os.killpg(group, sig)
         for pid in _descendants(os.getpid()):
             with contextlib.suppress(OSError):
-                if os.getpgid(pid) != group:
+                if sig == signal.SIGKILL or os.getpgid(pid) != group:
                     os.kill(pid, sig)
 
     def _stop_leftovers(self) -> None:
@@ -154,6 +162,10 @@ class Keeper:
         self._signal_tree(self.stop_signal)
         self._signal_tree(signal.SIGCONT)
         deadline = time.monotonic() + LEFTOVER_GRACE
+        if self.kill_at is not None:  # a stop under way keeps its deadline
+            deadline = min(deadline, self.kill_at)
+        if self.kill_by is not None:  # and nothing outlives the lease
+            deadline = min(deadline, self.kill_by)
         while _descendants(os.getpid()):
             if time.monotonic() >= deadline:
                 self._signal_tree(signal.SIGKILL)

@@ -17,7 +17,8 @@ class LocalLock:
         self.path = state_dir / "locks" / f"{task}.lock"
 
     def acquire(self) -> int | None:
-        """A descriptor holding the lock (the run inherits it), or None while a run holds it."""
+        """A descriptor holding the lock (the run inherits it), or None while a run holds it.
+        Raises OSError when the lock file cannot be made or locked."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -25,4 +26,7 @@ class LocalLock:
         except BlockingIOError:
             os.close(fd)
             return None
+        except OSError:
+            os.close(fd)
+            raise
         return fd

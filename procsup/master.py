@@ -87,6 +87,7 @@ class Master:
         self.output_path = config.master.state_dir / "output.json"
         self.saved = SavedState()
         self._stop = asyncio.Event()
+        self._reloading = asyncio.Lock()
         self._state_timer: asyncio.TimerHandle | None = None
         self._lock = PidLock(config.master.state_dir)
         self.loop: asyncio.AbstractEventLoop
@@ -199,6 +200,10 @@ class Master:
 
     async def reload(self) -> dict[str, list[str]]:
         """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad."""
+        async with self._reloading:  # one reload at a time: the last one asked for wins
+            return await self._reload()
+
+    async def _reload(self) -> dict[str, list[str]]:
         new = load_config(self.config.path)
         summary = await self.registry.apply(new)
         summary |= await self.scheduler.apply(new)

@@ -11,13 +11,14 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from procsup.config import Config, TaskConfig
 from procsup.events import Event
 from procsup.history import History, RunRecord, open_history
+from procsup.runtime import Runtime
 from procsup.schedule import Fire, Schedule, Skipped
 from procsup.task import Task, TaskServices, host_name
 from procsup.taskrun import TaskRun
@@ -39,9 +40,9 @@ class UnknownTask(Exception):
 class Scheduler:
     def __init__(
         self,
-        rt: Any,
+        rt: Runtime,
         config: Config,
-        restart_program: Callable[[str], Awaitable[None]],
+        restart_program: Callable[[str], Coroutine[Any, Any, None]],
     ) -> None:
         self.rt = rt
         self.config = config
@@ -56,6 +57,8 @@ class Scheduler:
         )
         self.tasks: dict[str, Task] = {}
         self._restarts: dict[str, Schedule] = {}
+        #: fires waiting out their jitter or a lock: cancelled at shutdown, not waited for
+        self._firing: set[asyncio.Task[object]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -85,6 +88,9 @@ class Scheduler:
     async def close(self) -> None:
         """Stop firing; stop runs in progress (their tree, stop_timeout) and record them."""
         self._timers.close()
+        for pending in list(self._firing):
+            pending.cancel()
+        await asyncio.gather(*self._firing, return_exceptions=True)
         await asyncio.gather(*(t.stop_runs("shutdown") for t in self.tasks.values()))
         await self.rt.drain()  # lease releases happen in the background
         for task in self.tasks.values():
@@ -132,7 +138,18 @@ class Scheduler:
         self.history.mark_fired(task.name, fire.at)
         # Fires missed while the master stood still (suspend, a clock jump) are not made up
         self._arm(task, max(fire.at, time.time()))
-        self.rt.background(task.fire(fire))
+        self._launch(task.fire(fire))
+
+    def _launch(self, coro: Coroutine[Any, Any, object]) -> None:
+        """Run a fire in the background, tracked so that shutdown can cancel it."""
+        job = self.rt.loop.create_task(coro)
+        self._firing.add(job)
+        job.add_done_callback(self._fire_done)
+
+    def _fire_done(self, job: asyncio.Task[object]) -> None:
+        self._firing.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            log.error("a task fire failed", exc_info=job.exception())
 
     def _record_dst_skip(self, task: Task, skip: Skipped) -> None:
         rec = RunRecord(
@@ -149,13 +166,13 @@ class Scheduler:
     def _catch_up(self, task: Task, now: float) -> None:
         """After the master was down over a due time, run once at start (`catch_up = true`)."""
         last = self.history.last_fired(task.name)
-        if not task.config.catch_up or last is None:
+        if not task.config.catch_up or not task.config.enabled or last is None:
             return
         missed, _ = task.schedule.next_after(last)
         if missed.at < now:
             log.info("task %s: catching up the run due at %s", task.name, missed.nominal)
             self.history.mark_fired(task.name, missed.at)
-            self.rt.background(task.launch("catch-up", missed.at))
+            self._launch(task.launch("catch-up", missed.at))
 
     def task(self, name: str) -> Task:
         try:
@@ -185,6 +202,7 @@ class Scheduler:
             self._redis = None
         for name in removed:
             task = self.tasks.pop(name)
+            task.retired = True
             self._timers.cancel(("task", name))
             await task.stop_runs("removed by reload")
             task.close()

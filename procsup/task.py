@@ -56,6 +56,7 @@ class Task:
         self.schedule = Schedule(config.schedule, config.timezone, anchor)
         self.output = _output(config)
         self.runs: dict[str, TaskRun] = {}
+        self.retired = False  # removed by a reload: a fire still in its jitter does not run
         self.next: Fire | None = None
         self.last: RunRecord | None = services.history.last(config.name)
 
@@ -85,6 +86,8 @@ class Task:
             return
         if self.config.jitter > 0:
             await asyncio.sleep(random.uniform(0, self.config.jitter))
+            if self.retired or not self.config.enabled:  # a reload meanwhile
+                return
         await self.launch("schedule", fire.at, fire.note)
 
     async def launch(
@@ -118,15 +121,19 @@ class Task:
         """The overlap lock, or None when the run is skipped (recorded here)."""
         cfg = self.config
         if cfg.lock == "local":
-            fd = LocalLock(self.sv.state_dir, self.name).acquire()
+            try:
+                fd = LocalLock(self.sv.state_dir, self.name).acquire()
+            except OSError as exc:  # e.g. a lock file left by a master running as another user
+                self._skip(rec, f"lock-error: {exc}")
+                return None
             if fd is None:
                 self._skip(rec, "lock-held")
                 return None
             return Hold(fd=fd)
         from procsup.redislock import LockUnavailable
 
-        locks = self.sv.redis()
         try:
+            locks = self.sv.redis()
             lease = await locks.acquire(self.name, cfg.lock_ttl)
         except LockUnavailable as exc:
             if cfg.on_lock_unavailable == "run":

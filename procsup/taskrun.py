@@ -98,16 +98,21 @@ class TaskRun:
             self._close_fds(keeper_end)
             self._finish_spawn_error(f"{exc.strerror or exc}: {self.config.command[0]}")
             return False
+        except (KeyError, ValueError) as exc:  # e.g. the user was deleted since the config load
+            self._close_fds(keeper_end)
+            self._finish_spawn_error(str(exc))
+            return False
         self._close_fds(keeper_end)
         self.child = child
         self.rt.leader_set.add(child.pid)
-        self.output.attach(child)
         self.rt.reaper.watch(child.pid, self._on_exit)
-        if self.hold.fd is not None:  # the run holds the flock now; the master lets go of it
-            with contextlib.suppress(OSError):  # fixed width: no truncate (a journal write)
+        try:
+            self.output.attach(child)
+        except OSError as exc:  # the run goes on; its output is lost, and that is said
+            log.error("task %s: cannot open its log files: %s", self.config.name, exc)
+        if self.hold.fd is not None:  # the lock's holder, for people (fixed width: no truncate)
+            with contextlib.suppress(OSError):
                 os.pwrite(self.hold.fd, f"{child.pid:>10}\n".encode(), 0)
-            os.close(self.hold.fd)
-            self.hold.fd = None
         if self.config.timeout:
             self._timeout = self.rt.loop.call_later(
                 self.config.timeout, lambda: self.rt.background(self.stop("timeout"))
@@ -279,19 +284,24 @@ class TaskRun:
         assert child is not None
         child.mark_reaped(code)
         self.rt.leader_set.discard(child.pid)
-        self.output.drain()
-        if self._link is not None:
-            self._on_keeper_data()  # the keeper's last words: the run's own exit code
-            self._close_link()
-        if self._keeper_code is not None:
-            code = self._keeper_code
-        self._exited.set_result(code)
-        if self._timeout is not None:
-            self._timeout.cancel()
-        if self._renewer is not None:
-            self._renewer.cancel()
-        self.rt.background(stop_leftovers(self.rt, self._policy(), child.pid, self.spawn_id))
-        self.rt.background(self._release())
+        try:
+            self.output.drain()
+            if self._link is not None:
+                self._on_keeper_data()  # the keeper's last words: the run's own exit code
+                self._close_link()
+        finally:  # whatever happens above, the run ends and its lock is freed
+            if self._keeper_code is not None:
+                code = self._keeper_code
+            self._exited.set_result(code)
+            if self._timeout is not None:
+                self._timeout.cancel()
+            if self._renewer is not None:
+                self._renewer.cancel()
+            self.rt.background(self._release(child.pid))
+            self._conclude(code)
+
+    def _conclude(self, code: int) -> None:
+        """The run's status and reason, from how it ended."""
         rec = self.record
         rec.ended = time.time()
         rec.exit_code = code
@@ -318,12 +328,22 @@ class TaskRun:
         rec.ended = time.time()
         self.output.note(rec.reason)
         self._exited.set_result(-1)
-        self.rt.background(self._release())
+        self.rt.background(self._release(None))
         self.done.set_result(rec)
 
-    async def _release(self) -> None:
-        """Free the lock: a local flock went with the run's processes; a lease is deleted
-        (compare-and-delete, so a lease that already passed to someone else is left alone)."""
+    async def _release(self, pgid: int | None) -> None:
+        """Free the lock once every process of the run is gone (processes it left behind are
+        stopped first): the master's copy of the flock is closed, and a lease is deleted with
+        compare-and-delete, so a lease that already passed to someone else is left alone.
+
+        The master keeps its own copy of the flock descriptor while the run lives, so a run
+        that closes inherited descriptors (sudo does) is still covered; if the master dies,
+        the kernel drops that copy and the run's own keeps the lock."""
+        if pgid is not None:
+            try:
+                await stop_leftovers(self.rt, self._policy(), pgid, self.spawn_id)
+            except Exception:
+                log.exception("task %s: stopping what the run left behind failed", self.config.name)
         if self.hold.fd is not None:
             os.close(self.hold.fd)
             self.hold.fd = None

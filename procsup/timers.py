@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import time
 from collections.abc import Callable, Hashable
+
+log = logging.getLogger(__name__)
 
 MAX_SLEEP = 60.0
 
@@ -23,9 +26,12 @@ class WallTimers:
         self._due: dict[Hashable, tuple[float, int, Callable[[], None]]] = {}
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
+        self._closed = False
 
     def set(self, key: Hashable, at: float, callback: Callable[[], None]) -> None:
         """Call `callback` at epoch second `at` (replacing any timer under `key`)."""
+        if self._closed:
+            return
         seq = next(self._seq)
         self._due[key] = (at, seq, callback)
         heapq.heappush(self._heap, (at, seq, key))
@@ -35,6 +41,7 @@ class WallTimers:
         self._due.pop(key, None)  # its heap entry is skipped when it comes up
 
     def close(self) -> None:
+        self._closed = True
         self._due.clear()
         self._heap.clear()
         if self._handle is not None:
@@ -67,5 +74,8 @@ class WallTimers:
                 break
             _, _, key = heapq.heappop(self._heap)
             _, _, callback = self._due.pop(key)
-            callback()
+            try:
+                callback()
+            except Exception:  # one broken callback must not stop every other fire
+                log.exception("timer callback failed")
         self._arm()

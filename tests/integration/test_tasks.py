@@ -441,3 +441,29 @@ def test_shutdown_stops_runs_and_records_them(master_factory, tmp_path):
     m.start()
     rec = history(m, "sd")[0]
     assert rec["status"] == "stopped" and rec["reason"] == "shutdown"
+
+
+def test_shutdown_cancels_fires_waiting_out_their_jitter(master_factory, tmp_path):
+    out = tmp_path / "jitter.jsonl"
+    m = master_factory(
+        f"""
+        [tasks.late]
+        command = "{probe(out, 30)}"
+        schedule = "* * * * * *"
+        jitter = "20s"
+        """
+    ).start()
+    began = time.time()
+    wait_for(lambda: time.time() - began > 2.5, 5, "a few fires to be waiting out their jitter")
+    assert m.stop() == 0
+    stopped = time.time()
+    for lines in probe_runs(out).values():  # a run that did start was stopped with the master
+        assert lines[-1]["event"] == "end" and lines[-1]["t"] <= stopped
+    assert not [p for p in psutil.process_iter(["environ"]) if _task_of(p) == "late"]
+
+
+def _task_of(proc: psutil.Process) -> str | None:
+    try:
+        return (proc.info.get("environ") or {}).get("PROCSUP_TASK")
+    except psutil.Error:
+        return None

@@ -13,7 +13,7 @@ import psutil
 import pytest
 import redis
 
-from tests.harness import MasterProc, wait_for
+from tests.harness import MasterProc, child, wait_for
 from tests.integration.test_tasks import (
     assert_no_overlap,
     history,
@@ -84,6 +84,19 @@ def test_a_killed_master_s_run_stops_before_its_lease_expires(master_factory, re
     last = probe_runs(out)[run["run_id"]][-1]
     assert last["event"] == "end" and last["t"] < expires
     wait_for(lambda: r.get("procsup:lock:dist") is None, 5, "the lease to expire")
+
+
+def test_a_killed_master_s_run_leaves_nothing_behind_past_its_lease(master_factory, redis_server):
+    """Even a daemon the run double-forked, that called setsid and ignores SIGTERM, is gone
+    before the lease expires: the keeper is its subreaper and SIGKILLs it by pid."""
+    pidfile = redis_server.root / "escaped.pid"
+    m = master_factory(redis_task(redis_server, child("escaper.py", str(pidfile)))).start()
+    escaped = int(wait_for(lambda: pidfile.exists() and pidfile.read_text(), 10, "the daemon"))
+    r = client(redis_server)
+    m.kill9()
+    expires = time.monotonic() + r.pttl("procsup:lock:dist") / 1000
+    wait_for(lambda: _gone(escaped), 5, "the escaped daemon to be killed")
+    assert time.monotonic() < expires
 
 
 def test_a_lost_lease_stops_the_run_and_leaves_the_new_holder_alone(start_master, redis_server):

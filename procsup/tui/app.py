@@ -2,12 +2,15 @@
 
 The feed is one `events` subscription (with a low-rate stats feed): the snapshot fills the
 store, every event updates it, and a short debounce applies the changed rows to the tables.
+Stats wait for the once-a-second tick instead, which repaints the tables anyway (uptimes, "in
+5s"): every repaint of a DataTable re-renders all its cells, so one repaint a second, not two.
 When the master is away, an honest screen says so and the feed reconnects by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on
@@ -35,7 +38,7 @@ REFRESH_DELAY = 0.3  # re-read rows whose last exit / restarts an event could no
 
 
 class ProcsupApp(Actions, App[int]):
-    CSS_PATH = "procsup.tcss"
+    CSS_PATH = Path(__file__).with_name("procsup.tcss")  # absolute: subclasses live elsewhere
     TITLE = "procsup"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
@@ -75,6 +78,7 @@ class ProcsupApp(Actions, App[int]):
         self._to_refresh: set[str] = set()
         self.offline_message = ""
         self._header_plain = ""
+        self._titles_shown: dict[str, tuple[str, str]] = {}
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -108,7 +112,8 @@ class ProcsupApp(Actions, App[int]):
                         self.store.apply(item)
                     except (KeyError, TypeError, ValueError):
                         continue  # an item we cannot read: skip it, keep following
-                    self._later("apply", FLUSH_DELAY, self._apply_changes)
+                    if item.get("type") != "stats":  # stats: the next tick applies them
+                        self._later("apply", FLUSH_DELAY, self._apply_changes)
             except (MasterGone, CommandError) as exc:
                 attempt += 1
                 self._offline(str(exc), attempt)
@@ -144,8 +149,9 @@ class ProcsupApp(Actions, App[int]):
         if changes.refresh:
             self._to_refresh |= changes.refresh
             self._later("refresh", REFRESH_DELAY, self._start_refresh)
-        if self.log_pane.target is None:
-            self._follow_selected()
+        target = self.log_pane.target
+        if target not in self.store.instances and target not in self.store.tasks:
+            self._follow_selected()  # nothing followed yet, or its row is gone: the cursor's row
 
     async def _relist(self, program: str) -> None:
         try:
@@ -192,6 +198,8 @@ class ProcsupApp(Actions, App[int]):
 
     def _tick(self) -> None:
         if self.connected:
+            if self.store.pending:  # stats (or events whose debounce has not fired yet)
+                self._apply_changes()
             self.instances.tick()
             self.tasks.tick()
             self._header()
@@ -210,12 +218,14 @@ class ProcsupApp(Actions, App[int]):
             (self.tasks, len(self.store.tasks), "tasks"),
         ):
             shown = f"{table.shown} of {total}" if table.filter_text else str(total)
-            table.border_title = f"{what} ({shown})"
+            title = f"{what} ({shown})"
             arrow = "↓" if table.sort_reverse else "↑"
             sub = f"sort: {table.sort_by} {arrow}"
             if table.filter_text:
                 sub += f" · filter: {table.filter_text}"
-            table.border_subtitle = sub
+            if self._titles_shown.get(what) != (title, sub):  # setting one repaints the table
+                self._titles_shown[what] = (title, sub)
+                table.border_title, table.border_subtitle = title, sub
 
     # --- selection, filter, sorting -------------------------------------------------------------
 
@@ -233,9 +243,7 @@ class ProcsupApp(Actions, App[int]):
         return self.tasks if self.tasks.has_focus else self.instances
 
     def _follow_selected(self) -> None:
-        table = self._active_table()
-        if table.selected is not None:
-            self.log_pane.follow(table.selected)
+        self.log_pane.follow(self._active_table().selected)
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:

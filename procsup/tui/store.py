@@ -96,10 +96,15 @@ class Store:
                 self.pending.instances.add(name)
 
     def _on_task(self, ev: dict[str, Any]) -> None:
-        row = ev.get("task")
+        name, row = ev["name"], ev.get("task")
         if isinstance(row, dict):
-            self.tasks[ev["name"]] = row
-            self.pending.tasks.add(ev["name"])
+            self.tasks[name] = row
+            self.pending.tasks.add(name)
+            self.pending.tasks_removed.discard(name)
+        elif row is None and name in self.tasks:  # a reload removed it ("event": "removed")
+            del self.tasks[name]
+            self.pending.tasks_removed.add(name)
+            self.pending.tasks.discard(name)
 
     def _on_run(self, ev: dict[str, Any]) -> None:
         task, run = self.tasks.get(ev["name"]), ev.get("run") or {}

@@ -137,7 +137,9 @@ class LiveTable(DataTable[Cell]):
         def value(name: str) -> Any:
             return self.sort_value(rows[name]) if name in rows else ()
 
-        self.sort("name", key=value, reverse=self.sort_reverse)
+        order = sorted(self._cells, key=value, reverse=self.sort_reverse)
+        if order != [row.key.value for row in self.ordered_rows]:  # sorting repaints every cell
+            self.sort("name", key=value, reverse=self.sort_reverse)
         self._keep_cursor(keep)
 
     def _keep_cursor(self, name: str | None) -> None:

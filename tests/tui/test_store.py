@@ -83,3 +83,19 @@ def test_snapshot_without_tasks_and_unknown_types() -> None:
     store.apply({"type": "snapshot", "instances": [], "master": {"host": "h"}})
     store.apply({"type": "something-new", "name": "x", "time": NOW})
     assert store.tasks == {} and store.master["host"] == "h"
+
+
+def test_task_removed_by_a_reload_drops_its_row() -> None:
+    store = loaded()
+    store.apply({"type": "task", "name": "cleanup", "time": NOW, "task": None,
+                 "event": "removed"})  # fmt: skip
+    changes = store.take()
+    assert "cleanup" not in store.tasks and changes.tasks_removed == {"cleanup"}
+    assert not changes.tasks
+    # a removed task added back by a later reload is a row again
+    store.apply({"type": "task", "name": "cleanup", "time": NOW, "task": dict(TASKS[1])})
+    changes = store.take()
+    assert "cleanup" in store.tasks and changes.tasks == {"cleanup"}
+    # a run event of a task we do not know is ignored
+    store.apply({"type": "run", "name": "nosuch", "time": NOW, "event": "end", "run": {}})
+    assert "nosuch" not in store.tasks

@@ -15,7 +15,10 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Any
 
-from procsup import protocol
+from procsup import (
+    protocol,
+    task_handlers,  # noqa: F401  (registers the task commands)
+)
 from procsup.handlers import HANDLERS, Connection
 from procsup.protocol import MAX_LINE, ProtocolError
 

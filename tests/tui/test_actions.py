@@ -100,3 +100,18 @@ def test_sort_keeps_the_selected_row() -> None:
         assert app.instances.selected == "queue:0"
 
     drive(test)
+
+
+def test_screenshot_row_prefers_running_output_on_both_streams() -> None:
+    from procsup.tui.shot import best_row
+
+    def lines(name: str, out: int, err: int = 0) -> list[dict[str, Any]]:
+        return [{"name": name, "stream": "stdout"}] * out + [
+            {"name": name, "stream": "stderr"}
+        ] * err
+
+    recent = lines("worker:0", 9) + lines("talker:0", 3, 2) + lines("crasher:0", 20, 20)
+    assert best_row(["worker:0", "talker:0"], recent) == "talker:0"  # crasher is not running
+    assert best_row(["worker:0", "idle:0"], recent) == "worker:0"
+    assert best_row(["idle:0"], recent) is None
+    assert best_row([], recent) is None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from procsup.tui.app import ProcsupApp
 from procsup.tui.source import MasterSource
-from tests.harness import MasterProc, child
+from tests.harness import MasterProc, child, wait_for
 from tests.tui.fakes import until
 
 SIZE = (120, 36)
@@ -96,3 +97,30 @@ def test_unreachable_then_reconnects(master_factory: Callable[[str], MasterProc]
             await until(pilot, lambda: not app.connected and unreachable.display, timeout=20)
 
     asyncio.run(drive())
+
+
+def test_screenshot_shows_the_log_of_a_talking_instance(
+    start_master: Callable[[str], MasterProc], tmp_path: Path
+) -> None:
+    """`tui --screenshot`: the cursor goes to the running instance with output on both streams,
+    not to the row that sorts first (a quiet one here)."""
+    from procsup.tui.shot import screenshot
+
+    m = start_master(
+        """
+        [programs.aaa-quiet]
+        command = ["sleep", "60"]
+        start_seconds = 0
+        [programs.talky]
+        command = ["sh", "-c", "echo said-on-stdout; echo said-on-stderr >&2; exec sleep 60"]
+        start_seconds = 0
+        """
+    )
+    m.wait_state("talky:0", "RUNNING")
+    wait_for(lambda: "said-on-stderr" in str(m.call("logs", {"names": ["talky"]})), 10, "output")
+    app = ProcsupApp(MasterSource(m.socket))
+    shot = tmp_path / "shot.svg"
+    assert screenshot(app, str(shot)) == 0
+    assert app.instances.selected == "talky:0" and app.log_pane.target == "talky:0"
+    svg = shot.read_text()
+    assert "said-on-stdout" in svg and "said-on-stderr" in svg

@@ -1157,6 +1157,17 @@ class Bench:
         return "\n".join(lines)
 
 
+def interruptible() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP all end a bench through its cleanup (KeyboardInterrupt)."""
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -1167,14 +1178,7 @@ def main() -> int:
     ap.add_argument("--no-supervisord", action="store_true", help="measure procsup only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs (configs, logs)")
     args = ap.parse_args()
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-
+    interruptible()
     t_start = time.perf_counter()
     subreaper = become_subreaper()
     sv_version = None

@@ -38,7 +38,17 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from bench_core import OUT, BenchError, become_subreaper, cpu_seconds, log, py_env, tail, wait_for
+from bench_core import (
+    OUT,
+    BenchError,
+    become_subreaper,
+    cpu_seconds,
+    interruptible,
+    log,
+    py_env,
+    tail,
+    wait_for,
+)
 
 from procsup.client import Client, ClientError, NoMaster
 
@@ -513,14 +523,7 @@ def main() -> int:
     )
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     args = ap.parse_args()
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGHUP, on_term)
-
+    interruptible()
     t_start = time.perf_counter()
     subreaper = become_subreaper()
     import procsup

@@ -254,7 +254,8 @@ class Scheduler:
 
 
 def _redis_changed(old: dict[str, Task], new: Config) -> bool:
-    """The Redis client is made for the URL and the shortest lease; remake it if they change."""
+    """The Redis client's timeout is made for the shortest lease; remake it if leases change.
+    (A new redis_url, like every [procsup] setting, takes effect on the next master start.)"""
     before = sorted(t.config.lock_ttl for t in old.values() if t.config.lock == "redis")
     after = sorted(t.lock_ttl for t in new.tasks.values() if t.lock == "redis")
     return before != after

@@ -23,10 +23,10 @@ from procsup.events import Event
 from procsup.history import History, RunRecord
 from procsup.locallock import LocalLock
 from procsup.output import Output
-from procsup.process import SpawnSpec, send_signal, spawn
+from procsup.process import send_signal, spawn
 from procsup.runtime import Runtime
 from procsup.schedule import Fire, Schedule
-from procsup.taskrun import Hold, TaskRun
+from procsup.taskrun import Hold, TaskRun, task_spec
 
 if TYPE_CHECKING:
     from procsup.redislock import RedisLocks
@@ -197,17 +197,14 @@ class Task:
             argv = cfg.on_failure
         if not argv:
             return
-        env = dict(self.sv.rt.base_env) | cfg.environment
-        env |= {
-            "PROCSUP_TASK": self.name,
+        about = {
             "PROCSUP_RUN_ID": rec.run_id,
             "PROCSUP_STATUS": rec.status,
             "PROCSUP_EXIT_CODE": "" if rec.exit_code is None else str(rec.exit_code),
             "PROCSUP_REASON": rec.reason or "",
         }
-        cwd = str(cfg.directory) if cfg.directory else self.sv.rt.base_dir
         try:
-            child = spawn(SpawnSpec(list(argv), env, cwd, cfg.user, cfg.merge_stderr))
+            child = spawn(task_spec(self.sv.rt, cfg, argv, about))
         except OSError as exc:
             self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
             return

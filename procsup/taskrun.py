@@ -50,6 +50,23 @@ class Hold:
     locks: RedisLocks | None = None
 
 
+def task_spec(
+    rt: Runtime,
+    config: TaskConfig,
+    argv: tuple[str, ...],
+    extra_env: dict[str, str],
+    pass_fds: tuple[int, ...] = (),
+) -> SpawnSpec:
+    """How a task's processes (its runs and its hooks) are spawned: the task's directory, user
+    and environment, plus PROCSUP_TASK and what `extra_env` adds."""
+    env = dict(rt.base_env)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env |= config.environment
+    env |= {"PROCSUP_TASK": config.name, **extra_env}
+    cwd = str(config.directory) if config.directory else rt.base_dir
+    return SpawnSpec(list(argv), env, cwd, config.user, config.merge_stderr, pass_fds)
+
+
 class TaskRun:
     def __init__(
         self,
@@ -122,25 +139,18 @@ class TaskRun:
         return True
 
     def _spec(self) -> SpawnSpec:
-        cfg, rec = self.config, self.record
-        env = dict(self.rt.base_env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.update(cfg.environment)
-        env.update(
-            {
-                "PROCSUP_TASK": cfg.name,
-                "PROCSUP_RUN_ID": rec.run_id,
-                "PROCSUP_SCHEDULED_AT": self.scheduled_iso,
-                "PROCSUP_SCHEDULED_EPOCH": repr(rec.scheduled or time.time()),
-                INSTANCE_ENV: self.spawn_id,
-                "PROCSUP_STATE_DIR": self.rt.state_dir,
-            }
-        )
+        rec = self.record
+        env = {
+            "PROCSUP_RUN_ID": rec.run_id,
+            "PROCSUP_SCHEDULED_AT": self.scheduled_iso,
+            "PROCSUP_SCHEDULED_EPOCH": repr(rec.scheduled or time.time()),
+            INSTANCE_ENV: self.spawn_id,
+            "PROCSUP_STATE_DIR": self.rt.state_dir,
+        }
         if rec.fencing_token is not None:
             env["PROCSUP_FENCING_TOKEN"] = str(rec.fencing_token)
-        cwd = str(cfg.directory) if cfg.directory else self.rt.base_dir
         fds = () if self.hold.fd is None else (self.hold.fd,)
-        return SpawnSpec(list(cfg.command), env, cwd, cfg.user, cfg.merge_stderr, fds)
+        return task_spec(self.rt, self.config, self.config.command, env, fds)
 
     def _under_keeper(self, spec: SpawnSpec) -> tuple[SpawnSpec, socket.socket]:
         """Run the command below a keeper that stops it before the lease can expire."""

@@ -69,7 +69,8 @@ def _global_options(p: argparse.ArgumentParser, default: Any) -> None:
         "--no-autostart",
         action="store_true",
         default=default,
-        help="never start a master in the background",
+        help="never start a master in the background (also: $PROCSUP_NO_AUTOSTART=1, "
+        "or cli_autostart = false in [procsup])",
     )
 
 
@@ -267,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         args.command = command
     from procsup.locate import LocateError
 
+    ctx: Context | None = None
     try:
         ctx = Context(args)
         return args.verbs[args.verb](ctx)
@@ -277,9 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"procsup: {exc}", file=sys.stderr)
         return exc.code
     except NoMaster as exc:
-        hint = "start one with `procsup daemon`"
-        if args.config and not os.path.exists(args.config):
-            hint = f"and no config file at {args.config}"
+        hint = ctx.no_master_hint() if ctx is not None else "start one with `procsup start`"
         print(f"procsup: {exc}; {hint}", file=sys.stderr)
         return NO_MASTER
     except ClientError as exc:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 OK, FAILED, USAGE, NO_MASTER = 0, 1, 2, 3
+#: the verbs that mean to run something, and so may start a master when none answers
+STARTERS = frozenset({"start", "restart", "run", "tui", "daemon"})
 
 
 class CliError(Exception):
@@ -40,19 +42,49 @@ class Context:
         self.state_dir = state_dir
         self._client: Client | None = None
 
-    def client(self, autostart: bool = True) -> Client:
+    def client(self, autostart: bool = False) -> Client:
+        """A connected client. Only the verbs that mean to run something (start, restart, run,
+        tui) pass autostart=True, and even they start no master when autostart is turned off."""
         if self._client is None:
-            self._client = self._connect(autostart and not self.args.no_autostart)
+            self._client = self._connect(autostart)
         return self._client
 
     def _connect(self, autostart: bool) -> Client:
         try:
             return Client(self.socket).connect()
         except NoMaster:
-            if not autostart:
+            if not autostart or self.autostart_off() is not None:
                 raise
         self.start_master(quiet=False)
         return Client(self.socket).connect()
+
+    def autostart_off(self) -> str | None:
+        """Why the CLI must not start a master in the background, or None when it may."""
+        from procsup.launcher import autostart_off
+
+        if self.args.no_autostart:
+            return "--no-autostart"
+        return autostart_off(self.config_path)
+
+    def no_master_hint(self) -> str:
+        """What to do when no master answers: name the command that would start one."""
+        if not os.path.exists(self.config_path):
+            return (
+                f"no config file at {self.config_path} either; create one with "
+                "`procsup init` or pass -c PATH"
+            )
+        off = self.autostart_off()
+        if off is not None and off != "--no-autostart":
+            return (
+                f"CLI autostart is off ({off}); start the master as this host does "
+                "(e.g. `systemctl start procsup`) or with `procsup daemon`"
+            )
+        if self.args.verb in STARTERS:  # it would have started one but for --no-autostart
+            return "run it without --no-autostart, or start the master with `procsup daemon`"
+        return (
+            "start one with `procsup start` (the master and every autostart program) "
+            "or `procsup daemon` (the master only)"
+        )
 
     def start_master(self, quiet: bool) -> int:
         from procsup.launcher import LaunchError, launch_master
@@ -71,7 +103,7 @@ class Context:
             print(f"procsup: started a master (pid {pid}) for {self.config_path}", file=sys.stderr)
         return pid
 
-    def call(self, cmd: str, args: dict[str, Any] | None = None, autostart: bool = True) -> Any:
+    def call(self, cmd: str, args: dict[str, Any] | None = None, autostart: bool = False) -> Any:
         return self.client(autostart).call(cmd, args)
 
 
@@ -110,7 +142,7 @@ def cmd_list(ctx: Context) -> int:
 
 
 def cmd_status(ctx: Context) -> int:
-    result = ctx.call("list", {"names": ctx.args.names, "stats": False}, autostart=False)
+    result = ctx.call("list", {"names": ctx.args.names, "stats": False})
     bad = [r for r in result["instances"] if r["state"] != "RUNNING"]
     for r in result["instances"]:
         print(f"{r['name']} {r['state']}")
@@ -127,7 +159,7 @@ def cmd_start(ctx: Context) -> int:
         return _add_adhoc(ctx)
     if ctx.args.command:
         raise CliError("a command after `--` needs a name: procsup start -n NAME -- CMD…", USAGE)
-    result = ctx.call("start", {"names": ctx.args.names, "wait": True})
+    result = ctx.call("start", {"names": ctx.args.names, "wait": True}, autostart=True)
     _print_states(result)
     return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
@@ -140,27 +172,26 @@ def _add_adhoc(ctx: Context) -> int:
         program["directory"] = os.path.abspath(ctx.args.cwd)
     else:
         program["directory"] = os.getcwd()
-    result = ctx.call("add", {"name": ctx.args.new_name, "program": program})
-    _print_states(result)
-    return OK
+    args = {"name": ctx.args.new_name, "program": program, "wait": True}
+    result = ctx.call("add", args, autostart=True)
+    _print_states(result)  # like `start`: after start_seconds, or the failed start
+    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
 
 def cmd_stop(ctx: Context) -> int:
-    _print_states(ctx.call("stop", {"names": ctx.args.names}, autostart=False))
+    _print_states(ctx.call("stop", {"names": ctx.args.names}))
     return OK
 
 
 def cmd_restart(ctx: Context) -> int:
     args = {"names": ctx.args.names, "rolling": ctx.args.rolling, "wait": True}
-    result = ctx.call("restart", args)
+    result = ctx.call("restart", args, autostart=True)
     _print_states(result)
     return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
 
 def cmd_signal(ctx: Context) -> int:
-    result = ctx.call(
-        "signal", {"signal": ctx.args.signal, "names": ctx.args.names}, autostart=False
-    )
+    result = ctx.call("signal", {"signal": ctx.args.signal, "names": ctx.args.names})
     print(f"sent {result['signal']} to {', '.join(result['sent'])}")
     return OK
 
@@ -178,14 +209,14 @@ def cmd_scale(ctx: Context) -> int:
 
 
 def cmd_remove(ctx: Context) -> int:
-    ctx.call("remove", {"program": ctx.args.program}, autostart=False)
+    ctx.call("remove", {"program": ctx.args.program})
     print(f"removed {ctx.args.program}")
     return OK
 
 
 def cmd_reload(ctx: Context) -> int:
     try:
-        result = ctx.call("reload", autostart=False)
+        result = ctx.call("reload")
     except ClientError as exc:
         if exc.code == "config_error":
             raise CliError("\n".join([exc.message, *(exc.details or [])]), USAGE) from None
@@ -203,7 +234,7 @@ def cmd_reload(ctx: Context) -> int:
 def cmd_shutdown(ctx: Context) -> int:
     from procsup.launcher import wait_exit
 
-    result = ctx.call("shutdown", autostart=False)
+    result = ctx.call("shutdown")
     print(f"stopping every program and the master (pid {result['pid']})…", file=sys.stderr)
     if not wait_exit(result["pid"]):
         raise CliError(f"the master (pid {result['pid']}) is still shutting down")
@@ -212,7 +243,7 @@ def cmd_shutdown(ctx: Context) -> int:
 
 
 def cmd_save(ctx: Context) -> int:
-    result = ctx.call("save", autostart=False)
+    result = ctx.call("save")
     print(f"saved the running set to {result['path']} (previous file: {result['path']}.bak)")
     for name in result.get("not_saved", []):
         print(
@@ -238,7 +269,7 @@ def cmd_run(ctx: Context) -> int:
     """Run a task now; with --wait, exit with the run's own exit code."""
     from procsup.tables import run_result
 
-    client = ctx.client()
+    client = ctx.client(autostart=True)
     if ctx.args.wait:
         client.set_timeout(None)  # a run may take hours
     run = client.call("run", {"task": ctx.args.task, "wait": ctx.args.wait})["run"]
@@ -282,11 +313,10 @@ def cmd_tui(ctx: Context) -> int:
 
     from procsup.tui.app import run_tui  # textual is imported only here
 
-    if not ctx.args.no_autostart:
-        # like every command that needs a master: start one if none answers (if that fails,
-        # the dashboard says so itself, and connects when a master appears)
-        with contextlib.suppress(NoMaster):
-            ctx.client()
+    # start a master if none answers and autostart is on (if not, the dashboard says so
+    # itself, and connects when a master appears)
+    with contextlib.suppress(NoMaster):
+        ctx.client(autostart=True)
     return run_tui(ctx)
 
 

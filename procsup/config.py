@@ -31,6 +31,8 @@ class MasterConfig:
     socket_group: str | None = None
     redis_url: str | None = None
     include: tuple[str, ...] = ()
+    #: false: no CLI verb starts a master in the background (systemd owns it); read by the CLI
+    cli_autostart: bool = True
 
 
 @dataclass(frozen=True)

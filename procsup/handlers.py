@@ -219,6 +219,8 @@ async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
         ) from None
     except ValueError as exc:
         raise ProtocolError(protocol.INVALID, str(exc)) from None
+    if _arg(args, "wait", bool, False):
+        await _settle(list(prog))
     return {"instances": [i.snapshot() for i in prog]}
 
 

@@ -11,10 +11,32 @@ from pathlib import Path
 from procsup.client import Client, NoMaster
 
 START_TIMEOUT = 15.0
+#: set to 1 (true, yes, on) where systemd owns the master: no CLI verb starts one then
+NO_AUTOSTART_ENV = "PROCSUP_NO_AUTOSTART"
+_FALSE = ("", "0", "false", "no", "off")
 
 
 class LaunchError(Exception):
     pass
+
+
+def autostart_off(config_path: str) -> str | None:
+    """Why CLI autostart is turned off for this config (the environment variable, or
+    `cli_autostart = false` in [procsup]), or None. Read only when no master answers, so the
+    extra TOML parse never slows a command that finds its master."""
+    value = os.environ.get(NO_AUTOSTART_ENV, "")
+    if value.strip().lower() not in _FALSE:
+        return f"{NO_AUTOSTART_ENV}={value}"
+    import tomllib
+
+    try:
+        with open(config_path, "rb") as f:
+            table = tomllib.load(f).get("procsup", {})
+    except (OSError, ValueError):
+        return None  # a missing or broken file is reported by whoever reads it next
+    if isinstance(table, dict) and table.get("cli_autostart") is False:
+        return f"cli_autostart = false in {config_path}"
+    return None
 
 
 def master_log_path(state_dir: Path) -> Path:

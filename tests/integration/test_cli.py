@@ -15,10 +15,13 @@ from tests.harness import CHILDREN, PY, child, env_without_master, wait_for
 
 
 def procsup_cli(
-    *args: str, cwd: Path | None = None, timeout: float = 30
+    *args: str, cwd: Path | None = None, timeout: float = 30, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m procsup ARGS` with no $PROCSUP_CONFIG and a HOME without a config."""
-    env = env_without_master()
+    """`python -m procsup ARGS` with no $PROCSUP_CONFIG and a HOME without a config; `env`
+    adds variables."""
+    extra, env = env or {}, env_without_master()
+    env.pop("PROCSUP_NO_AUTOSTART", None)
+    env |= extra
     env["HOME"] = str(cwd or Path("/nonexistent"))
     return subprocess.run(
         [PY, "-m", "procsup", *args],
@@ -157,15 +160,81 @@ def test_init_writes_a_config_that_check_accepts_and_never_overwrites(tmp_path):
 
 
 def test_missing_config_gives_a_one_line_error(tmp_path):
-    result = procsup_cli("-c", "missing.toml", "--no-autostart", "list", cwd=tmp_path)
-    assert result.returncode != 0
-    one_line(result.stderr)
-    # Without --no-autostart it would start a master: it says the file is missing instead.
-    auto = procsup_cli("-c", "missing.toml", "list", cwd=tmp_path)
+    result = procsup_cli("-c", "missing.toml", "list", cwd=tmp_path)
+    assert result.returncode == 3
+    line = one_line(result.stderr)
+    assert "missing.toml" in line and "procsup init" in line
+    # `start` would start a master: it says the file is missing instead.
+    auto = procsup_cli("-c", "missing.toml", "start", cwd=tmp_path)
     assert auto.returncode == 2
     line = one_line(auto.stderr)
     assert "missing.toml" in line and "procsup init" in line
     assert list(tmp_path.iterdir()) == []  # no master started, nothing written
+
+
+#: every verb that needs a master but must never start one, with its arguments
+READ_ONLY_VERBS = [
+    ["list"],
+    ["ls", "--json"],
+    ["status"],
+    ["tasks"],
+    ["history"],
+    ["logs"],
+    ["scale", "w", "2"],
+    ["events"],
+    ["stop", "all"],
+    ["signal", "HUP", "w"],
+    ["remove", "w"],
+    ["reload"],
+    ["save"],
+    ["shutdown"],
+]
+
+
+def test_only_start_restart_run_tui_and_daemon_start_a_master(tmp_path):
+    cfg = write(tmp_path / "procsup.toml", '[programs.w]\ncommand = "sleep 100"\n')
+    for args in READ_ONLY_VERBS:
+        result = procsup_cli("-c", str(cfg), *args, cwd=tmp_path)
+        assert result.returncode == 3, (args, result.stderr)
+        line = one_line(result.stderr)
+        assert "no procsup master" in line and "`procsup start`" in line, line
+        assert "`procsup daemon`" in line, line
+    assert not (tmp_path / "run").exists() and not (tmp_path / "logs").exists()  # no master
+
+
+def _no_autostart(tmp_path: Path, env: dict[str, str], why: str) -> None:
+    """Every verb that would start a master says autostart is off, and starts nothing."""
+    for args in (["start"], ["restart", "w"], ["run", "t"], ["start", "-n", "x", "--", "true"]):
+        result = procsup_cli("-c", "procsup.toml", *args, cwd=tmp_path, env=env)
+        assert result.returncode == 3, (args, result.stderr)
+        line = one_line(result.stderr)
+        assert f"CLI autostart is off ({why}" in line and "`procsup daemon`" in line, line
+    listed = procsup_cli("-c", "procsup.toml", "list", cwd=tmp_path, env=env)
+    assert listed.returncode == 3 and "autostart is off" in one_line(listed.stderr)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "logs").exists()
+
+
+def test_cli_autostart_off_by_environment_variable(tmp_path):
+    text = '[programs.w]\ncommand = "sleep 100"\n[tasks.t]\ncommand = "true"\nschedule = "@daily"\n'
+    write(tmp_path / "procsup.toml", text)
+    _no_autostart(tmp_path, {"PROCSUP_NO_AUTOSTART": "1"}, "PROCSUP_NO_AUTOSTART=1")
+
+
+def test_cli_autostart_off_by_config_key(tmp_path):
+    cfg = write(
+        tmp_path / "procsup.toml",
+        """
+        [procsup]
+        cli_autostart = false   # systemd owns the master here
+        [programs.w]
+        command = "sleep 100"
+        [tasks.t]
+        command = "true"
+        schedule = "@daily"
+        """,
+    )
+    assert procsup_cli("-c", str(cfg), "check").returncode == 0
+    _no_autostart(tmp_path, {"PROCSUP_NO_AUTOSTART": "0"}, f"cli_autostart = false in {cfg}")
 
 
 def test_global_options_after_the_command(tmp_path):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from importlib import resources
 from pathlib import Path
 
-from procsup.config import ConfigError, load_config
+from procsup.command_path import resolve_command
+from procsup.config import Config, ConfigError, ProgramConfig, TaskConfig, load_config
+from procsup.datatypes import toml_literal
 
 
-def check(path: Path, as_json: bool) -> int:
-    """Validate; print every error (exit 2) or what would run (exit 0)."""
+def check(path: Path, as_json: bool, strict: bool = False) -> int:
+    """Validate; print every error (exit 2), or what would run (exit 0) with a warning for each
+    command that cannot run (exit 1 with `strict`)."""
     try:
         config = load_config(path)
     except ConfigError as exc:
@@ -20,6 +24,7 @@ def check(path: Path, as_json: bool) -> int:
             print(f"error: {issue}", file=sys.stderr)
         print(f"{len(exc.issues)} error(s) in {path}", file=sys.stderr)
         return 2
+    warnings = command_warnings(config)
     if as_json:
         print(
             json.dumps(
@@ -27,11 +32,21 @@ def check(path: Path, as_json: bool) -> int:
                     "config": str(path),
                     "programs": {n: p.numprocs for n, p in config.programs.items()},
                     "tasks": {n: t.schedule for n, t in config.tasks.items()},
+                    "warnings": warnings,
                 },
                 indent=2,
             )
         )
-        return 0
+    else:
+        _print_summary(path, config)
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if warnings:
+            print(f"{len(warnings)} warning(s) in {path}", file=sys.stderr)
+    return 1 if strict and warnings else 0
+
+
+def _print_summary(path: Path, config: Config) -> None:
     print(f"{path}: ok")
     for name, prog in config.programs.items():
         start = "autostart" if prog.autostart else "manual start"
@@ -42,7 +57,29 @@ def check(path: Path, as_json: bool) -> int:
         print(f"  task {name}: {task.schedule} [{zone}] {shlex.join(task.command)}{state}")
     if not config.programs and not config.tasks:
         print("  nothing configured yet")
-    return 0
+
+
+def command_warnings(config: Config) -> list[str]:
+    """One line per program, task or hook command the spawn could not run: not found, not
+    executable, or a directory, with the path it resolved to. The environment is this
+    process's plus the entry's own (the master's may differ, e.g. under systemd)."""
+    entries: list[tuple[str, ProgramConfig | TaskConfig]] = [
+        *((f"programs.{n}", p) for n, p in config.programs.items()),
+        *((f"tasks.{n}", t) for n, t in config.tasks.items()),
+    ]
+    found = []
+    for key, entry in entries:
+        env = {**os.environ, **{k: v.replace("{num}", "0") for k, v in entry.environment.items()}}
+        cwd = str(entry.directory or config.path.parent)
+        commands = [("command", entry.command)]
+        if isinstance(entry, TaskConfig):
+            commands += [(h, c) for h in ("on_success", "on_failure") if (c := getattr(entry, h))]
+        for field, argv in commands:
+            resolved = resolve_command(argv[0].replace("{num}", "0"), env, cwd)
+            if resolved.problem is not None:
+                where = f"{config.origins.get(key, config.path)}: {key}.{field}"
+                found.append(f"{where} = {toml_literal(shlex.join(argv))}: {resolved.problem}")
+    return found
 
 
 def init(path: Path) -> int:

@@ -125,6 +125,13 @@ def _setup_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 
 
+def _setup_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 on warnings (commands that cannot run)"
+    )
+
+
 def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("task")
     p.add_argument(
@@ -187,7 +194,7 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     ("save", cmd_save, "write the running set into the config file", (), lambda p: None),
     ("events", cmd_events, "print the master's event stream as JSON lines", (), lambda p: None),
     ("tui", cmd_tui, "the live dashboard", (), _setup_tui),
-    ("check", cmd_check, "validate the config and show what would run", (), _setup_json),
+    ("check", cmd_check, "validate the config and show what would run", (), _setup_check),
     ("init", cmd_init, "write a starter procsup.toml", (), _setup_init),
 ]
 

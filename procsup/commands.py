@@ -325,7 +325,7 @@ def cmd_check(ctx: Context) -> int:
 
     from procsup.check import check
 
-    return check(Path(ctx.config_path), ctx.args.json)
+    return check(Path(ctx.config_path), ctx.args.json, ctx.args.strict)
 
 
 def cmd_init(ctx: Context) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from procsup import config_checks as checks
 from procsup import locate
+from procsup.datatypes import toml_literal
 
 DEFAULT_LOG_MAX_SIZE = 50 * 1024 * 1024
 
@@ -103,6 +104,8 @@ class Config:
     master: MasterConfig
     programs: dict[str, ProgramConfig]
     tasks: dict[str, TaskConfig]
+    #: "programs.NAME" / "tasks.NAME" -> the file that defines it (for messages that name it)
+    origins: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ class ConfigIssue:
         where = f"{self.file}: {self.key}" if self.key else self.file
         if self.value is None:  # a missing key, a missing file, a TOML syntax error
             return f"{where}: {self.message}"
-        return f"{where} = {self.value!r}: {self.message}"
+        return f"{where} = {toml_literal(self.value)}: {self.message}"
 
 
 class ConfigError(Exception):
@@ -146,10 +149,11 @@ def load_config(path: Path) -> Config:
     _check_tables(data, MAIN_TABLES, issues)
     master = _master_from_dict(_as_table(data.get("procsup", {}), "procsup", issues), path, issues)
     sources = [(path, data), *_read_includes(path, master.include, issues)]
-    programs, tasks = _collect_entries(sources, master, path.parent, issues)
+    origins: dict[str, str] = {}
+    programs, tasks = _collect_entries(sources, master, path.parent, issues, origins)
     if issues.items:
         raise ConfigError(issues.items)
-    return Config(path=path, master=master, programs=programs, tasks=tasks)
+    return Config(path=path, master=master, programs=programs, tasks=tasks, origins=origins)
 
 
 def program_from_dict(
@@ -321,11 +325,12 @@ def _collect_entries(
     master: MasterConfig,
     base_dir: Path,
     issues: _Issues,
+    seen: dict[str, str],
 ) -> tuple[dict[str, ProgramConfig], dict[str, TaskConfig]]:
-    """Build every program and task from every file, collecting all issues."""
+    """Build every program and task from every file, collecting all issues; `seen` is filled
+    with "programs.NAME" -> the file that defined it."""
     programs: dict[str, ProgramConfig] = {}
     tasks: dict[str, TaskConfig] = {}
-    seen: dict[str, str] = {}  # "programs.NAME" -> file that defined it
     for file, data in sources:
         file_issues = issues.for_file(file)
         for name, raw in _entries(data, "programs", file_issues, seen):

@@ -25,6 +25,8 @@ from procsup.datatypes import (
     parse_octal_mode,
     parse_signal,
     parse_size,
+    toml_literal,
+    toml_type,
 )
 
 Check = Callable[[Any], Any]
@@ -81,13 +83,15 @@ def check_name(name: str) -> None:
 
 def check_bool(v: object) -> bool:
     if not isinstance(v, bool):
-        raise ValueError("expected true or false")
+        raise ValueError(f"must be true or false, not {toml_type(v)}")
     return v
 
 
 def check_str(v: object) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ValueError("expected a non-empty string")
+    if not isinstance(v, str):
+        raise ValueError(f"must be a string, not {toml_type(v)}")
+    if not v.strip():
+        raise ValueError("must not be empty")
     return v
 
 
@@ -95,7 +99,7 @@ def int_range(low: int, high: int | None = None) -> Check:
     def check(v: object) -> int:
         allowed = f"from {low} to {high}" if high is not None else f"{low} or more"
         if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"expected a whole number {allowed}")
+            raise ValueError(f"must be an integer, not {toml_type(v)} ({allowed}; no quotes)")
         if v < low or (high is not None and v > high):
             raise ValueError(f"must be {allowed}")
         return v
@@ -164,7 +168,9 @@ def check_environment(v: object) -> dict[str, str]:
     env: dict[str, str] = {}
     for key, value in v.items():
         if not key or "=" in key or "\0" in key:
-            raise ValueError(f"invalid variable name {key!r}: must be non-empty, without '='")
+            raise ValueError(
+                f"invalid variable name {toml_literal(key)}: must be non-empty, without '='"
+            )
         if isinstance(value, bool):
             value = "true" if value else "false"
         elif isinstance(value, int | float):

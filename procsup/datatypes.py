@@ -141,3 +141,52 @@ def size_for_toml(n: int) -> str | int:
         if n and n % size == 0:
             return f"{n // size}{unit}"
     return n
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_literal(v: object) -> str:
+    """A value written as in a TOML file (`true`, `"8"`, `[0, 2]`, `{ A = "b" }`), so messages
+    show people what they wrote, not Python's repr (`True`, `'8'`)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        return ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
+    if isinstance(v, str):
+        import json  # TOML basic strings accept JSON's escapes
+
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(toml_literal(i) for i in v) + "]"
+    if isinstance(v, dict):
+        items = [f"{_toml_key(str(k))} = {toml_literal(i)}" for k, i in v.items()]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
+    if hasattr(v, "isoformat"):  # TOML dates and times
+        return str(v.isoformat())
+    return str(v)
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else toml_literal(key)
+
+
+def toml_type(v: object) -> str:
+    """The TOML name of a value's type, with its article: "a string", "an integer"…"""
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a float"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list | tuple):
+        return "an array"
+    if isinstance(v, dict):
+        return "a table"
+    return "a date or time" if hasattr(v, "isoformat") else type(v).__name__

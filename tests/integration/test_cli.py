@@ -111,16 +111,16 @@ def test_check_reports_every_error_with_file_key_and_value(tmp_path):
         """,
     )
     expected = [
-        (main, "procsup.socket_mode", "'77x'"),
+        (main, "procsup.socket_mode", '"77x"'),
         (main, "programs.web.numproc", "2"),
-        (main, "programs.web.stop_signal", "'BOGUS'"),
-        (main, "programs.web.restart_delay", "'ten seconds'"),
-        (main, "programs.web.autorestart", "'sometimes'"),
+        (main, "programs.web.stop_signal", '"BOGUS"'),
+        (main, "programs.web.restart_delay", '"ten seconds"'),
+        (main, "programs.web.autorestart", '"sometimes"'),
         (main, "programs.q.numprocs", "-1"),
         (main, "programs.q.command", None),  # missing: no value to show
-        (main, "tasks.t.schedule", "'not a cron'"),
-        (main, "tasks.t.timezone", "'Mars/Olympus'"),
-        (extra, "programs.extra.max_memory", "'lots'"),
+        (main, "tasks.t.schedule", '"not a cron"'),
+        (main, "tasks.t.timezone", '"Mars/Olympus"'),
+        (extra, "programs.extra.max_memory", '"lots"'),
     ]
     result = procsup_cli("-c", str(main), "check")
     assert result.returncode == 2
@@ -135,6 +135,67 @@ def test_check_reports_every_error_with_file_key_and_value(tmp_path):
     assert "required key missing" in next(line for line in errors if "programs.q.command" in line)
     assert f"{len(expected)} error(s)" in result.stderr
     assert result.stdout == ""
+
+
+def test_check_warns_about_commands_that_cannot_run(tmp_path):
+    app = tmp_path / "app"
+    write(app / "bin" / "good.sh", "#!/bin/sh\necho hi\n").chmod(0o755)
+    write(app / "bin" / "plain.sh", "#!/bin/sh\necho hi\n").chmod(0o644)
+    cfg = write(
+        tmp_path / "procsup.toml",
+        """
+        [programs.typo]
+        command = "phpp artisan queue:work"
+        [programs.folder]
+        command = "app/bin"
+        [programs.missing]
+        command = "./bin/worker.sh"
+        directory = "app"
+        [programs.plain]
+        command = "bin/plain.sh"
+        directory = "app"
+        [programs.own_path]
+        command = "sleep 100"
+        environment = { PATH = "/nonexistent/bin" }
+        [programs.good]
+        command = "./bin/good.sh"
+        directory = "app"
+        [programs.on_path]
+        command = "sleep 100"
+        [tasks.t]
+        command = "true"
+        schedule = "@daily"
+        on_failure = "notify-sendx failed"
+        """,
+    )
+    result = procsup_cli("-c", str(cfg), "check")
+    assert result.returncode == 0, result.stderr  # warnings, not errors
+    assert f"{cfg}: ok" in result.stdout
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    by_key = {line.split(": ")[2].split(" = ")[0]: line for line in warnings}
+    expected = {
+        "programs.typo.command": 'phpp artisan queue:work": phpp not found in PATH=',
+        "programs.folder.command": f"{tmp_path}/app/bin is a directory, not a program",
+        "programs.missing.command": f"{app}/bin/worker.sh does not exist (relative to {app})",
+        "programs.plain.command": f"{app}/bin/plain.sh is not executable (relative to {app})",
+        "programs.own_path.command": "sleep not found in PATH=/nonexistent/bin",
+        "tasks.t.on_failure": "notify-sendx not found in PATH=",
+    }
+    assert set(by_key) == set(expected), result.stderr
+    for key, fragment in expected.items():
+        assert by_key[key].startswith(f"warning: {cfg}: {key} = "), by_key[key]
+        assert fragment in by_key[key], by_key[key]
+    assert f"{len(expected)} warning(s)" in result.stderr
+
+    strict = procsup_cli("-c", str(cfg), "check", "--strict")
+    assert strict.returncode == 1
+    as_json = procsup_cli("-c", str(cfg), "check", "--json", "--strict")
+    assert as_json.returncode == 1
+    assert len(json.loads(as_json.stdout)["warnings"]) == len(expected)
+
+    cfg.write_text('[programs.good]\ncommand = "./bin/good.sh"\ndirectory = "app"\n')
+    clean = procsup_cli("-c", str(cfg), "check", "--strict")
+    assert clean.returncode == 0 and clean.stderr == "", clean.stderr
 
 
 def test_init_writes_a_config_that_check_accepts_and_never_overwrites(tmp_path):

@@ -176,7 +176,7 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
 def test_unknown_key_without_close_match_lists_allowed(tmp_path: Path) -> None:
     path = write(tmp_path / "procsup.toml", '[procsup]\nzzz = 1\n[program.q]\ncommand = "x"\n')
     issues = issues_of(path)
-    assert issues["procsup.zzz"].message.startswith("unknown key; allowed: include, log_dir")
+    assert issues["procsup.zzz"].message.startswith("unknown key; allowed: cli_autostart, include")
     assert issues["program"].message == "unknown key; did you mean 'programs'?"
 
 

@@ -269,7 +269,10 @@ def check_cron(v: object) -> str:
             raise ValueError(help_text + ", @hourly, @weekly, @monthly, @yearly")
         return expr.lower()
     if len(expr.split()) not in (5, 6) or not croniter.is_valid(expr, second_at_beginning=True):
-        raise ValueError(help_text)
+        from procsup.cron_fields import explain
+
+        problem = explain(expr)
+        raise ValueError(problem or help_text)
     try:  # valid fields can still name a date that never comes, like 30 February
         croniter(expr, second_at_beginning=len(expr.split()) == 6).get_next(float)
     except CroniterBadDateError:

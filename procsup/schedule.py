@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 
 from procsup.config_checks import check_schedule, every_interval
+from procsup.datatypes import toml_literal
 
 _DAY = 86400
 _EPOCH = datetime(1970, 1, 1)
@@ -148,7 +149,7 @@ class Schedule:
         except CroniterBadDateError:
             # croniter gives up after decades without a match, e.g. for "0 0 30 2 *"
             raise ValueError(
-                f"schedule {self.expr!r} never fires; check its day-of-month and month"
+                f"schedule {toml_literal(self.expr)} never fires; check its day of month and month"
             ) from None
 
     def _walk(self, after: float, start: datetime) -> tuple[Fire, list[Skipped]]:
@@ -264,7 +265,7 @@ def _zone(name: str | None) -> tuple[str, ZoneInfo]:
             return name, ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown time zone {name!r}; use an IANA name like Europe/Berlin"
+                f"unknown time zone {toml_literal(name)}; use an IANA name like Europe/Berlin"
             ) from None
     return _local_zone()
 

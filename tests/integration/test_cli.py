@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import psutil
@@ -397,6 +398,23 @@ def test_start_n_adds_an_adhoc_program_and_scale_follows(start_master):
     assert sorted(r["name"] for r in json.loads(listing.stdout)) == ["base:0", "web:0"]
     nope = m.cli("scale", "nope", "2")
     assert nope.returncode != 0 and "nope" in one_line(nope.stderr)
+
+
+def test_start_n_waits_like_start(start_master):
+    m = start_master(f"""
+        [programs.base]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+    """)
+    began = time.monotonic()
+    ok = m.cli("start", "-n", "ticker", "--", PY, str(CHILDREN / "sleeper.py"))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "ticker:0: RUNNING"  # after start_seconds (1s by default)
+    assert time.monotonic() - began >= 1.0
+    assert m.state("ticker:0")["state"] == "RUNNING"
+    bad = m.cli("start", "-n", "quitter", "--", "false")
+    assert bad.returncode == 1, bad.stderr
+    assert bad.stdout.strip() in ("quitter:0: BACKOFF", "quitter:0: FATAL")
 
 
 def test_list_shows_a_plausible_rss(start_master):

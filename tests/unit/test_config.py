@@ -286,7 +286,7 @@ def test_restart_delay_max_below_restart_delay(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "fragment"),
     [
-        ("restart_schedule", '"61 * * * *"', "cron expression"),
+        ("restart_schedule", '"61 * * * *"', "minute 61 is out of range 0–59"),
         ("restart_schedule", '"@every 5m"', "cron expression"),
         ("restart_schedule", '"* * * *"', "cron expression"),
         ("environment", "{ A = [1] }", "expected a string"),
@@ -311,6 +311,61 @@ def test_invalid_schedule(tmp_path: Path, schedule: str) -> None:
 def test_schedule_that_never_fires_says_so(tmp_path: Path) -> None:
     path = write(tmp_path / "p.toml", '[tasks.t]\ncommand = "x"\nschedule = "0 0 30 2 *"\n')
     assert "never fires" in issues_of(path)["tasks.t.schedule"].message
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("0 25 * * *", "hour 25 is out of range 0–23"),
+        ("61 * * * *", "minute 61 is out of range 0–59"),
+        ("60 * * * * *", "second 60 is out of range 0–59"),
+        ("0 0 32 * *", "day of month 32 is out of range 1–31"),
+        ("0 0 0 * *", "day of month 0 is out of range 1–31"),
+        ("0 0 * 13 *", "month 13 is out of range 1–12"),
+        ("0 0 * * 8", "day of week 8 is out of range 0–7"),
+        ("0 9-25 * * *", "hour 25 is out of range 0–23"),
+        ("*/0 * * * *", "minute step /0 must be a whole number of 1 or more"),
+    ],
+)
+def test_cron_errors_name_the_field_and_its_range(
+    tmp_path: Path, schedule: str, message: str
+) -> None:
+    path = write(tmp_path / "p.toml", f'[tasks.t]\ncommand = "x"\nschedule = "{schedule}"\n')
+    issue = issues_of(path)["tasks.t.schedule"]
+    assert issue.message == message
+    assert str(issue).endswith(f'tasks.t.schedule = "{schedule}": {message}')
+    restart = write(
+        tmp_path / "r.toml", f'[programs.p]\ncommand = "x"\nrestart_schedule = "{schedule}"'
+    )
+    assert issues_of(restart)["programs.p.restart_schedule"].message == message
+
+
+def test_errors_show_values_as_toml_not_python(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "p.toml",
+        """
+        [programs.q]
+        command = "x"
+        autorestrat = true
+        numprocs = "8"
+        autostart = "yes"
+        exit_codes = ["0"]
+        environment = { "A B" = [1] }
+        """,
+    )
+    text = {key: str(issue) for key, issue in issues_of(path).items()}
+    assert text["programs.q.autorestrat"].endswith(
+        "programs.q.autorestrat = true: unknown key; did you mean 'autorestart'?"
+    )
+    assert text["programs.q.numprocs"].endswith(
+        'programs.q.numprocs = "8": must be an integer, not a string (from 0 to 10000; no quotes)'
+    )
+    assert text["programs.q.autostart"].endswith(
+        'programs.q.autostart = "yes": must be true or false, not a string'
+    )
+    assert 'programs.q.exit_codes = ["0"]: ' in text["programs.q.exit_codes"]
+    assert 'programs.q.environment = { "A B" = [1] }: ' in text["programs.q.environment"]
+    assert not any("True" in t or "'" in t.split(": ", 2)[1] for t in text.values()), text
 
 
 def test_invalid_timezone(tmp_path: Path) -> None:

@@ -43,13 +43,15 @@ class Scheduler:
         rt: Runtime,
         config: Config,
         restart_program: Callable[[str], Coroutine[Any, Any, None]],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.rt = rt
         self.config = config
         self.history: History = open_history(Path(rt.state_dir))
         self.host = host_name()
         self._restart_program = restart_program
-        self._timers = WallTimers(rt.loop)
+        self._clock = clock  # wall-clock epoch seconds; a seam for tests of DST nights
+        self._timers = WallTimers(rt.loop, clock)
         self._redis: RedisLocks | None = None
         self._seq = itertools.count(1)
         self.services = TaskServices(
@@ -67,7 +69,7 @@ class Scheduler:
         abandoned = self.history.mark_abandoned(self.host)
         if abandoned:
             log.warning("%d task run(s) were still running when the last master stopped", abandoned)
-        now = time.time()
+        now = self._clock()
         for cfg in self.config.tasks.values():
             task = self._add(cfg, now)
             self._catch_up(task, now)
@@ -75,6 +77,11 @@ class Scheduler:
         redis_tasks = [t for t in self.tasks.values() if t.config.lock == "redis"]
         if redis_tasks:
             self.rt.background(self._warm_up_redis(redis_tasks[0].name))
+
+    def clock_changed(self) -> None:
+        """Fire what is due by the clock now (a wall-clock step; tests of DST nights). Without
+        it, a step is noticed within a minute."""
+        self._timers.wake()
 
     async def _warm_up_redis(self, name: str) -> None:
         """Import redis-py and connect now, so the first run is not late by that."""
@@ -125,19 +132,34 @@ class Scheduler:
 
     def _arm(self, task: Task, after: float) -> None:
         fire, skipped = task.schedule.next_after(after)
-        self._timers.set(("task", task.name), fire.at, lambda: self._fired(task, fire, skipped))
+        self._plan(task, fire, skipped)
+
+    def _plan(self, task: Task, fire: Fire, skipped: list[Skipped]) -> None:
+        """Wake at the next fire, or earlier at the first skipped occurrence before it: a skip
+        is recorded when it happens (the second 02:30 of a fall-back night), not only when the
+        next run comes a day later, or never if the master stops in between."""
+        at = min(fire.at, skipped[0].at) if skipped else fire.at
+        key = ("task", task.name)
+        self._timers.set(key, at, lambda: self._due(task, fire, skipped, self._clock()))
         task.rescheduled(fire)
 
-    def _fired(self, task: Task, fire: Fire, skipped: list[Skipped]) -> None:
+    def _due(self, task: Task, fire: Fire, skipped: list[Skipped], now: float) -> None:
+        """The timer of `task` went off at `now`: record the skips that have passed, and run the
+        fire if it is due too."""
         if self.tasks.get(task.name) is not task:
             return  # removed or replaced by a reload meanwhile
-        for skip in skipped:  # a second-level job skips a whole hour's gap: one log line
+        passed = [s for s in skipped if s.at <= now]
+        for skip in passed:  # a second-level job skips a whole hour's gap: one log line
             self._record_dst_skip(task, skip)
-        if skipped:
-            log.info("task %s: %d run(s) skipped (%s)", task.name, len(skipped), skipped[0].reason)
+        if passed:
+            log.info("task %s: %d run(s) skipped (%s)", task.name, len(passed), passed[0].reason)
+            self.history.mark_fired(task.name, passed[-1].at)
+        if fire.at > now:
+            self._plan(task, fire, skipped[len(passed) :])
+            return
         self.history.mark_fired(task.name, fire.at)
         # Fires missed while the master stood still (suspend, a clock jump) are not made up
-        self._arm(task, max(fire.at, time.time()))
+        self._arm(task, max(fire.at, now))
         self._launch(task.fire(fire))
 
     def _launch(self, coro: Coroutine[Any, Any, object]) -> None:
@@ -207,7 +229,7 @@ class Scheduler:
             await task.stop_runs("removed by reload")
             task.close()
             self.rt.publish(Event("task", name, {"task": None, "event": "removed"}))
-        now = time.time()
+        now = self._clock()
         for name in changed:
             self._replace(old[name], new.tasks[name], now)
         for name in added:
@@ -233,7 +255,7 @@ class Scheduler:
         for name in set(self._restarts) - set(wanted):
             self._timers.cancel(("restart", name))
             del self._restarts[name]
-        now = time.time()
+        now = self._clock()
         for name, expr in wanted.items():
             current = self._restarts.get(name)
             if current is None or current.expr != expr:
@@ -247,7 +269,7 @@ class Scheduler:
     def _restart_due(self, name: str, fire: Fire) -> None:
         if name not in self._restarts:
             return
-        self._arm_restart(name, max(fire.at, time.time()))
+        self._arm_restart(name, max(fire.at, self._clock()))
         log.info("program %s: planned restart (restart_schedule)", name)
         self.rt.publish(Event("program", name, {"event": "planned-restart"}))
         self.rt.background(self._restart_program(name))

@@ -20,8 +20,11 @@ MAX_SLEEP = 60.0
 
 
 class WallTimers:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, clock: Callable[[], float] = time.time
+    ) -> None:
         self._loop = loop
+        self._clock = clock  # wall-clock epoch seconds
         self._heap: list[tuple[float, int, Hashable]] = []
         self._due: dict[Hashable, tuple[float, int, Callable[[], None]]] = {}
         self._seq = itertools.count()
@@ -54,8 +57,8 @@ class WallTimers:
             self._handle.cancel()
             self._handle = None
         if self._heap:
-            wait = min(max(self._heap[0][0] - time.time(), 0.0), MAX_SLEEP)
-            self._handle = self._loop.call_later(wait, self._wake)
+            wait = min(max(self._heap[0][0] - self._clock(), 0.0), MAX_SLEEP)
+            self._handle = self._loop.call_later(wait, self.wake)
 
     def _drop_stale(self) -> None:
         while self._heap:
@@ -65,9 +68,13 @@ class WallTimers:
                 return
             heapq.heappop(self._heap)
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Run every callback due by the clock now, then wait for the next one. The loop calls
+        it at the soonest deadline and at least once a minute; call it after a clock step."""
+        if self._handle is not None:
+            self._handle.cancel()
         self._handle = None
-        now = time.time()
+        now = self._clock()
         while True:
             self._drop_stale()
             if not self._heap or self._heap[0][0] > now:

@@ -1,18 +1,20 @@
-"""`procsup save`: write the running set back into the config file (tomli-w).
+"""`procsup save`: write the running set back into the config file, edited in place.
 
-Ad-hoc programs are added, run-time numprocs written; the previous file is kept as `.bak`.
-Comments do not survive TOML rewriting, which is why the backup exists.
+Ad-hoc programs are added as `[programs.NAME]` tables and run-time numprocs written into their
+programs' tables; every other line, comment and blank line of a hand-written file stays as it
+was (tomlkit edits the parsed document; tomli-w, which writes from scratch, would drop them).
+The previous file is kept as `.bak`. tomlkit is imported here only: the CLI never pays for it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import tomli_w
+import tomlkit
+from tomlkit.items import Table
 
 from procsup.config_dump import program_to_dict
 
@@ -23,20 +25,38 @@ if TYPE_CHECKING:
 def save_config(path: Path, registry: Registry) -> list[str]:
     """Returns the programs whose run-time numprocs could not be written: they are defined in an
     included file, which `save` leaves alone."""
-    with open(path, "rb") as f:
-        doc = tomllib.load(f)
-    programs = doc.setdefault("programs", {})
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    if "programs" not in doc:
+        doc.append("programs", tomlkit.table(is_super_table=True))
+    programs = doc["programs"]
     log_dir = registry.config.master.log_dir
     elsewhere = []
     for name, prog in registry.programs.items():
         if prog.adhoc:
-            programs[name] = program_to_dict(prog.config, log_dir)
+            programs[name] = _new_table(program_to_dict(prog.config, log_dir))
         if name in programs:
-            programs[name]["numprocs"] = prog.numprocs
+            if programs[name].get("numprocs", 1) != prog.numprocs:
+                programs[name]["numprocs"] = prog.numprocs
         elif prog.numprocs != prog.config.numprocs:
             elsewhere.append(name)
     shutil.copy2(path, path.with_name(path.name + ".bak"))
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(tomli_w.dumps(doc))
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    shutil.copystat(path, tmp)  # keep the file's mode
     os.replace(tmp, path)
     return elsewhere
+
+
+def _new_table(values: dict[str, Any]) -> Table:
+    """A `[programs.NAME]` table as a person would write it: tables of values (environment)
+    inline, and a blank line after it."""
+    table = tomlkit.table()
+    for key, value in values.items():
+        if isinstance(value, dict):
+            inline = tomlkit.inline_table()
+            inline.update(value)
+            table.add(key, inline)
+        else:
+            table.add(key, value)
+    table.add(tomlkit.nl())
+    return table

@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 
 import procsup
+from procsup.config import load_config
 from tests.harness import CHILDREN, PY, child, env_without_master, wait_for
 
 
@@ -444,3 +445,73 @@ def test_save_after_scale_to_zero_keeps_a_valid_config(start_master):
     assert saved.returncode == 0, saved.stderr
     checked = m.cli("check")
     assert checked.returncode == 0, checked.stderr
+
+
+def test_save_keeps_comments_and_formatting(master_factory):
+    sleeper = child("sleeper.py")
+    m = master_factory(f"""
+        # Our production config: read this before you touch it.
+
+        [procsup]
+        socket_mode = "0600"   # only us
+
+        # The queue workers (Laravel).
+        [programs.worker]
+        command = "{sleeper}"   # the real one is php artisan queue:work
+        numprocs = 1            # raised at peak times
+        start_seconds = 0
+
+        [programs.web]
+        # keep it at one
+        command = "{sleeper}"
+        start_seconds = 0
+
+        [tasks.report]
+        command = "true"
+        schedule = "0 4 * * *"  # before the office opens
+    """).start()
+    original = m.config.read_text()
+    m.wait_state("worker:0", "RUNNING")
+    assert m.cli("scale", "worker", "3").returncode == 0
+    added = m.cli("start", "-n", "ticker", "--numprocs", "2", "--", *sleeper.split())
+    assert added.returncode == 0, added.stderr
+    saved = m.cli("save")
+    assert saved.returncode == 0, saved.stderr
+    assert (m.root / "procsup.toml.bak").read_text() == original
+
+    text = m.config.read_text()
+    kept = original.replace(
+        "numprocs = 1            # raised at peak times",
+        "numprocs = 3            # raised at peak times",
+    )
+    # the ad-hoc program joins the other programs; every other line, comment and blank line
+    # is as it was
+    added_at, tasks_at = text.index("[programs.ticker]\n"), text.index("[tasks.report]")
+    assert added_at < tasks_at, text
+    assert text[:added_at] + text[tasks_at:] == kept, text
+
+    config = load_config(m.config)
+    assert config.programs["worker"].numprocs == 3
+    assert config.programs["web"].numprocs == 1
+    assert config.programs["ticker"].numprocs == 2
+    assert config.programs["ticker"].command == tuple(sleeper.split())
+    assert list(config.tasks) == ["report"]
+    assert config.tasks["report"].schedule == "0 4 * * *"
+
+    def pids() -> dict[str, int]:
+        return {r["name"]: r["pid"] for r in json.loads(m.cli("list", "--json").stdout)}
+
+    before = pids()
+    assert set(before) == {"worker:0", "worker:1", "worker:2", "web:0", "ticker:0", "ticker:1"}
+    assert m.cli("reload").returncode == 0  # the saved file is what runs: nothing restarts
+    assert pids() == before
+
+
+def test_save_is_the_only_command_that_imports_tomlkit():
+    """tomlkit is loaded by the master's `save` only: neither the CLI nor config loading pays."""
+    probe = (
+        "import sys, procsup.cli, procsup.config, procsup.commands, procsup.check; "
+        "print('tomlkit' in sys.modules)"
+    )
+    result = subprocess.run([PY, "-c", probe], capture_output=True, text=True, timeout=30)
+    assert result.stdout.strip() == "False", result.stderr

@@ -25,10 +25,15 @@ if TYPE_CHECKING:
 def save_config(path: Path, registry: Registry) -> list[str]:
     """Returns the programs whose run-time numprocs could not be written: they are defined in an
     included file, which `save` leaves alone."""
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # edited since the master loaded it: leave it to its author
+        raise OSError(f"it is not valid TOML any more ({exc}); fix it, then save") from None
     if "programs" not in doc:
         doc.append("programs", tomlkit.table(is_super_table=True))
     programs = doc["programs"]
+    if not isinstance(programs, dict):
+        raise OSError("its `programs` is not a table any more; fix it, then save")
     log_dir = registry.config.master.log_dir
     elsewhere = []
     for name, prog in registry.programs.items():

@@ -43,8 +43,8 @@ class Context:
         self._client: Client | None = None
 
     def client(self, autostart: bool = False) -> Client:
-        """A connected client. Only the verbs that mean to run something (start, restart, run,
-        tui) pass autostart=True, and even they start no master when autostart is turned off."""
+        """A connected client. Only the verbs that mean to run something (STARTERS) pass
+        autostart=True, and even they start no master when autostart is turned off."""
         if self._client is None:
             self._client = self._connect(autostart)
         return self._client
@@ -53,7 +53,7 @@ class Context:
         try:
             return Client(self.socket).connect()
         except NoMaster:
-            if not autostart or self.autostart_off() is not None:
+            if not autostart or self.args.verb not in STARTERS or self.autostart_off():
                 raise
         self.start_master(quiet=False)
         return Client(self.socket).connect()

@@ -143,6 +143,15 @@ def _setup_tui(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _setup_reload(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="apply the file exactly as written: drop run-time changes (start/stop, scale) "
+        "and remove ad-hoc programs that are not in the file",
+    )
+
+
 def _setup_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default="procsup.toml")
 
@@ -181,7 +190,13 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_json),
     ("run", cmd_run, "run a task now (through its lock)", (), _setup_run),
     ("history", cmd_history, "show the runs and skips of tasks", (), _setup_history),
-    ("reload", cmd_reload, "apply the changed config file", (), lambda p: None),
+    (
+        "reload",
+        cmd_reload,
+        "apply the changed config file (keeping run-time changes unless --reset)",
+        (),
+        _setup_reload,
+    ),
     ("shutdown", cmd_shutdown, "stop everything and the master", (), lambda p: None),
     ("save", cmd_save, "write the running set into the config file", (), lambda p: None),
     ("events", cmd_events, "print the master's event stream as JSON lines", (), lambda p: None),

@@ -172,7 +172,9 @@ def result_text(run: Row | None) -> Text:
         return DASH
     status = str(run.get("status"))
     text = Text(status, style=RESULT_STYLES.get(status, ""))
-    if run.get("exit_code") not in (None, 0):
+    if status == "stopped" and run.get("reason"):  # who stopped it says more than SIGTERM
+        text.append(f" {run['reason']}", style="dim")
+    elif run.get("exit_code") not in (None, 0):
         text.append(f" {exit_text(run['exit_code'])}", style="red")
     elif run.get("reason"):
         text.append(f" {run['reason']}", style="dim")

@@ -86,6 +86,16 @@ def _setup_start(p: argparse.ArgumentParser) -> None:
     p.set_defaults(command=[])
 
 
+def _setup_stop(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help="program, instance (name:N), glob (name*) or 'all'; a task name stops its runs "
+        "in progress (the task stays scheduled)",
+    )
+
+
 def _setup_restart(p: argparse.ArgumentParser) -> None:
     _names(p, True)
     p.add_argument("--rolling", action="store_true", help="one instance at a time")
@@ -164,9 +174,9 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     (
         "stop",
         cmd_stop,
-        "stop programs and their whole process trees",
+        "stop programs (whole process trees) or the runs of a task",
         (),
-        lambda p: _names(p, True),
+        _setup_stop,
     ),
     ("restart", cmd_restart, "restart programs", (), _setup_restart),
     ("signal", cmd_signal, "send a signal to programs' process trees", (), _setup_signal),

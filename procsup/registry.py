@@ -128,7 +128,12 @@ class Registry:
     async def scale(self, name: str, n: int) -> Program:
         """The user's `scale`: remembered (with when) until the file or a reset says otherwise."""
         prog = await self._resize(name, n)
-        self.changes.program_at[name] = time.time()
+        if prog.adhoc:  # keeps the time it was added
+            return prog
+        if n != prog.config.numprocs:
+            self.changes.program_at[name] = time.time()
+        else:  # back to what the file says: nothing left to show
+            self.changes.program_at.pop(name, None)
         return prog
 
     async def _resize(self, name: str, n: int) -> Program:

@@ -156,34 +156,6 @@ async def _settle(insts: list[Instance]) -> None:
     await asyncio.gather(*(i.wait_running(i.config.start_seconds + 5) for i in insts))
 
 
-@command("stop")
-async def stop(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """Stop the named instances and their whole process trees; cancels pending retries. A
-    task's name (or a glob) stops that task's runs in progress; its schedule goes on."""
-    insts, tasks = _stop_targets(master, _names(args))
-    _, runs = await asyncio.gather(master.registry.stop(insts), master.scheduler.stop_runs(tasks))
-    return {
-        "instances": _rows(master, insts),
-        "tasks": tasks,
-        "runs": [rec.to_json() for rec in runs],
-    }
-
-
-def _stop_targets(master: Master, names: list[str]) -> tuple[list[Instance], list[str]]:
-    """Instances and tasks named; `all` means every instance (task runs are stopped by name)."""
-    insts: dict[str, Instance] = {}
-    tasks: dict[str, None] = {}
-    for name in names:
-        matched = _tasks_matching(master, name) if name != "all" else []
-        tasks.update(dict.fromkeys(matched))
-        try:
-            insts.update((i.name, i) for i in master.registry.resolve([name]))
-        except NotFound:
-            if not matched:
-                raise ProtocolError(protocol.NOT_FOUND, _no_match(name)) from None
-    return list(insts.values()), list(tasks)
-
-
 def _tasks_matching(master: Master, name: str) -> list[str]:
     return [t for t in master.scheduler.tasks if fnmatch.fnmatchcase(t, name)]
 
@@ -265,21 +237,6 @@ async def remove(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
     return {"removed": name}
-
-
-@command("reload")
-async def reload(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """Re-read the config file and apply the difference, keeping what the user changed at run
-    time (listed as `kept`); `reset` applies the file exactly as written instead. A bad config
-    changes nothing."""
-    try:
-        return await master.reload(_arg(args, "reset", bool, False))
-    except ConfigError as exc:
-        raise ProtocolError(
-            protocol.CONFIG_ERROR,
-            f"config rejected, nothing changed: {len(exc.issues)} error(s)",
-            [str(i) for i in exc.issues],
-        ) from None
 
 
 @command("shutdown")

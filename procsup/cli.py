@@ -87,6 +87,16 @@ def _setup_start(p: argparse.ArgumentParser) -> None:
     p.set_defaults(command=[])
 
 
+def _setup_stop(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help="program, instance (name:N), glob (name*) or 'all'; a task name stops its runs "
+        "in progress (the task stays scheduled)",
+    )
+
+
 def _setup_restart(p: argparse.ArgumentParser) -> None:
     _names(p, True)
     p.add_argument("--rolling", action="store_true", help="one instance at a time")
@@ -151,6 +161,15 @@ def _setup_tui(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _setup_reload(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="apply the file exactly as written: drop run-time changes (start/stop, scale) "
+        "and remove ad-hoc programs that are not in the file",
+    )
+
+
 def _setup_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default="procsup.toml")
 
@@ -163,9 +182,9 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     (
         "stop",
         cmd_stop,
-        "stop programs and their whole process trees",
+        "stop programs (whole process trees) or the runs of a task",
         (),
-        lambda p: _names(p, True),
+        _setup_stop,
     ),
     ("restart", cmd_restart, "restart programs", (), _setup_restart),
     ("signal", cmd_signal, "send a signal to programs' process trees", (), _setup_signal),
@@ -189,7 +208,13 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_json),
     ("run", cmd_run, "run a task now (through its lock)", (), _setup_run),
     ("history", cmd_history, "show the runs and skips of tasks", (), _setup_history),
-    ("reload", cmd_reload, "apply the changed config file", (), lambda p: None),
+    (
+        "reload",
+        cmd_reload,
+        "apply the changed config file (keeping run-time changes unless --reset)",
+        (),
+        _setup_reload,
+    ),
     ("shutdown", cmd_shutdown, "stop everything and the master", (), lambda p: None),
     ("save", cmd_save, "write the running set into the config file", (), lambda p: None),
     ("events", cmd_events, "print the master's event stream as JSON lines", (), lambda p: None),

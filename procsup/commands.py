@@ -128,7 +128,7 @@ def cmd_daemon(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
-    from procsup.tables import LIST_HEADERS, list_rows, table
+    from procsup.tables import LIST_HEADERS, list_rows, program_notes, table
 
     result = ctx.call("list", {"names": ctx.args.names, "stats": True})
     if ctx.args.json:
@@ -138,6 +138,9 @@ def cmd_list(ctx: Context) -> int:
     else:
         rows = list_rows(result["instances"])
         print(table(LIST_HEADERS, rows, colour_col=1, colour=sys.stdout.isatty()))
+        notes = program_notes(result["instances"])
+        if notes:
+            print("\n" + "\n".join(notes))
     return OK
 
 
@@ -179,7 +182,16 @@ def _add_adhoc(ctx: Context) -> int:
 
 
 def cmd_stop(ctx: Context) -> int:
-    _print_states(ctx.call("stop", {"names": ctx.args.names}))
+    from procsup.tables import run_result
+
+    result = ctx.call("stop", {"names": ctx.args.names}, autostart=False)
+    _print_states(result)
+    runs = result.get("runs") or []
+    for run in runs:
+        print(f"{run['task']}: run {run['run_id']} {run_result(run)}")
+    for task in result.get("tasks") or []:
+        if not any(run["task"] == task for run in runs):
+            print(f"{task}: no run in progress")
     return OK
 
 
@@ -215,19 +227,16 @@ def cmd_remove(ctx: Context) -> int:
 
 
 def cmd_reload(ctx: Context) -> int:
+    from procsup.tables import reload_lines
+
+    args = {"reset": True} if ctx.args.reset else {}
     try:
-        result = ctx.call("reload")
+        result = ctx.call("reload", args, autostart=False)
     except ClientError as exc:
         if exc.code == "config_error":
             raise CliError("\n".join([exc.message, *(exc.details or [])]), USAGE) from None
         raise
-    keys = ("added", "removed", "changed", "scaled", "tasks_added", "tasks_removed")
-    for key in (*keys, "tasks_changed", "needs_restart"):
-        if result.get(key):
-            label = key.replace("_", " ")
-            print(f"{label}: {', '.join(result[key])}")
-    if not any(result.values()):
-        print("nothing changed")
+    print("\n".join(reload_lines(result)))
     return OK
 
 

@@ -102,8 +102,12 @@ def _resolve(master: Master, names: list[str]) -> list[Instance]:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
 
 
+def _rows(master: Master, insts: list[Instance]) -> list[dict[str, Any]]:
+    return [master.registry.row(inst) for inst in insts]
+
+
 def _listing(master: Master, insts: list[Instance], stats: bool) -> list[dict[str, Any]]:
-    rows = [inst.snapshot() for inst in insts]
+    rows = _rows(master, insts)
     if stats:
         sampled = master.sampler.sample(insts)
         for row in rows:
@@ -144,7 +148,7 @@ async def start(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     await master.registry.start(insts)
     if _arg(args, "wait", bool, False):
         await _settle(insts)
-    return {"instances": [i.snapshot() for i in insts]}
+    return {"instances": _rows(master, insts)}
 
 
 async def _settle(insts: list[Instance]) -> None:
@@ -152,12 +156,12 @@ async def _settle(insts: list[Instance]) -> None:
     await asyncio.gather(*(i.wait_running(i.config.start_seconds + 5) for i in insts))
 
 
-@command("stop")
-async def stop(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """Stop the named instances and their whole process trees; cancels pending retries."""
-    insts = _resolve(master, _names(args))
-    await master.registry.stop(insts)
-    return {"instances": [i.snapshot() for i in insts]}
+def _tasks_matching(master: Master, name: str) -> list[str]:
+    return [t for t in master.scheduler.tasks if fnmatch.fnmatchcase(t, name)]
+
+
+def _no_match(name: str) -> str:
+    return f"no program, instance or task matches {name!r} (see `procsup list` and `procsup tasks`)"
 
 
 @command("restart")
@@ -171,7 +175,7 @@ async def restart(master: Master, args: dict[str, Any], conn: Connection) -> Any
         raise ProtocolError(
             protocol.FAILED, f"rolling restart halted: {failed[0]} did not reach RUNNING"
         )
-    return {"instances": [i.snapshot() for i in insts]}
+    return {"instances": _rows(master, insts)}
 
 
 @command("signal")
@@ -221,7 +225,7 @@ async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
         raise ProtocolError(protocol.INVALID, str(exc)) from None
     if _arg(args, "wait", bool, False):
         await _settle(list(prog))
-    return {"instances": [i.snapshot() for i in prog]}
+    return {"instances": _rows(master, list(prog))}
 
 
 @command("remove")
@@ -235,19 +239,6 @@ async def remove(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
     return {"removed": name}
-
-
-@command("reload")
-async def reload(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """Re-read the config file and apply the difference; a bad config changes nothing."""
-    try:
-        return await master.reload()
-    except ConfigError as exc:
-        raise ProtocolError(
-            protocol.CONFIG_ERROR,
-            f"config rejected, nothing changed: {len(exc.issues)} error(s)",
-            [str(i) for i in exc.issues],
-        ) from None
 
 
 @command("shutdown")
@@ -299,17 +290,13 @@ def _log_sources(master: Master, names: list[str]) -> list[Output]:
         return [i.output for i in master.registry.instances()] + [t.output for t in tasks.values()]
     found: dict[str, Output] = {}
     for name in names:
-        matched = [t for t in tasks if name in (t, "all") or fnmatch.fnmatchcase(t, name)]
+        matched = list(tasks) if name == "all" else _tasks_matching(master, name)
         found.update((t, tasks[t].output) for t in matched)
         try:
             found.update((i.name, i.output) for i in master.registry.resolve([name]))
         except NotFound:
             if not matched:
-                raise ProtocolError(
-                    protocol.NOT_FOUND,
-                    f"no program, instance or task matches {name!r} "
-                    "(see `procsup list` and `procsup tasks`)",
-                ) from None
+                raise ProtocolError(protocol.NOT_FOUND, _no_match(name)) from None
     return list(found.values())
 
 

@@ -198,14 +198,15 @@ class Master:
 
     # --- configuration ----------------------------------------------------------------------
 
-    async def reload(self) -> dict[str, list[str]]:
-        """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad."""
+    async def reload(self, reset: bool = False) -> dict[str, list[str]]:
+        """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad.
+        `reset` also drops what the user changed at run time (registry.apply)."""
         async with self._reloading:  # one reload at a time: the last one asked for wins
-            return await self._reload()
+            return await self._reload(reset)
 
-    async def _reload(self) -> dict[str, list[str]]:
+    async def _reload(self, reset: bool) -> dict[str, list[str]]:
         new = load_config(self.config.path)
-        summary = await self.registry.apply(new)
+        summary = await self.registry.apply(new, reset)
         summary |= await self.scheduler.apply(new)
         self.memguard.update()
         if new.master != self.config.master:
@@ -217,7 +218,7 @@ class Master:
         """`restart_schedule`: a rolling restart of the instances meant to be running."""
         prog = self.registry.programs.get(program)
         if prog is not None:
-            await self.registry.restart([i for i in prog if i.desired], rolling=True)
+            await self.registry.restart([i for i in prog if i.desired], rolling=True, by_user=False)
 
     # --- persistence ------------------------------------------------------------------------
 

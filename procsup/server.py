@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from procsup import (
     protocol,
+    state_handlers,  # noqa: F401  (registers stop and reload)
     task_handlers,  # noqa: F401  (registers the task commands)
 )
 from procsup.handlers import HANDLERS, Connection

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from procsup.client import ClientError, NoMaster
+from procsup.client import ClientError, NoMaster, NotAllowed
 from procsup.commands import (
     FAILED,
     NO_MASTER,
@@ -19,6 +19,7 @@ from procsup.commands import (
     USAGE,
     CliError,
     Context,
+    SocketGone,
     cmd_check,
     cmd_daemon,
     cmd_events,
@@ -104,11 +105,18 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
 def _setup_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="program, instance or glob (default: all)")
     p.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
-    p.add_argument("-n", "--lines", type=int, default=20, help="how many recent lines")
+    p.add_argument(
+        "-n", "--lines", type=int, default=20, help="how many recent lines (0: only new ones)"
+    )
     stream = p.add_mutually_exclusive_group()
     stream.add_argument("--stdout", dest="stream", action="store_const", const="stdout")
     stream.add_argument("--stderr", dest="stream", action="store_const", const="stderr")
     p.add_argument("--since", help="only lines newer than this (10m, 1h)")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="pass control characters (colours, escapes) through to a terminal unescaped",
+    )
 
 
 def _setup_scale(p: argparse.ArgumentParser) -> None:
@@ -276,12 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"procsup: {exc}", file=sys.stderr)
         return exc.code
+    except SocketGone as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return NO_MASTER
     except NoMaster as exc:
         hint = "start one with `procsup daemon`"
         if args.config and not os.path.exists(args.config):
             hint = f"and no config file at {args.config}"
         print(f"procsup: {exc}; {hint}", file=sys.stderr)
         return NO_MASTER
+    except NotAllowed as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return FAILED
     except ClientError as exc:
         print(f"procsup: {exc.message}", file=sys.stderr)
         for detail in exc.details or []:

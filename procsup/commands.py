@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from procsup.client import Client, ClientError, NoMaster
+from procsup.client import Client, ClientError, NoMaster, live_master_pid
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 
 OK, FAILED, USAGE, NO_MASTER = 0, 1, 2, 3
+
+
+class SocketGone(NoMaster):
+    """A master holds the pid lock, but its socket does not answer (the file was deleted)."""
 
 
 class CliError(Exception):
@@ -48,11 +52,22 @@ class Context:
     def _connect(self, autostart: bool) -> Client:
         try:
             return Client(self.socket).connect()
-        except NoMaster:
+        except NoMaster as exc:
+            self._check_socket_gone(exc)
             if not autostart:
                 raise
         self.start_master(quiet=False)
         return Client(self.socket).connect()
+
+    def _check_socket_gone(self, exc: NoMaster) -> None:
+        """No answer, but a live master holds the pid lock: its socket file was removed. Say so
+        (starting another master would only fail on the lock)."""
+        pid = live_master_pid(self.state_dir)
+        if pid is not None:
+            raise SocketGone(
+                f"{exc}, but a master (pid {pid}) is running for {self.state_dir}: its socket "
+                f"file is gone; `kill -HUP {pid}` makes it create the socket again"
+            ) from None
 
     def start_master(self, quiet: bool) -> int:
         from procsup.launcher import LaunchError, launch_master
@@ -71,8 +86,19 @@ class Context:
             print(f"procsup: started a master (pid {pid}) for {self.config_path}", file=sys.stderr)
         return pid
 
-    def call(self, cmd: str, args: dict[str, Any] | None = None, autostart: bool = True) -> Any:
-        return self.client(autostart).call(cmd, args)
+    def call(
+        self,
+        cmd: str,
+        args: dict[str, Any] | None = None,
+        autostart: bool = True,
+        waits: bool = False,
+    ) -> Any:
+        """One request. `waits`: the reply comes when processes have stopped or started, which
+        may take as long as their stop_timeout, so no reply deadline applies."""
+        client = self.client(autostart)
+        if waits:
+            client.set_timeout(None)
+        return client.call(cmd, args)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -127,7 +153,7 @@ def cmd_start(ctx: Context) -> int:
         return _add_adhoc(ctx)
     if ctx.args.command:
         raise CliError("a command after `--` needs a name: procsup start -n NAME -- CMD…", USAGE)
-    result = ctx.call("start", {"names": ctx.args.names, "wait": True})
+    result = ctx.call("start", {"names": ctx.args.names, "wait": True}, waits=True)
     _print_states(result)
     return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
@@ -146,13 +172,13 @@ def _add_adhoc(ctx: Context) -> int:
 
 
 def cmd_stop(ctx: Context) -> int:
-    _print_states(ctx.call("stop", {"names": ctx.args.names}, autostart=False))
+    _print_states(ctx.call("stop", {"names": ctx.args.names}, autostart=False, waits=True))
     return OK
 
 
 def cmd_restart(ctx: Context) -> int:
     args = {"names": ctx.args.names, "rolling": ctx.args.rolling, "wait": True}
-    result = ctx.call("restart", args)
+    result = ctx.call("restart", args, waits=True)
     _print_states(result)
     return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
@@ -172,20 +198,22 @@ def cmd_logs(ctx: Context) -> int:
 
 
 def cmd_scale(ctx: Context) -> int:
-    result = ctx.call("scale", {"program": ctx.args.program, "numprocs": ctx.args.numprocs})
+    result = ctx.call(
+        "scale", {"program": ctx.args.program, "numprocs": ctx.args.numprocs}, waits=True
+    )
     print(f"{result['program']}: {result['numprocs']} instance(s)")
     return OK
 
 
 def cmd_remove(ctx: Context) -> int:
-    ctx.call("remove", {"program": ctx.args.program}, autostart=False)
+    ctx.call("remove", {"program": ctx.args.program}, autostart=False, waits=True)
     print(f"removed {ctx.args.program}")
     return OK
 
 
 def cmd_reload(ctx: Context) -> int:
     try:
-        result = ctx.call("reload", autostart=False)
+        result = ctx.call("reload", autostart=False, waits=True)
     except ClientError as exc:
         if exc.code == "config_error":
             raise CliError("\n".join([exc.message, *(exc.details or [])]), USAGE) from None

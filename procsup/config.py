@@ -31,6 +31,8 @@ class MasterConfig:
     socket_group: str | None = None
     redis_url: str | None = None
     include: tuple[str, ...] = ()
+    max_connections: int = 256  # control connections served at once; more get `busy`
+    idle_timeout: float = 10.0  # a control connection with no request this long is closed
 
 
 @dataclass(frozen=True)

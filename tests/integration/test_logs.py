@@ -226,7 +226,7 @@ def test_logs_follow_loses_no_line_while_a_large_backlog_is_sent(start_master):
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(m.socket)
     try:
-        req = {"id": 1, "cmd": "logs", "args": {"names": ["burst:0"], "lines": 0, "follow": True}}
+        req = {"id": 1, "cmd": "logs", "args": {"names": ["burst:0"], "lines": -1, "follow": True}}
         sock.sendall(json.dumps(req).encode() + b"\n")
 
         def queued() -> int:

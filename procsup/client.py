@@ -102,12 +102,12 @@ class Client:
         except FileNotFoundError as exc:
             raise NoMaster(f"no procsup master at {self.path} ({exc.strerror})") from None
         try:
-            sock.connect(address)
+            _connect_retrying(sock, address)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise NoMaster(f"no procsup master at {self.path} ({exc.strerror})") from None
         except PermissionError:
             raise NotAllowed(_not_allowed(self.path)) from None
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):
             raise ClientError(
                 "busy", f"master busy: it accepted no connection within {CONNECT_TIMEOUT:g}s"
             ) from None
@@ -178,6 +178,22 @@ class Client:
                 continue
             _result(msg)
             return
+
+
+def _connect_retrying(sock: socket.socket, address: str) -> None:
+    """connect(), waiting up to CONNECT_TIMEOUT while the master's accept queue is full (a
+    unix socket with a timeout fails at once with EAGAIN then, instead of waiting)."""
+    import time
+
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    while True:
+        try:
+            sock.connect(address)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _not_allowed(path: str) -> str:

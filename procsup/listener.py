@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 
 from procsup.client import unix_address
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 BACKLOG = 128
 ACCEPT_BATCH = 64  # connections accepted per wake-up, so a flood cannot starve the loop
-PAUSE = 1.0  # seconds without accepting when even the spare descriptor is gone
+PAUSE = 1.0
+LOG_EVERY = 60.0  # seconds without accepting when even the spare descriptor is gone
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -75,7 +77,7 @@ class Listener:
         self._exhausted_reply = exhausted_reply
         self._loop = asyncio.get_running_loop()
         self._spare = _take_spare()
-        self._refused = 0  # clients turned away since descriptors ran out
+        self._refused = ThrottledLog(logging.ERROR)
         self._paused: asyncio.TimerHandle | None = None
         self._loop.add_reader(sock.fileno(), self._accept)
 
@@ -102,18 +104,11 @@ class Listener:
                 else:
                     log.error("control socket: accept failed: %s", exc)
                 return
-            if self._refused:
-                log.warning(
-                    "control socket: accepting again (%d client(s) were turned away)", self._refused
-                )
-                self._refused = 0
             self._on_connection(conn)
 
     def _exhausted(self, exc: OSError) -> None:
         """Out of descriptors: answer one waiting client through the spare descriptor."""
-        if not self._refused:
-            log.error("control socket: %s; turning clients away until descriptors free up", exc)
-        self._refused += 1
+        self._refused(f"control socket: {exc.strerror}; turning clients away")
         if self._spare is not None:
             os.close(self._spare)
             self._spare = None
@@ -132,6 +127,24 @@ class Listener:
         if self._spare is None:
             self._spare = _take_spare()
         self._loop.add_reader(self.sock.fileno(), self._accept)
+
+
+class ThrottledLog:
+    """Logs a recurring condition at most once per LOG_EVERY seconds, with a count, so a flood
+    of clients turned away costs one line a minute, not one per client."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self._count = 0
+        self._last = -LOG_EVERY
+
+    def __call__(self, message: str) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if now - self._last >= LOG_EVERY:
+            log.log(self.level, "%s (%d client(s) since the last report)", message, self._count)
+            self._count = 0
+            self._last = now
 
 
 def _take_spare() -> int | None:

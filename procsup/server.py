@@ -23,7 +23,7 @@ from procsup import (
     task_handlers,  # noqa: F401  (registers the task commands)
 )
 from procsup.handlers import HANDLERS, WRITE_HIGH, Connection
-from procsup.listener import Listener, bind_unix, refuse
+from procsup.listener import Listener, ThrottledLog, bind_unix, refuse
 from procsup.protocol import MAX_LINE, ProtocolError
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Server:
         self._listener: Listener | None = None
         self._inode: int | None = None
         self._conns: set[asyncio.Task[Any]] = set()
-        self._turned_away = 0
+        self._turned_away = ThrottledLog(logging.WARNING)
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,15 +100,12 @@ class Server:
     def _admit(self, conn: socket.socket) -> None:
         """Serve a new connection, or turn it away with `busy` when at the cap."""
         if len(self._conns) >= self.max_connections:
-            if not self._turned_away:
-                log.warning(
-                    "control socket: %d connections open (max_connections); turning clients away",
-                    len(self._conns),
-                )
-            self._turned_away += 1
+            self._turned_away(
+                f"control socket: {len(self._conns)} connections open (max_connections); "
+                "turning clients away"
+            )
             refuse(conn, TOO_MANY)
             return
-        self._turned_away = 0
         task = asyncio.get_running_loop().create_task(self._serve(conn))
         self._conns.add(task)
         task.add_done_callback(self._conns.discard)

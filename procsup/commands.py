@@ -65,8 +65,9 @@ class Context:
         pid = live_master_pid(self.state_dir)
         if pid is not None:
             raise SocketGone(
-                f"{exc}, but a master (pid {pid}) is running for {self.state_dir}: its socket "
-                f"file is gone; `kill -HUP {pid}` makes it create the socket again"
+                f"{exc}, but a master (pid {pid}) holds {self.state_dir}: if it has just "
+                f"started, try again in a moment; if its socket file was deleted, "
+                f"`kill -HUP {pid}` creates it again"
             ) from None
 
     def start_master(self, quiet: bool) -> int:

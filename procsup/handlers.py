@@ -106,8 +106,14 @@ def _number(
     if value is None:
         return default
     if not low <= value <= high:
-        raise ProtocolError(protocol.INVALID, f"args.{key} must be from {low:g} to {high:g}")
+        raise ProtocolError(
+            protocol.INVALID, f"args.{key} must be from {_num(low)} to {_num(high)}"
+        )
     return value
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def _names(args: dict[str, Any], required: bool = True) -> list[str]:

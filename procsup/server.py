@@ -50,6 +50,7 @@ class Server:
         self._inode: int | None = None
         self._conns: set[asyncio.Task[Any]] = set()
         self._turned_away = ThrottledLog(logging.WARNING)
+        self._closing = False
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,21 +70,23 @@ class Server:
     def ensure_socket(self) -> None:
         """Bind again if the socket file was deleted or replaced (SIGHUP calls this): a user who
         removed it by mistake gets the master back without killing it."""
-        if self._listener is None:
+        if self._closing:
             return
         try:
-            if os.stat(self.path).st_ino == self._inode:
+            if self._listener is not None and os.stat(self.path).st_ino == self._inode:
                 return
         except FileNotFoundError:
             pass
         log.warning("control socket %s was deleted or replaced; creating it again", self.path)
-        self._listener.close()
-        self._listener = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()  # whatever is there now (we own this path: we hold the pid lock)
         self._bind()
 
     async def close_listener(self) -> None:
+        self._closing = True
         if self._listener is not None:
             self._listener.close()
             self._listener = None
@@ -118,27 +121,29 @@ class Server:
         transport.set_write_buffer_limits(high=WRITE_HIGH)
         return reader, asyncio.StreamWriter(transport, proto, reader, loop)
 
-    def _peer_allowed(self, writer: asyncio.StreamWriter) -> bool:
+    def _refused_uid(self, writer: asyncio.StreamWriter) -> int | None:
+        """The peer's uid if it may not control the master (SO_PEERCRED), else None."""
         sock = writer.get_extra_info("socket")
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, gid = struct.unpack("3i", creds)
         cfg = self.master.config.master
         if uid in (0, os.getuid()):
-            return True
-        if not cfg.socket_group:
-            return False
-        wanted = grp.getgrnam(cfg.socket_group).gr_gid
-        return gid == wanted or wanted in _supplementary_groups(pid)
+            return None
+        if cfg.socket_group:
+            wanted = grp.getgrnam(cfg.socket_group).gr_gid
+            if gid == wanted or wanted in _supplementary_groups(pid):
+                return None
+        return uid
 
     async def _serve(self, sock: socket.socket) -> None:
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await self._open(sock)
             conn = Connection(writer, reader)
-            if not self._peer_allowed(writer):
-                await conn.send(
-                    protocol.error(None, ProtocolError(protocol.FORBIDDEN, self._forbidden()))
-                )
+            uid = self._refused_uid(writer)
+            if uid is not None:
+                refusal = ProtocolError(protocol.FORBIDDEN, self._forbidden(uid))
+                await conn.send(protocol.error(None, refusal))
                 return
             await self._read_loop(reader, conn)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -151,10 +156,10 @@ class Server:
             else:
                 sock.close()
 
-    def _forbidden(self) -> str:
+    def _forbidden(self, uid: int) -> str:
         return (
-            f"this user may not control the master (uid {os.getuid()}); to share it, set "
-            'socket_mode = "0660" and socket_group in [procsup]'
+            f"uid {uid} may not control this master (it runs as uid {os.getuid()}); to share "
+            'it, set socket_mode = "0660" and socket_group in [procsup]'
         )
 
     async def _read_loop(self, reader: asyncio.StreamReader, conn: Connection) -> None:

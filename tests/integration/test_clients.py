@@ -279,11 +279,14 @@ def test_sighup_recreates_a_deleted_socket_and_the_cli_names_the_master(start_ma
     os.unlink(m.socket)
     res = cli_list(m)
     assert res.returncode == 3, res
-    assert f"pid {m.proc.pid}" in res.stderr and f"kill -HUP {m.proc.pid}" in res.stderr
+    assert f"master (pid {m.proc.pid})" in res.stderr and f"kill -HUP {m.proc.pid}" in res.stderr
     assert res.stderr.count("\n") == 1
     m.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: cli_list(m).returncode == 0, 10, "list after SIGHUP")
+    m.proc.send_signal(signal.SIGHUP)  # a socket that is there is left alone
+    wait_for(lambda: m.log().count("reloaded") == 2, 10, "the second reload")
     assert "h:0" in cli_list(m).stdout
+    assert m.log().count("creating it again") == 1
 
 
 # --- another user -----------------------------------------------------------------------------

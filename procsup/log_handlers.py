@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from procsup import protocol
@@ -151,6 +152,20 @@ def _backlog(
     return items[-n:] if n > 0 else items
 
 
+def _iter_lines(chunk: LogChunk) -> Iterator[str]:
+    """LogChunk.lines() one at a time: a follower blocked on a slow client then holds one
+    line's item, not a list of items for a whole (up to 1 MiB) chunk."""
+    text = chunk.data.decode("utf-8", "replace")
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 async def _follow(follower: Follower, streams: set[str], conn: Connection) -> None:
     queue = follower.queue
     while not follower.dropped or not queue.empty():
@@ -161,8 +176,9 @@ async def _follow(follower: Follower, streams: set[str], conn: Connection) -> No
                 {"skipped": skipped, "notice": f"skipped {skipped} bytes: this reader was too slow"}
             )
         if chunk.stream in streams:
-            for line in _line_items(name, chunk):
-                await conn.send_item(line)
+            for line in _iter_lines(chunk):
+                item = {"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
+                await conn.send_item(item)
     await conn.send_item({"notice": "output too fast for this client; lines dropped"})
 
 

@@ -76,3 +76,11 @@ def test_escapes_are_readable():
         escape_controls("\x1b]0;t\x07 \x1b[31m\x9b\tok\r")
         == "\\x1b]0;t\\x07 \\x1b[31m\\x9b\tok\\x0d"
     )
+
+
+@given(data=st.binary(max_size=64) | st.text(alphabet="a\n\r\u2028", max_size=20).map(str.encode))
+def test_followers_split_lines_like_chunk_lines(data):
+    from procsup.log_handlers import _iter_lines
+
+    chunk = LogChunk(0.0, "stdout", data)
+    assert list(_iter_lines(chunk)) == chunk.lines()

@@ -61,10 +61,14 @@ class Server:
     def _bind(self) -> None:
         cfg = self.master.config.master
         sock = bind_unix(str(self.path), cfg.socket_mode)
-        os.chmod(self.path, cfg.socket_mode)
-        if cfg.socket_group:
-            os.chown(self.path, -1, grp.getgrnam(cfg.socket_group).gr_gid)
-        self._inode = os.stat(self.path).st_ino
+        try:
+            os.chmod(self.path, cfg.socket_mode)
+            if cfg.socket_group:
+                os.chown(self.path, -1, grp.getgrnam(cfg.socket_group).gr_gid)
+            self._inode = os.stat(self.path).st_ino
+        except BaseException:
+            sock.close()
+            raise
         self._listener = Listener(sock, self._admit, OUT_OF_FDS)
 
     def ensure_socket(self) -> None:

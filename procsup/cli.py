@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from procsup.client import ClientError, NoMaster
+from procsup.client import ClientError, NoMaster, NotAllowed
 from procsup.commands import (
     FAILED,
     NO_MASTER,
@@ -19,6 +19,7 @@ from procsup.commands import (
     USAGE,
     CliError,
     Context,
+    SocketGone,
     cmd_check,
     cmd_daemon,
     cmd_events,
@@ -115,11 +116,18 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
 def _setup_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="program, instance or glob (default: all)")
     p.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
-    p.add_argument("-n", "--lines", type=int, default=20, help="how many recent lines")
+    p.add_argument(
+        "-n", "--lines", type=int, default=20, help="how many recent lines (0: only new ones)"
+    )
     stream = p.add_mutually_exclusive_group()
     stream.add_argument("--stdout", dest="stream", action="store_const", const="stdout")
     stream.add_argument("--stderr", dest="stream", action="store_const", const="stderr")
     p.add_argument("--since", help="only lines newer than this (10m, 1h)")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="pass control characters (colours, escapes) through to a terminal unescaped",
+    )
 
 
 def _setup_scale(p: argparse.ArgumentParser) -> None:
@@ -310,10 +318,16 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"procsup: {exc}", file=sys.stderr)
         return exc.code
+    except SocketGone as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return NO_MASTER
     except NoMaster as exc:
         hint = ctx.no_master_hint() if ctx is not None else "start one with `procsup start`"
         print(f"procsup: {exc}; {hint}", file=sys.stderr)
         return NO_MASTER
+    except NotAllowed as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return FAILED
     except ClientError as exc:
         print(f"procsup: {exc.message}", file=sys.stderr)
         for detail in exc.details or []:

@@ -90,6 +90,7 @@ class Master:
         self._reloading = asyncio.Lock()
         self._state_timer: asyncio.TimerHandle | None = None
         self._lock = PidLock(config.master.state_dir)
+        self._server: Any = None  # the control server, once started (procsup.server.Server)
         self.loop: asyncio.AbstractEventLoop
         self.registry: Registry
         self.scheduler: Scheduler
@@ -130,7 +131,7 @@ class Master:
         self.saved.clean = False
         self.saved.run_id = self.run_id
         self._write_state()
-        server = Server(self)
+        server = self._server = Server(self)
         await server.start()
         self._install_signals()
         self.publish_master("started")
@@ -184,7 +185,15 @@ class Master:
         self._stop.set()
 
     def _on_sighup(self) -> None:
+        self._recreate_socket()
         self.rt.background(self._reload_logged())
+
+    def _recreate_socket(self) -> None:
+        """SIGHUP also brings back a control socket file that was deleted."""
+        try:
+            self._server.ensure_socket()
+        except OSError as exc:
+            log.error("cannot create the control socket %s again: %s", self._server.path, exc)
 
     async def _reload_logged(self) -> None:
         try:

@@ -31,6 +31,7 @@ class MasterConfig:
     socket_group: str | None = None
     redis_url: str | None = None
     include: tuple[str, ...] = ()
+    tracking: str = "auto"  # auto | cgroup | process: how a spawn's processes are tracked
 
 
 @dataclass(frozen=True)

@@ -312,6 +312,7 @@ def master_checks(base_dir: Path) -> dict[str, Check]:
         "log_dir": path_check(base_dir),
         "redis_url": check_redis_url,
         "include": check_include,
+        "tracking": choice("auto", "cgroup", "process"),
     }
 
 

@@ -160,8 +160,7 @@ class Cgroup:
                 os.kill(pid, sig)
 
     def kill(self) -> None:
-        """SIGKILL every process in it at once (`cgroup.kill`, Linux 5.14); on older kernels,
-        freeze it so nothing can fork, SIGKILL each member, and thaw."""
+        """SIGKILL every process in it at once (`cgroup.kill`, Linux 5.14), else `kill_each`."""
         try:
             if self._write("cgroup.kill", "1"):
                 return
@@ -169,6 +168,11 @@ class Cgroup:
             if exc.errno == errno.ENOENT:
                 return
             raise
+        self.kill_each()
+
+    def kill_each(self) -> None:
+        """Before Linux 5.14: freeze the cgroup (5.2+) so nothing in it can fork, SIGKILL each
+        member, and thaw, so the kills are delivered."""
         frozen = self._write("cgroup.freeze", "1")
         self.signal(signal.SIGKILL)
         if frozen:

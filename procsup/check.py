@@ -8,6 +8,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from procsup.cgroups import probe
 from procsup.config import ConfigError, load_config
 
 
@@ -20,6 +21,14 @@ def check(path: Path, as_json: bool) -> int:
             print(f"error: {issue}", file=sys.stderr)
         print(f"{len(exc.issues)} error(s) in {path}", file=sys.stderr)
         return 2
+    tracking = probe(config.master.tracking, str(config.master.state_dir))
+    if config.master.tracking == "cgroup" and tracking.kind != "cgroup":
+        print(
+            f'error: {path}: procsup.tracking = "cgroup", but no cgroup can be made here: '
+            f"{tracking.detail}",
+            file=sys.stderr,
+        )
+        return 2
     if as_json:
         print(
             json.dumps(
@@ -27,12 +36,15 @@ def check(path: Path, as_json: bool) -> int:
                     "config": str(path),
                     "programs": {n: p.numprocs for n, p in config.programs.items()},
                     "tasks": {n: t.schedule for n, t in config.tasks.items()},
+                    "tracking": tracking.kind,
+                    "tracking_detail": tracking.detail,
                 },
                 indent=2,
             )
         )
         return 0
     print(f"{path}: ok")
+    print(f"  tracking: {tracking.describe()}")
     for name, prog in config.programs.items():
         start = "autostart" if prog.autostart else "manual start"
         print(f"  program {name}: {prog.numprocs} × {shlex.join(prog.command)} ({start})")

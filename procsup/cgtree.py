@@ -52,7 +52,12 @@ class CgroupTree:
     def leaf(self, kind: str, ident: str) -> Cgroup:
         """A new, empty leaf for one spawn (`inst`) or task run (`task`). Raises OSError."""
         cg = Cgroup(f"{self.path}/{kind}-{ident.replace('/', '_')}")
-        os.mkdir(cg.path)
+        try:
+            os.mkdir(cg.path)
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"cannot create its cgroup {cg.path}: {exc.strerror}"
+            ) from None
         return cg
 
     async def wait_empty(self, cg: Cgroup, timeout: float) -> bool:

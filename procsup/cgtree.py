@@ -42,6 +42,8 @@ class CgroupTree:
                 f"cannot create cgroups in {parent}: {exc.strerror} ({HINT})"
             ) from None
         if not os.access(f"{parent}/cgroup.procs", os.W_OK):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
             raise CgroupUnavailable(f"cannot move processes out of {parent} ({HINT})")
         _enable_memory(path)
         try:

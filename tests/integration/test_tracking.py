@@ -277,3 +277,31 @@ def test_cgroup_kill_without_cgroup_kill_file(daemons: list[int]) -> None:
             wait_for(lambda: not cg.populated(), 5, "the cgroup to empty")
         assert cg.remove()
         root.rmdir()
+
+
+def test_a_program_cannot_leave_its_cgroup(start_master):
+    """A program running as another user cannot write itself out of its cgroup."""
+    require_cgroups()
+    try:
+        import pwd
+
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody'")
+    out = Path(subtree_path("/")).parent / "cgroup.procs"
+    m = start_master(
+        f"""
+        [procsup]
+        tracking = "cgroup"
+        [programs.leaver]
+        command = ["sh", "-c", "echo $$ > {out}; exec sleep 100"]
+        directory = "/"
+        user = "nobody"
+        start_seconds = 0
+        """
+    )
+    pid = m.wait_state("leaver:0", "RUNNING")["pid"]
+    wait_for(lambda: psutil.Process(pid).name() == "sleep", 5, "the attempt to be over")
+    assert "ermission denied" in m.log_file("leaver:0", "err").read_text()
+    cgroup = Path(f"/proc/{pid}/cgroup").read_text()
+    assert f"{subtree(m).name}/inst-" in cgroup

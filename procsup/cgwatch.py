@@ -81,6 +81,8 @@ class EmptyWatcher:
             wd, _mask, _cookie, length = _EVENT.unpack_from(data, offset)
             offset += _EVENT.size + length
             woken.add(wd)
+        if -1 in woken:  # the event queue overflowed: any cgroup may have emptied
+            woken = set(self._waiters)
         for wd in woken:
             entry = self._waiters.get(wd)
             if entry is not None and not self._populated(entry[0]):

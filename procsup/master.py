@@ -185,7 +185,10 @@ class Master:
         tree, self.tracking = await open_tracking(
             self.config.master.tracking, self.rt.state_dir, self.loop
         )
-        log.info("tracking: %s", self.tracking.describe())
+        fell_back = tree is None and self.config.master.tracking == "auto"
+        log.log(
+            logging.WARNING if fell_back else logging.INFO, "tracking: %s", self.tracking.describe()
+        )
         if tree is not None:
             await tree.clear_stale(self.saved.cgroup or None)
             self.saved.cgroup = tree.path

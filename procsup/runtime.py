@@ -48,9 +48,6 @@ class Runtime:
     def leaders(self) -> set[int]:
         return self.leader_set
 
-    def tracking(self) -> str:
-        return "process" if self.cgroups is None else "cgroup"
-
     def background(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run a fire-and-forget job, keeping a reference and logging its failure."""
         task = self.loop.create_task(coro)

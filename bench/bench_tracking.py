@@ -9,6 +9,8 @@ For each tracking (`tracking = "process"`, then `tracking = "cgroup"`), R rounds
   2. idle CPU: the master's CPU (utime + stime from /proc) over the idle window, % of one core;
   3. stop all: time of the `stop all` call (it returns once every instance is STOPPED);
   4. shutdown, then check that no process and no cgroup of the master is left.
+Then, once per tracking, restart latency: a daemon (bench/crashy.sh) that has run past
+min_uptime is made to exit, 8 times; the time from its exit to the new instance's first line.
 Medians are printed per tracking. Cgroup tracking needs root (or a delegated cgroup); without
 it only process tracking is measured, and that is said. Everything runs under /tmp/pb-XXXX and
 is stopped at the end, also on an error.
@@ -34,6 +36,8 @@ from procsup.cgroups import probe, subtree_path  # noqa: E402
 from procsup.client import Client, NoMaster  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CRASHY = REPO / "bench" / "crashy.sh"
+RESTART_TRIALS = 8
 
 
 def cpu_seconds(pid: int) -> float:
@@ -65,23 +69,66 @@ def wait_until(pred, timeout: float, what: str) -> None:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def one_round(tracking: str, n: int, idle: float) -> dict[str, float]:
-    root = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
-    (root / "procsup.toml").write_text(
-        f'[procsup]\ntracking = "{tracking}"\n'
-        f'[programs.s]\ncommand = "sleep 3600"\nnumprocs = {n}\nstart_seconds = 0\n'
-    )
-    sock = str(root / "run" / "procsup.sock")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    t0 = time.monotonic()
+def start_master(root: Path, tracking: str, programs: str) -> tuple[subprocess.Popen, str]:
+    (root / "procsup.toml").write_text(f'[procsup]\ntracking = "{tracking}"\n{programs}')
     master = subprocess.Popen(
         [sys.executable, "-m", "procsup", "-c", str(root / "procsup.toml"), "daemon", "-f"],
         stdout=subprocess.DEVNULL,
         stderr=open(root / "master.log", "wb"),  # noqa: SIM115
         stdin=subprocess.DEVNULL,
-        env=env,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
         start_new_session=True,
     )
+    return master, str(root / "run" / "procsup.sock")
+
+
+def stop_master(master: subprocess.Popen, root: Path) -> None:
+    if master.poll() is None:
+        master.send_signal(signal.SIGTERM)
+        try:
+            master.wait(60)
+        except subprocess.TimeoutExpired:
+            master.kill()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def lines(path: Path, what: str) -> dict[int, float]:
+    found = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == what:
+            found[int(parts[1])] = float(parts[2])
+    return found
+
+
+def restart_latency(tracking: str) -> list[float]:
+    """ms from a long-running daemon's exit to its replacement's first line."""
+    root = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
+    times = root / "crashy.times"
+    times.touch()
+    program = f'[programs.c]\ncommand = "{CRASHY} {times}"\nstart_seconds = 1\nmin_uptime = "1s"\n'
+    master, _ = start_master(root, tracking, program)
+    try:
+        wait_until(lambda: lines(times, "start"), 30, "the first start")
+        latencies: list[float] = []
+        for _ in range(RESTART_TRIALS):
+            pid = max(lines(times, "start").items(), key=lambda kv: kv[1])[0]
+            time.sleep(1.5)  # past min_uptime: restarted at once
+            os.kill(pid, signal.SIGUSR1)
+            n = len(latencies) + 2
+            wait_until(lambda n=n: len(lines(times, "start")) >= n, 15, "the restart")
+            new = max(lines(times, "start").values())
+            latencies.append((new - lines(times, "exit")[pid]) * 1000)
+        return latencies
+    finally:
+        stop_master(master, root)
+
+
+def one_round(tracking: str, n: int, idle: float) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
+    program = f'[programs.s]\ncommand = "sleep 3600"\nnumprocs = {n}\nstart_seconds = 0\n'
+    t0 = time.monotonic()
+    master, sock = start_master(root, tracking, program)
     try:
         wait_until(lambda: running(sock) == n, 120, f"{n} RUNNING")
         up = time.monotonic() - t0
@@ -100,13 +147,7 @@ def one_round(tracking: str, n: int, idle: float) -> dict[str, float]:
             raise RuntimeError(f"cgroup subtree left behind: {left}")
         return {"up": up, "idle": idle_pct, "stop": stop}
     finally:
-        if master.poll() is None:
-            master.send_signal(signal.SIGTERM)
-            try:
-                master.wait(60)
-            except subprocess.TimeoutExpired:
-                master.kill()
-        shutil.rmtree(root, ignore_errors=True)
+        stop_master(master, root)
 
 
 def main() -> int:
@@ -131,11 +172,19 @@ def main() -> int:
                 f"idle {res['idle']:.3f} %",
                 flush=True,
             )
+    restarts = {}
+    for tracking in trackings:
+        restarts[tracking] = restart_latency(tracking)
+        print(f"restart {tracking:<8}" + " ".join(f"{x:.1f}" for x in restarts[tracking]) + " ms")
     print(f"\n{opts.instances} instances, median of {opts.rounds} round(s):")
-    print(f"{'tracking':<10}{'all up':>10}{'stop all':>10}{'idle CPU':>11}")
+    print(f"{'tracking':<10}{'all up':>10}{'stop all':>10}{'idle CPU':>11}{'restart':>11}")
     for tracking, rows in results.items():
         med = {k: statistics.median(row[k] for row in rows) for k in ("up", "stop", "idle")}
-        print(f"{tracking:<10}{med['up']:>8.2f} s{med['stop']:>8.2f} s{med['idle']:>9.3f} %")
+        restart = statistics.median(restarts[tracking])
+        print(
+            f"{tracking:<10}{med['up']:>8.2f} s{med['stop']:>8.2f} s{med['idle']:>9.3f} %"
+            f"{restart:>8.1f} ms"
+        )
     return 0
 
 

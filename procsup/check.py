@@ -9,6 +9,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from procsup.cgroups import Tracking, probe
 from procsup.command_path import resolve_command
 from procsup.config import Config, ConfigError, ProgramConfig, TaskConfig, load_config
 from procsup.datatypes import toml_literal
@@ -24,6 +25,14 @@ def check(path: Path, as_json: bool, strict: bool = False) -> int:
             print(f"error: {issue}", file=sys.stderr)
         print(f"{len(exc.issues)} error(s) in {path}", file=sys.stderr)
         return 2
+    tracking = probe(config.master.tracking, str(config.master.state_dir))
+    if config.master.tracking == "cgroup" and tracking.kind != "cgroup":
+        print(
+            f'error: {path}: procsup.tracking = "cgroup", but no cgroup can be made here: '
+            f"{tracking.detail}",
+            file=sys.stderr,
+        )
+        return 2
     warnings = command_warnings(config)
     if as_json:
         print(
@@ -33,12 +42,14 @@ def check(path: Path, as_json: bool, strict: bool = False) -> int:
                     "programs": {n: p.numprocs for n, p in config.programs.items()},
                     "tasks": {n: t.schedule for n, t in config.tasks.items()},
                     "warnings": warnings,
+                    "tracking": tracking.kind,
+                    "tracking_detail": tracking.detail,
                 },
                 indent=2,
             )
         )
     else:
-        _print_summary(path, config)
+        _print_summary(path, config, tracking)
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if warnings:
@@ -46,8 +57,9 @@ def check(path: Path, as_json: bool, strict: bool = False) -> int:
     return 1 if strict and warnings else 0
 
 
-def _print_summary(path: Path, config: Config) -> None:
+def _print_summary(path: Path, config: Config, tracking: Tracking) -> None:
     print(f"{path}: ok")
+    print(f"  tracking: {tracking.describe()}")
     for name, prog in config.programs.items():
         start = "autostart" if prog.autostart else "manual start"
         print(f"  program {name}: {prog.numprocs} × {shlex.join(prog.command)} ({start})")

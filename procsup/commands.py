@@ -280,6 +280,18 @@ def cmd_shutdown(ctx: Context) -> int:
     return OK
 
 
+def cmd_info(ctx: Context) -> int:
+    """Facts about the running master, the process tracking in use among them."""
+    info = ctx.call("hello", autostart=False)
+    if ctx.args.json:
+        print(json.dumps(info, indent=2))
+        return OK
+    for key in ("version", "pid", "host", "config", "state_dir", "tracking", "tracking_detail"):
+        if key in info:
+            print(f"{key + ':':<17}{info[key]}")
+    return OK
+
+
 def cmd_save(ctx: Context) -> int:
     result = ctx.call("save")
     print(f"saved the running set to {result['path']} (previous file: {result['path']}.bak)")

@@ -36,6 +36,7 @@ class MasterConfig:
     cli_autostart: bool = True
     max_connections: int = 256  # control connections served at once; more get `busy`
     idle_timeout: float = 10.0  # a control connection with no request this long is closed
+    tracking: str = "auto"  # auto | cgroup | process: how a spawn's processes are tracked
 
 
 @dataclass(frozen=True)

@@ -341,6 +341,7 @@ def master_checks(base_dir: Path) -> dict[str, Check]:
         "cli_autostart": check_bool,
         "max_connections": int_range(1, 100_000),
         "idle_timeout": positive_duration,
+        "tracking": choice("auto", "cgroup", "process"),
     }
 
 

@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from procsup.cgroups import Cgroup
 from procsup.config import ProgramConfig
 from procsup.events import Event
 from procsup.output import Output
 from procsup.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
-from procsup.proctree import ProcessTable, instance_tree, start_ticks
+from procsup.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.runtime import Runtime
 from procsup.states import RUNNING_STATES, State, can_transition
 from procsup.stopping import StopPolicy, kill_tree, stop_leftovers
@@ -62,6 +63,7 @@ class Instance:
         self.output = self._make_output()
         self.ring = self.output.ring
         self._child: Child | None = None
+        self._cgroup: Cgroup | None = None  # the current spawn's, under cgroup tracking
         self._timer: asyncio.TimerHandle | None = None
         self._exited: asyncio.Future[int] | None = None
         self._lock = asyncio.Lock()
@@ -137,12 +139,20 @@ class Instance:
         """Send `sig` to the instance's whole tree. False when nothing is running."""
         if self._child is None:
             return False
-        pids = self.tree(ProcessTable())
+        pids = self.tree(ProcessTable(scan=self._cgroup is None))
         send_signal(pids, sig, pgid=self._child.pid)
         return True
 
     def tree(self, table: ProcessTable) -> set[int]:
+        if self._cgroup is not None:
+            return set(self._cgroup.pids())
         return instance_tree(table, self.pid, self.instance_id, self.rt.leaders())
+
+    def usage(self, table: ProcessTable) -> tuple[float, int]:
+        """CPU seconds and memory bytes of the whole tree (its cgroup's, when it has one)."""
+        if self._cgroup is not None:
+            return self._cgroup.usage(table)
+        return tree_stats(table, self.tree(table))
 
     # --- spawning ---------------------------------------------------------------------------
 
@@ -168,15 +178,21 @@ class Instance:
         self._set_state(State.STARTING)
         self._spawns += 1
         self.info.next_try = None
+        cgroup = None
         try:
-            child = spawn(self.spawn_spec())
+            spec = self.spawn_spec()
+            if self.rt.cgroups is not None:
+                spec.cgroup = cgroup = self.rt.cgroups.leaf("inst", self.instance_id)
+            child = spawn(spec)
         except OSError as exc:
+            if cgroup is not None:
+                cgroup.remove()
             self.info.spawn_error = f"{exc.strerror or exc}: {self.config.command[0]}"
             self.info.last_exit_time = time.time()
             self.output.note(f"spawn failed: {self.info.spawn_error}")
             self._after_failure()
             return
-        self._child = child
+        self._child, self._cgroup = child, cgroup
         self.rt.leader_set.add(child.pid)
         self.info.start_ticks = start_ticks(child.pid) or 0
         self.info.spawn_error = None
@@ -210,6 +226,7 @@ class Instance:
 
     def _on_exit(self, code: int) -> None:
         child, self._child = self._child, None
+        cgroup, self._cgroup = self._cgroup, None
         if child is None:
             return
         child.mark_reaped(code)
@@ -222,7 +239,7 @@ class Instance:
         if self._exited is not None and not self._exited.done():
             self._exited.set_result(code)
             return
-        self._cleanup_leftovers(child.pid, self.instance_id)
+        self._cleanup_leftovers(child.pid, self.instance_id, cgroup)
         self._decide_after_exit(code, ran)
 
     def _decide_after_exit(self, code: int, ran: float) -> None:
@@ -254,9 +271,9 @@ class Instance:
         )  # STARTING/RUNNING -> BACKOFF
         self._timer = self.rt.loop.call_later(delay, self._retry)
 
-    def _cleanup_leftovers(self, pgid: int, spawn_id: str) -> None:
+    def _cleanup_leftovers(self, pgid: int, spawn_id: str, cgroup: Cgroup | None) -> None:
         """Descendants left behind by a leader that died are stopped too, in the background."""
-        self.rt.background(stop_leftovers(self.rt, self._stop_policy(), pgid, spawn_id))
+        self.rt.background(stop_leftovers(self.rt, self._stop_policy(), pgid, spawn_id, cgroup))
 
     def _stop_policy(self) -> StopPolicy:
         return StopPolicy(self.name, self.config.stop_signal, self.config.stop_timeout)
@@ -264,14 +281,14 @@ class Instance:
     # --- stopping ---------------------------------------------------------------------------
 
     async def _terminate(self) -> None:
-        child = self._child
+        child, cgroup = self._child, self._cgroup
         if child is None:
             return
         self._cancel_timer()
         self._exited = self.rt.loop.create_future()
         self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
         try:
-            table = await self.rt.tables.fresh()
+            table = ProcessTable(scan=False) if cgroup else await self.rt.tables.fresh()
             await kill_tree(
                 self.rt,
                 self._stop_policy(),
@@ -279,9 +296,12 @@ class Instance:
                 child.pid,
                 self.instance_id,
                 self._exited,
+                cgroup,
             )
         finally:
             self._exited = None
+            if cgroup is not None:
+                cgroup.remove()
         self._set_state(State.STOPPED)  # STOPPING -> STOPPED
 
     # --- output -----------------------------------------------------------------------------

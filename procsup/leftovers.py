@@ -1,5 +1,10 @@
 """After a master was killed (`kill -9`), find what it left running and stop it before starting
-fresh copies, so there are never two copies of a worker."""
+fresh copies, so there are never two copies of a worker.
+
+This is the process-tracking way (pids, start times, environment marks). Under cgroup tracking
+the new master has already killed its predecessor's instance cgroups (cgtree.py) by then, which
+also reaches daemons that lost their marks; this pass then finds nothing, or processes of a
+predecessor that ran under process tracking."""
 
 from __future__ import annotations
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import procsup
+from procsup.cgroups import CgroupUnavailable, Tracking
+from procsup.cgtree import open_tracking
 from procsup.config import Config, ConfigError, load_config
 from procsup.events import Broadcaster, Event
 from procsup.leftovers import find_leftovers, stop_leftovers
@@ -36,12 +38,13 @@ from procsup.statefile import (
     save_output,
     write_state,
 )
-from procsup.stopping import KILL_GRACE
+from procsup.stopping import KILL_GRACE, stop_orphans
 
 log = logging.getLogger("procsup")
 
 STATE_WRITE_DELAY = 0.1
 SHUTDOWN_SLACK = 30.0  # beyond the longest stop_timeout + SIGKILL grace
+ORPHAN_GRACE = 2.0  # at shutdown, how long re-parented leftovers get between TERM and KILL
 
 
 class AlreadyRunning(Exception):
@@ -86,6 +89,7 @@ class Master:
         self.state_path = config.master.state_dir / "state.json"
         self.output_path = config.master.state_dir / "output.json"
         self.saved = SavedState()
+        self.tracking = Tracking("process", "not started")
         self._stop = asyncio.Event()
         self._reloading = asyncio.Lock()
         self._state_timer: asyncio.TimerHandle | None = None
@@ -123,6 +127,7 @@ class Master:
             on_change=self._schedule_state_write,
         )
         self.saved = load_state(self.state_path)
+        await self._open_tracking()
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
         self.registry = Registry(self.rt, self.saved, self.config)
         self.memguard = MemoryGuard(self.rt, self.registry.instances)
@@ -151,6 +156,7 @@ class Master:
         await self.scheduler.close()
         await self._stop_everything()
         await self.rt.drain()
+        await self._close_tracking()
         self._keep_output()
         self.publish_master("stopped")
         await server.close()
@@ -174,6 +180,26 @@ class Master:
             for inst in self.registry.instances():
                 if inst.pid is not None:
                     send_signal(inst.tree(table), signal.SIGKILL, pgid=inst.pid)
+
+    async def _open_tracking(self) -> None:
+        """cgroups when possible (or required); leaves of a killed predecessor are cleared."""
+        tree, self.tracking = await open_tracking(
+            self.config.master.tracking, self.rt.state_dir, self.loop
+        )
+        fell_back = tree is None and self.config.master.tracking == "auto"
+        log.log(
+            logging.WARNING if fell_back else logging.INFO, "tracking: %s", self.tracking.describe()
+        )
+        if tree is not None:
+            await tree.clear_stale(self.saved.cgroup or None)
+            self.saved.cgroup = tree.path
+        self.rt.cgroups = tree
+
+    async def _close_tracking(self) -> None:
+        """Nothing outlives the master: leftovers re-parented to us, then the cgroup tree."""
+        await stop_orphans(self.rt, ORPHAN_GRACE)
+        if self.rt.cgroups is not None:
+            await self.rt.cgroups.close()
 
     def _install_signals(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -265,6 +291,8 @@ class Master:
             "uptime": time.time() - self.started,
             "config": str(self.config.path),
             "state_dir": str(self.config.master.state_dir),
+            "tracking": self.tracking.kind,
+            "tracking_detail": self.tracking.detail,
         }
 
 
@@ -282,3 +310,6 @@ def run_master(config_path: Path) -> int:
     except AlreadyRunning as exc:
         log.error("%s", exc)
         return 1
+    except CgroupUnavailable as exc:
+        log.error('tracking = "cgroup" in %s, but no cgroup can be made: %s', config_path, exc)
+        return 2

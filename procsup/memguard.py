@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from procsup.events import Event
 from procsup.instance import Instance
-from procsup.proctree import ProcessTable, tree_stats
+from procsup.proctree import ProcessTable
 from procsup.runtime import Runtime
 from procsup.states import State
 
@@ -49,7 +49,7 @@ class MemoryGuard:
         if watched:
             table = ProcessTable()
             for inst in watched:
-                rss = tree_stats(table, inst.tree(table))[1]
+                rss = inst.usage(table)[1]
                 limit = inst.config.max_memory or 0
                 if rss > limit:
                     log.warning("%s: RSS %d > max_memory %d, restarting", inst.name, rss, limit)

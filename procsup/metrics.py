@@ -1,4 +1,5 @@
-"""CPU% and RSS per instance (its whole process tree), sampled only when someone asks."""
+"""CPU% and RSS per instance (its whole process tree, or its cgroup under cgroup tracking),
+sampled only when someone asks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 from collections.abc import Iterable
 
 from procsup.instance import Instance
-from procsup.proctree import ProcessTable, tree_stats
+from procsup.proctree import ProcessTable
 
 
 class Sampler:
@@ -26,7 +27,7 @@ class Sampler:
                 continue
             key = (inst.name, inst.pid)
             seen.add(key)
-            cpu, rss = tree_stats(table, inst.tree(table))
+            cpu, rss = inst.usage(table)
             prev = self._last.get(key)
             if prev is not None and now - prev[1] > 0.05:
                 pct = (cpu - prev[0]) / (now - prev[1]) * 100

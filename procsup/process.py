@@ -18,6 +18,10 @@ import signal
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from procsup.cgroups import Cgroup
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,7 @@ class SpawnSpec:
     pass_fds: tuple[
         int, ...
     ] = ()  # descriptors the child inherits (a task's lock, a keeper's link)
+    cgroup: Cgroup | None = None  # the child joins it before it execs
 
 
 @dataclass
@@ -119,8 +124,35 @@ def _identity(user: str | None) -> tuple[int | None, int | None, list[int] | Non
     return pw.pw_uid, pw.pw_gid, [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
 
 
+def _joiner(cgroup: Cgroup | None) -> tuple[int | None, Callable[[], None] | None]:
+    """A descriptor on the cgroup's `cgroup.procs` and the preexec hook that writes "0" to it:
+    the child moves itself in between fork and exec, so not even its first instruction runs
+    outside. The hook only makes one write(2) on a descriptor opened beforehand (no locks, no
+    allocation worth the name), which is what makes preexec_fn safe here. The kernel checks
+    the opener's rights (Linux 5.16+), so the write works after the switch to `user`."""
+    if cgroup is None:
+        return None, None
+    fd = cgroup.open_procs()
+
+    def join() -> None:
+        os.write(fd, b"0")
+
+    return fd, join
+
+
 def spawn(spec: SpawnSpec) -> Child:
     """Start `spec` in a new session with piped output. Raises OSError on spawn failure."""
+    join_fd, join = _joiner(spec.cgroup)
+    try:
+        return _spawn(spec, join)
+    except subprocess.SubprocessError as exc:  # only the preexec hook raises this
+        raise OSError(f"cannot join cgroup {spec.cgroup and spec.cgroup.path}: {exc}") from None
+    finally:
+        if join_fd is not None:
+            os.close(join_fd)
+
+
+def _spawn(spec: SpawnSpec, join: Callable[[], None] | None) -> Child:
     out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     # The child must see blocking pipes; O_NONBLOCK is on the shared file description.
@@ -142,6 +174,7 @@ def spawn(spec: SpawnSpec) -> Child:
             user=uid,
             group=gid,
             extra_groups=groups,
+            preexec_fn=join,
         )
     except BaseException:
         for fd in (out_r, err_r):

@@ -9,11 +9,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from procsup.events import Broadcaster, Event
 from procsup.process import Reaper
 from procsup.proctree import TableSource
+
+if TYPE_CHECKING:
+    from procsup.cgtree import CgroupTree
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ class Runtime:
     #: pids of every instance's current leader, kept up to date at spawn and exit
     leader_set: set[int] = field(default_factory=set)
     tables: TableSource = field(default_factory=TableSource)
+    #: the cgroup subtree every spawn gets a leaf in; None under process tracking
+    cgroups: CgroupTree | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def publish(self, event: Event) -> None:

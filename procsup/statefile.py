@@ -25,6 +25,7 @@ class SavedState:
     numprocs: dict[str, int] = field(default_factory=dict)
     adhoc: dict[str, dict[str, Any]] = field(default_factory=dict)
     pids: dict[str, list[int]] = field(default_factory=dict)  # name -> [pid, start_ticks]
+    cgroup: str = ""  # the cgroup subtree in use, so a later master finds its leftovers
 
 
 def load_state(path: Path) -> SavedState:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from procsup.cgroups import Cgroup
 from procsup.config import TaskConfig
 from procsup.history import RunRecord
 from procsup.output import Output
@@ -85,6 +86,7 @@ class TaskRun:
         self.scheduled_iso = scheduled_iso
         self.spawn_id = f"{rt.run_id}:task:{record.run_id}"
         self.child: Child | None = None
+        self.cgroup: Cgroup | None = None  # under cgroup tracking: the run and all it starts
         self.stop_reason: str | None = None
         self.done: asyncio.Future[RunRecord] = rt.loop.create_future()
         self._exited: asyncio.Future[int] = rt.loop.create_future()
@@ -110,12 +112,16 @@ class TaskRun:
             spec, keeper_end = self._under_keeper(spec)
         self.record.started = time.time()
         try:
+            if self.rt.cgroups is not None:
+                spec.cgroup = self.cgroup = self.rt.cgroups.leaf("task", self.spawn_id)
             child = spawn(spec)
         except OSError as exc:
+            self._drop_cgroup()
             self._close_fds(keeper_end)
             self._finish_spawn_error(f"{exc.strerror or exc}: {self.config.command[0]}")
             return False
         except (KeyError, ValueError) as exc:  # e.g. the user was deleted since the config load
+            self._drop_cgroup()
             self._close_fds(keeper_end)
             self._finish_spawn_error(str(exc))
             return False
@@ -173,6 +179,11 @@ class TaskRun:
         ]
         fds = (*spec.pass_fds, theirs.fileno())
         return SpawnSpec(argv, spec.env, spec.cwd, spec.user, spec.merge_stderr, fds), theirs
+
+    def _drop_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     @staticmethod
     def _close_fds(sock: socket.socket | None) -> None:
@@ -278,9 +289,14 @@ class TaskRun:
         if child is None or self._exited.done():
             return
         self.stop_reason = self.stop_reason or reason
-        table = await self.rt.tables.fresh()
-        pids = instance_tree(table, child.pid, self.spawn_id, self.rt.leaders())
-        await kill_tree(self.rt, self._policy(), pids, child.pid, self.spawn_id, self._exited)
+        if self.cgroup is not None:
+            pids: set[int] = set()
+        else:
+            table = await self.rt.tables.fresh()
+            pids = instance_tree(table, child.pid, self.spawn_id, self.rt.leaders())
+        await kill_tree(
+            self.rt, self._policy(), pids, child.pid, self.spawn_id, self._exited, self.cgroup
+        )
 
     def _policy(self) -> StopPolicy:
         return StopPolicy(
@@ -351,7 +367,7 @@ class TaskRun:
         the kernel drops that copy and the run's own keeps the lock."""
         if pgid is not None:
             try:
-                await stop_leftovers(self.rt, self._policy(), pgid, self.spawn_id)
+                await stop_leftovers(self.rt, self._policy(), pgid, self.spawn_id, self.cgroup)
             except Exception:
                 log.exception("task %s: stopping what the run left behind failed", self.config.name)
         if self.hold.fd is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import psutil
 
+from procsup.cgroups import Cgroup, CgroupUnavailable, subtree_path
 from procsup.client import Client, NoMaster
 
 CHILDREN = Path(__file__).parent / "children"
@@ -143,7 +144,25 @@ class MasterProc:
         for proc in self.marked_processes():
             with contextlib.suppress(psutil.Error):
                 proc.kill()
+        remove_cgroups(str(self.root / "run"))
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def remove_cgroups(state_dir: str) -> None:
+    """The cgroup subtree a master killed with `kill -9` (and never followed by another) left:
+    whatever is still in it is killed, then it is removed."""
+    try:
+        subtree = Path(subtree_path(state_dir))
+    except CgroupUnavailable:
+        return
+    leaves = [Cgroup(str(p)) for p in subtree.glob("*") if p.is_dir()] if subtree.is_dir() else []
+    for cg in leaves:
+        if cg.populated():
+            cg.kill()
+            wait_for(lambda cg=cg: not cg.populated(), 5, f"{cg.path} to empty")
+        cg.remove()
+    with contextlib.suppress(OSError):
+        subtree.rmdir()
 
 
 def short_tmpdir() -> Path:

@@ -7,7 +7,7 @@
 # --json`; a completion never starts a master), or, when none answers, from the config file
 # (`procsup check --json`). -c/--socket given on the command line are passed along.
 
-set -l __procsup_verbs daemon start stop restart signal list ls status logs scale remove tasks run history reload shutdown save events tui check init
+set -l __procsup_verbs daemon start stop restart signal list ls status logs scale remove tasks run history reload shutdown info save events tui check init
 
 # -c/--config and --socket as typed so far, to ask the same master.
 function __procsup_global_args
@@ -146,6 +146,7 @@ complete -c procsup -n $c -a run -d 'run a task now (through its lock)'
 complete -c procsup -n $c -a history -d 'show the runs and skips of tasks'
 complete -c procsup -n $c -a reload -d 'apply the changed config file (--reset: exactly as written)'
 complete -c procsup -n $c -a shutdown -d 'stop everything and the master'
+complete -c procsup -n $c -a info -d 'the running master: version, pid, process tracking'
 complete -c procsup -n $c -a save -d 'write the running set into the config file'
 complete -c procsup -n $c -a events -d "print the master's event stream as JSON lines"
 complete -c procsup -n $c -a tui -d 'the live dashboard'

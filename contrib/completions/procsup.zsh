@@ -114,6 +114,7 @@ _procsup() {
         'history:show the runs and skips of tasks'
         'reload:apply the changed config file (--reset: exactly as written)'
         'shutdown:stop everything and the master'
+        'info:the running master: version, pid, process tracking'
         'save:write the running set into the config file'
         'events:print the master'\''s event stream as JSON lines'
         'tui:the live dashboard'

@@ -8,7 +8,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from procsup.config import ConfigError, load_config
+from procsup import fdlimit
+from procsup.config import Config, ConfigError, deprecations, fd_need, load_config
 
 
 def check(path: Path, as_json: bool) -> int:
@@ -27,6 +28,9 @@ def check(path: Path, as_json: bool) -> int:
                     "config": str(path),
                     "programs": {n: p.numprocs for n, p in config.programs.items()},
                     "tasks": {n: t.schedule for n, t in config.tasks.items()},
+                    "fds_needed": fd_need(config).total,
+                    "fd_limit": fdlimit.limits()[1],
+                    "warnings": _warnings(config),
                 },
                 indent=2,
             )
@@ -42,7 +46,20 @@ def check(path: Path, as_json: bool) -> int:
         print(f"  task {name}: {task.schedule} [{zone}] {shlex.join(task.command)}{state}")
     if not config.programs and not config.tasks:
         print("  nothing configured yet")
+    for warning in _warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _warnings(config: Config) -> list[str]:
+    """Deprecated keys, and an open-file limit too low for the config even once the master
+    has raised its soft limit to the hard one."""
+    found = deprecations(config)
+    need = fd_need(config)
+    problem = fdlimit.shortfall_message(need, fdlimit.limits()[1])
+    if problem:
+        found.append(problem)
+    return found
 
 
 def init(path: Path) -> int:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from procsup import exitinfo
 from procsup.config import ProgramConfig
 from procsup.events import Event
+from procsup.humanize import format_duration
 from procsup.output import Output
 from procsup.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
 from procsup.proctree import ProcessTable, instance_tree, start_ticks
@@ -24,6 +28,9 @@ from procsup.stopping import StopPolicy, kill_tree, stop_leftovers
 log = logging.getLogger(__name__)
 
 MIN_RETRY_DELAY = 0.1  # even `restart_delay = 0` never spins a CPU
+#: a run shorter than this is a failed start even when start_seconds is lower (0 included),
+#: so that no setting turns a program that exits at once into a busy loop
+QUICK_EXIT_FLOOR = 1.0
 
 
 def backoff_delay(failures: int, first: float, cap: float) -> float:
@@ -42,6 +49,8 @@ class RunInfo:
     last_exit: int | None = None
     last_exit_time: float | None = None
     spawn_error: str | None = None
+    exit_cause: str | None = None  # "exited with code 1 after 3s (not expected)"
+    exit_reason: str | None = None  # the whole sentence, with what happened next
     start_ticks: int = 0  # kernel start time: tells a leftover of ours from a recycled pid
     restarts: int = 0
     failures: int = 0
@@ -67,6 +76,7 @@ class Instance:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._spawns = 0
+        self._stop_facts: dict[str, Any] = {}
 
     @property
     def instance_id(self) -> str:
@@ -164,17 +174,22 @@ class Instance:
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
 
-    def _spawn(self) -> None:
-        self._set_state(State.STARTING)
+    def _spawn(self, **exit_facts: Any) -> None:
+        """Start a new child; `exit_facts` describe the run it replaces (for the event)."""
+        self._set_state(State.STARTING, **exit_facts)
         self._spawns += 1
         self.info.next_try = None
+        spec = self.spawn_spec()
         try:
-            child = spawn(self.spawn_spec())
-        except OSError as exc:
-            self.info.spawn_error = f"{exc.strerror or exc}: {self.config.command[0]}"
-            self.info.last_exit_time = time.time()
-            self.output.note(f"spawn failed: {self.info.spawn_error}")
-            self._after_failure()
+            child = spawn(spec)
+        except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
+            self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
+            return
+        try:
+            self.output.attach(child)
+        except OSError as exc:  # out of descriptors for its log files: give the child up
+            self._abandon(child)
+            self._spawn_failed(f"cannot open its log files: {exc.strerror or exc}")
             return
         self._child = child
         self.rt.leader_set.add(child.pid)
@@ -183,12 +198,24 @@ class Instance:
         self.info.pid = child.pid
         self.info.started_mono = time.monotonic()
         self.info.started_wall = time.time()
-        self.output.attach(child)
         self.rt.reaper.watch(child.pid, self._on_exit)
         if self.config.start_seconds <= 0:
             self._set_state(State.RUNNING, pid=child.pid)  # STARTING -> RUNNING
         else:
             self._timer = self.rt.loop.call_later(self.config.start_seconds, self._mark_running)
+
+    def _spawn_failed(self, error: str) -> None:
+        self.info.spawn_error = error
+        self.info.last_exit_time = time.time()
+        self._after_failure(exitinfo.spawn_cause(error), code=None)  # STARTING -> BACKOFF
+
+    def _abandon(self, child: Child) -> None:
+        """Kill a child we cannot serve (its pipes would never be read) and reap it quietly."""
+        send_signal((), signal.SIGKILL, pgid=child.pid)
+        for fd in (child.stdout_fd, child.stderr_fd):
+            if fd is not None:
+                os.close(fd)
+        self.rt.reaper.watch(child.pid, child.mark_reaped)
 
     def _mark_running(self) -> None:
         self._timer = None
@@ -220,39 +247,107 @@ class Instance:
         self.info.last_exit = code
         self.info.last_exit_time = time.time()
         if self._exited is not None and not self._exited.done():
+            self._stop_facts = self._report(
+                exitinfo.exit_cause(code, ran, self._stop_note(code)), exitinfo.STOPPED, code, ran
+            )
             self._exited.set_result(code)
             return
         self._cleanup_leftovers(child.pid, self.instance_id)
         self._decide_after_exit(code, ran)
 
     def _decide_after_exit(self, code: int, ran: float) -> None:
-        """One policy for every unexpected exit: restart at once, back off, or give up."""
+        """One policy for every unexpected exit: restart at once, back off, or leave it.
+
+        A run that got past start_seconds (and QUICK_EXIT_FLOOR) is restarted at once and
+        clears the backoff; a shorter one is a failed start and waits a doubling delay."""
         cfg = self.config
-        wanted = cfg.autorestart == "always" or (
-            cfg.autorestart == "on-failure" and code not in cfg.exit_codes
-        )
+        expected = code in cfg.exit_codes
+        wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
+        cause = exitinfo.exit_cause(code, ran, "expected" if expected else "not expected")
         if not wanted or not self.desired:
-            self._set_state(State.EXITED, code=code)  # STARTING/RUNNING -> EXITED
+            why = cfg.autorestart if self.desired else "stopped by request"
+            facts = self._report(cause, exitinfo.EXITED, code, ran, expected, autorestart=why)
+            self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
-        if ran >= cfg.min_uptime:
+        if ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR):
             self.info.failures = 0
             self.info.restarts += 1
-            self._spawn()  # RUNNING -> STARTING, no delay for a long-lived daemon
+            facts = self._report(cause, exitinfo.RESTART, code, ran, expected)
+            self._spawn(**facts)  # RUNNING -> STARTING, no delay for a run that got going
             return
-        self._after_failure(code)
+        self._after_failure(cause, code, ran, expected)
 
-    def _after_failure(self, code: int | None = None) -> None:
+    def _after_failure(
+        self, cause: str, code: int | None, ran: float | None = None, expected: bool = False
+    ) -> None:
+        """A failed start (a quick exit or a spawn error): back off, or give up (FATAL)."""
         cfg = self.config
         self.info.failures += 1
-        if cfg.max_restarts and self.info.failures > cfg.max_restarts:
-            self._set_state(State.FATAL, code=code, failures=self.info.failures)
+        attempt = self.info.failures
+        if cfg.max_restarts and attempt > cfg.max_restarts:
+            facts = self._report(
+                cause,
+                exitinfo.FATAL,
+                code,
+                ran,
+                expected,
+                attempt=attempt,
+                max_restarts=cfg.max_restarts,
+            )
+            self._set_state(State.FATAL, failures=attempt, **facts)  # -> FATAL
             return
-        delay = backoff_delay(self.info.failures, cfg.restart_delay, cfg.restart_delay_max)
+        delay = backoff_delay(attempt, cfg.restart_delay, cfg.restart_delay_max)
         self.info.next_try = time.time() + delay
+        facts = self._report(
+            cause,
+            exitinfo.RETRY,
+            code,
+            ran,
+            expected,
+            delay=delay,
+            attempt=attempt,
+            quick=code is not None,
+        )
         self._set_state(
-            State.BACKOFF, code=code, attempt=self.info.failures, next_try=self.info.next_try
+            State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts
         )  # STARTING/RUNNING -> BACKOFF
         self._timer = self.rt.loop.call_later(delay, self._retry)
+
+    def _report(
+        self,
+        cause: str,
+        what: str,
+        code: int | None,
+        ran: float | None,
+        expected: bool | None = None,
+        **step: Any,
+    ) -> dict[str, Any]:
+        """Say why the run ended and what comes next: in the master log, as a marked line in
+        the output stream, in `list`; returns the fields for the state event."""
+        text = exitinfo.sentence(self.name, cause, exitinfo.next_step(what, **step))
+        self.info.exit_cause, self.info.exit_reason = cause, text
+        quiet = what == exitinfo.STOPPED or expected
+        log.log(logging.INFO if quiet else logging.WARNING, "%s", text)
+        self.output.mark(text)
+        return {
+            "code": code,
+            "exit_code": code if code is not None and code >= 0 else None,
+            "signal": exitinfo.signal_name(code),
+            "expected": expected,
+            "uptime": None if ran is None else round(ran, 3),
+            "next": what,
+            "delay": step.get("delay"),
+            "spawn_error": self.info.spawn_error if code is None else None,
+            "cause": cause,
+            "reason": text,
+        }
+
+    def _stop_note(self, code: int) -> str:
+        """`stop requested`, and whether the stop had to fall back to SIGKILL."""
+        if code == -signal.SIGKILL and self.config.stop_signal != signal.SIGKILL:
+            timeout = format_duration(self.config.stop_timeout)
+            return f"stop requested; SIGKILL after stop_timeout {timeout}"
+        return "stop requested"
 
     def _cleanup_leftovers(self, pgid: int, spawn_id: str) -> None:
         """Descendants left behind by a leader that died are stopped too, in the background."""
@@ -282,7 +377,8 @@ class Instance:
             )
         finally:
             self._exited = None
-        self._set_state(State.STOPPED)  # STOPPING -> STOPPED
+        facts, self._stop_facts = self._stop_facts, {}
+        self._set_state(State.STOPPED, **facts)  # STOPPING -> STOPPED
 
     # --- output -----------------------------------------------------------------------------
 
@@ -325,13 +421,12 @@ class Instance:
             "last_exit": info.last_exit,
             "last_exit_time": info.last_exit_time,
             "spawn_error": info.spawn_error,
+            "last_exit_reason": info.exit_reason,
+            "last_exit_cause": info.exit_cause,
             "desired": self.desired,
         }
 
 
 def _log_details(data: dict[str, Any]) -> str:
-    """` code=3 attempt=2 retry in 0.5s` for the master's log."""
-    parts = [f"{k}={v}" for k, v in data.items() if v is not None and k != "next_try"]
-    if data.get("next_try"):
-        parts.append(f"retry in {max(0.0, data['next_try'] - time.time()):.1f}s")
-    return "".join(" " + p for p in parts)
+    """` pid=123` for the master's log; why a run ended was logged just before, in a sentence."""
+    return f" pid={data['pid']}" if data.get("pid") else ""

@@ -9,12 +9,17 @@ if TYPE_CHECKING:
     from procsup.commands import Context
 
 
+#: stream → (marker, colour): procsup's own lines about exits stand out between the output
+MARKERS = {"stdout": ("out", "36"), "stderr": ("err", "31"), "procsup": ("***", "1;33")}
+
+
 def format_line(item: dict[str, Any], width: int, colour: bool) -> str:
-    marker = "err" if item["stream"] == "stderr" else "out"
+    marker, code = MARKERS.get(item["stream"], MARKERS["stdout"])
     prefix = f"{item['name']:<{width}} {marker} | "
     if colour:
-        code = "31" if item["stream"] == "stderr" else "36"
         prefix = f"\033[{code}m{prefix}\033[0m"
+        if item["stream"] == "procsup":
+            return f"{prefix}\033[{code}m{item['line']}\033[0m"
     return prefix + item["line"]
 
 

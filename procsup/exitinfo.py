@@ -1,0 +1,109 @@
+"""Why a process ended and what happens next: one sentence for people, plain fields for scripts.
+
+`worker:5 exited: killed by SIGKILL after 2h03m (not expected); restarting now` is written once
+here and shown everywhere a person looks (master log, `events`, `list`, the TUI, `logs -f`, task
+history), so the wording never drifts between them. Pure functions over plain values; imports
+nothing heavy, since the CLI's `list` path may load it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+
+from procsup.humanize import format_duration
+
+TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
+if TYPE_CHECKING:
+    from typing import Any
+
+#: what happens after an exit, as the `next` field of a state event
+RESTART, RETRY, FATAL, EXITED, STOPPED = "restart", "retry", "fatal", "exited", "stopped"
+
+
+def signal_name(code: int | None) -> str | None:
+    """`SIGKILL` for an exit code of -9; None when the process was not killed by a signal."""
+    if code is None or code >= 0:
+        return None
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def how_it_ended(code: int) -> str:
+    """`killed by SIGKILL`, `exited with code 1`."""
+    name = signal_name(code)
+    return f"killed by {name}" if name else f"exited with code {code}"
+
+
+def exit_cause(code: int, uptime: float | None, note: str | None = None) -> str:
+    """`exited: killed by SIGKILL after 2h03m (not expected)`, `exited with code 0 after 3s`;
+    `note` is the parenthesis: "expected", "not expected", "stop requested"."""
+    how = how_it_ended(code)
+    text = f"exited: {how}" if code < 0 else how
+    if uptime is not None:
+        text += " after " + (format_duration(uptime) if uptime >= 0.001 else "less than 1ms")
+    return f"{text} ({note})" if note else text
+
+
+def spawn_cause(error: str) -> str:
+    return f"could not start: {error}"
+
+
+def next_step(what: str, **facts: Any) -> str:
+    """The "what happens next" half of the sentence, from `what` (RESTART, RETRY…) and facts."""
+    if what == RESTART:
+        return "restarting now"
+    if what == RETRY:
+        text = f"retry in {format_duration(facts['delay'])} (attempt {facts['attempt']})"
+        return "failed start, " + text if facts.get("quick") else text
+    if what == FATAL:
+        return (
+            f"giving up after {facts['attempt']} failed starts in a row "
+            f"(max_restarts = {facts['max_restarts']}): FATAL"
+        )
+    if what == EXITED:
+        return f"not restarted (autorestart = {facts['autorestart']})"
+    return "stays stopped"
+
+
+def sentence(name: str, cause: str, step: str) -> str:
+    return f"{name} {cause}; {step}"
+
+
+def run_sentence(
+    task: str,
+    run_id: str,
+    status: str,
+    exit_code: int | None,
+    duration: float | None,
+    reason: str | None,
+) -> str:
+    """How a task run ended: `task import: run 7 failed: exited with code 1 after 2s`,
+    `task import: run 8 timeout: ran longer than 30s; killed by SIGTERM after 30s`."""
+    how = None if exit_code is None else exit_cause(exit_code, duration)
+    parts = [p for p in (reason, how) if p]
+    if reason and how and how in reason:
+        parts = [reason]
+    detail = "; ".join(parts) or "no exit status"
+    return f"task {task}: run {run_id} {status}: {detail}"
+
+
+def spawn_error_text(exc: BaseException, argv0: str, cwd: str | None) -> str:
+    """The OS error of a failed spawn, naming what it was about and where a relative command
+    was looked for: `No such file or directory: ./bin/worker.sh (relative to /srv/app)`."""
+    if not isinstance(exc, OSError):
+        return str(exc) or type(exc).__name__
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return f"{exc.strerror or exc}"
+    what = exc.strerror or str(exc)
+    if cwd is not None and exc.filename == cwd:
+        return f"{what}: working directory {cwd}"
+    if "/" not in argv0:
+        where = " (not found in PATH)" if exc.errno == errno.ENOENT else ""
+        return f"{what}: {argv0}{where}"
+    if not os.path.isabs(argv0) and cwd is not None:
+        return f"{what}: {argv0} (relative to {cwd})"
+    return f"{what}: {argv0}"

@@ -207,7 +207,13 @@ class Task:
             self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
             return
         rt = self.sv.rt
-        self.output.attach(child)
+        try:
+            self.output.attach(child)
+        except OSError as exc:  # no descriptor for the log: the hook still runs, unheard
+            log.error("task %s: hook %s: cannot open the log files: %s", self.name, argv[0], exc)
+            for fd in (child.stdout_fd, child.stderr_fd):
+                if fd is not None:
+                    os.close(fd)
         kill = rt.loop.call_later(
             HOOK_TIMEOUT, lambda: send_signal((), signal.SIGKILL, pgid=child.pid)
         )

@@ -107,13 +107,14 @@ class TaskRun:
         """Spawn the run. On a spawn error the run ends at once as failed (False)."""
         spec = self._spec()
         keeper_end = None
-        if self.hold.lease is not None:
-            spec, keeper_end = self._under_keeper(spec)
         self.record.started = time.time()
         try:
+            if self.hold.lease is not None:  # its socketpair may hit EMFILE too
+                spec, keeper_end = self._under_keeper(spec)
             child = spawn(spec)
         except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
             self._close_fds(keeper_end)
+            self._close_link()
             self._finish_spawn_error(
                 exitinfo.spawn_error_text(exc, self.config.command[0], spec.cwd)
             )

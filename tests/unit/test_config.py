@@ -18,6 +18,7 @@ from procsup.config import (
     ConfigError,
     ConfigIssue,
     ProgramConfig,
+    deprecations,
     find_config_path,
     load_config,
     program_from_dict,
@@ -521,3 +522,11 @@ def test_init_template_commented_examples_are_valid(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path / "procsup.toml", "\n".join(lines)))
     assert cfg.tasks["hello"].timezone == "Europe/Berlin"
     assert cfg.programs["example"].max_memory == 512 * 1024**2
+
+
+def test_min_uptime_is_accepted_but_deprecated(tmp_path: Path) -> None:
+    path = write(tmp_path / "procsup.toml", '[programs.q]\ncommand = "x"\nmin_uptime = "30s"\n')
+    config = load_config(path)
+    assert config.programs["q"].min_uptime == 30.0
+    (warning,) = deprecations(config)
+    assert warning.startswith("programs.q.min_uptime is deprecated and ignored")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+from dataclasses import dataclass
 
 from procsup.humanize import format_duration
 
@@ -50,6 +51,48 @@ def exit_cause(code: int, uptime: float | None, note: str | None = None) -> str:
 
 def spawn_cause(error: str) -> str:
     return f"could not start: {error}"
+
+
+def stop_note(code: int, stop_signal: int, stop_timeout: float) -> str:
+    """`stop requested`, and whether the stop had to fall back to SIGKILL."""
+    if code == -signal.SIGKILL and stop_signal != signal.SIGKILL:
+        return f"stop requested; SIGKILL after stop_timeout {format_duration(stop_timeout)}"
+    return "stop requested"
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How one run ended, or why it could not start."""
+
+    cause: str  # exit_cause(…) or spawn_cause(…)
+    code: int | None = None  # exit status; negative: killed by that signal; None: not started
+    uptime: float | None = None
+    expected: bool | None = None  # None: a stop or a spawn error, where it does not apply
+    spawn_error: str | None = None
+
+    @classmethod
+    def of(cls, code: int, uptime: float, note: bool | str) -> Ending:
+        """An exit; `note` is whether it was expected, or a note such as "stop requested"."""
+        if isinstance(note, bool):
+            text = exit_cause(code, uptime, "expected" if note else "not expected")
+            return cls(text, code, uptime, note)
+        return cls(exit_cause(code, uptime, note), code, uptime)
+
+    def fields(self, name: str, what: str, **step: Any) -> dict[str, Any]:
+        """The keys of the state event (`reason` is the whole sentence; see docs/protocol.md)."""
+        code = self.code
+        return {
+            "code": code,
+            "exit_code": code if code is not None and code >= 0 else None,
+            "signal": signal_name(code),
+            "expected": self.expected,
+            "uptime": None if self.uptime is None else round(self.uptime, 3),
+            "next": what,
+            "delay": step.get("delay"),
+            "spawn_error": self.spawn_error,
+            "cause": self.cause,
+            "reason": sentence(name, self.cause, next_step(what, **step)),
+        }
 
 
 def next_step(what: str, **facts: Any) -> str:

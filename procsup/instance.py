@@ -17,7 +17,7 @@ from typing import Any
 from procsup import exitinfo
 from procsup.config import ProgramConfig
 from procsup.events import Event
-from procsup.humanize import format_duration
+from procsup.exitinfo import Ending
 from procsup.output import Output
 from procsup.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
 from procsup.proctree import ProcessTable, instance_tree, start_ticks
@@ -207,7 +207,7 @@ class Instance:
     def _spawn_failed(self, error: str) -> None:
         self.info.spawn_error = error
         self.info.last_exit_time = time.time()
-        self._after_failure(exitinfo.spawn_cause(error), code=None)  # STARTING -> BACKOFF
+        self._after_failure(Ending(exitinfo.spawn_cause(error), spawn_error=error))
 
     def _abandon(self, child: Child) -> None:
         """Kill a child we cannot serve (its pipes would never be read) and reap it quietly."""
@@ -247,9 +247,8 @@ class Instance:
         self.info.last_exit = code
         self.info.last_exit_time = time.time()
         if self._exited is not None and not self._exited.done():
-            self._stop_facts = self._report(
-                exitinfo.exit_cause(code, ran, self._stop_note(code)), exitinfo.STOPPED, code, ran
-            )
+            note = exitinfo.stop_note(code, self.config.stop_signal, self.config.stop_timeout)
+            self._stop_facts = self._report(Ending.of(code, ran, note), exitinfo.STOPPED)
             self._exited.set_result(code)
             return
         self._cleanup_leftovers(child.pid, self.instance_id)
@@ -263,91 +262,46 @@ class Instance:
         cfg = self.config
         expected = code in cfg.exit_codes
         wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
-        cause = exitinfo.exit_cause(code, ran, "expected" if expected else "not expected")
+        ending = Ending.of(code, ran, expected)
         if not wanted or not self.desired:
             why = cfg.autorestart if self.desired else "stopped by request"
-            facts = self._report(cause, exitinfo.EXITED, code, ran, expected, autorestart=why)
+            facts = self._report(ending, exitinfo.EXITED, autorestart=why)
             self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
         if ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR):
             self.info.failures = 0
             self.info.restarts += 1
-            facts = self._report(cause, exitinfo.RESTART, code, ran, expected)
-            self._spawn(**facts)  # RUNNING -> STARTING, no delay for a run that got going
+            self._spawn(**self._report(ending, exitinfo.RESTART))  # RUNNING -> STARTING at once
             return
-        self._after_failure(cause, code, ran, expected)
+        self._after_failure(ending)
 
-    def _after_failure(
-        self, cause: str, code: int | None, ran: float | None = None, expected: bool = False
-    ) -> None:
+    def _after_failure(self, ending: Ending) -> None:
         """A failed start (a quick exit or a spawn error): back off, or give up (FATAL)."""
         cfg = self.config
         self.info.failures += 1
         attempt = self.info.failures
         if cfg.max_restarts and attempt > cfg.max_restarts:
             facts = self._report(
-                cause,
-                exitinfo.FATAL,
-                code,
-                ran,
-                expected,
-                attempt=attempt,
-                max_restarts=cfg.max_restarts,
+                ending, exitinfo.FATAL, attempt=attempt, max_restarts=cfg.max_restarts
             )
             self._set_state(State.FATAL, failures=attempt, **facts)  # -> FATAL
             return
         delay = backoff_delay(attempt, cfg.restart_delay, cfg.restart_delay_max)
         self.info.next_try = time.time() + delay
-        facts = self._report(
-            cause,
-            exitinfo.RETRY,
-            code,
-            ran,
-            expected,
-            delay=delay,
-            attempt=attempt,
-            quick=code is not None,
-        )
-        self._set_state(
-            State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts
-        )  # STARTING/RUNNING -> BACKOFF
-        self._timer = self.rt.loop.call_later(delay, self._retry)
+        quick = ending.code is not None
+        facts = self._report(ending, exitinfo.RETRY, delay=delay, attempt=attempt, quick=quick)
+        self._set_state(State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts)
+        self._timer = self.rt.loop.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
 
-    def _report(
-        self,
-        cause: str,
-        what: str,
-        code: int | None,
-        ran: float | None,
-        expected: bool | None = None,
-        **step: Any,
-    ) -> dict[str, Any]:
+    def _report(self, ending: Ending, what: str, **step: Any) -> dict[str, Any]:
         """Say why the run ended and what comes next: in the master log, as a marked line in
         the output stream, in `list`; returns the fields for the state event."""
-        text = exitinfo.sentence(self.name, cause, exitinfo.next_step(what, **step))
-        self.info.exit_cause, self.info.exit_reason = cause, text
-        quiet = what == exitinfo.STOPPED or expected
-        log.log(logging.INFO if quiet else logging.WARNING, "%s", text)
-        self.output.mark(text)
-        return {
-            "code": code,
-            "exit_code": code if code is not None and code >= 0 else None,
-            "signal": exitinfo.signal_name(code),
-            "expected": expected,
-            "uptime": None if ran is None else round(ran, 3),
-            "next": what,
-            "delay": step.get("delay"),
-            "spawn_error": self.info.spawn_error if code is None else None,
-            "cause": cause,
-            "reason": text,
-        }
-
-    def _stop_note(self, code: int) -> str:
-        """`stop requested`, and whether the stop had to fall back to SIGKILL."""
-        if code == -signal.SIGKILL and self.config.stop_signal != signal.SIGKILL:
-            timeout = format_duration(self.config.stop_timeout)
-            return f"stop requested; SIGKILL after stop_timeout {timeout}"
-        return "stop requested"
+        facts = ending.fields(self.name, what, **step)
+        self.info.exit_cause, self.info.exit_reason = ending.cause, facts["reason"]
+        quiet = what == exitinfo.STOPPED or ending.expected
+        log.log(logging.INFO if quiet else logging.WARNING, "%s", facts["reason"])
+        self.output.mark(facts["reason"])
+        return facts
 
     def _cleanup_leftovers(self, pgid: int, spawn_id: str) -> None:
         """Descendants left behind by a leader that died are stopped too, in the background."""

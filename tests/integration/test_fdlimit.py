@@ -4,6 +4,7 @@ under a hard limit too low for them, where running out of descriptors must never
 from __future__ import annotations
 
 import functools
+import os
 import resource
 import subprocess
 
@@ -42,7 +43,12 @@ def shut_down_clean(m) -> None:
 def test_300_instances_under_a_soft_limit_of_1024(master_factory):
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard != resource.RLIM_INFINITY and hard < 1400:
-        pytest.skip(f"the hard open-file limit ({hard}) leaves no room to raise the soft one")
+        if os.geteuid() == 0:
+            hard = 4096  # root may raise the hard limit for the master it starts
+        elif os.environ.get("CI") == "true":
+            pytest.fail(f"the hard open-file limit ({hard}) must allow 1400 descriptors in CI")
+        else:
+            pytest.skip(f"the hard open-file limit ({hard}) leaves no room to raise the soft one")
     m = master_factory(CONFIG)
     m.start(preexec_fn=functools.partial(nofile, 1024, hard))
     wait_for(lambda: counts(m).get("RUNNING") == 300, 30, "300 RUNNING instances")

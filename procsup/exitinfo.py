@@ -108,7 +108,7 @@ def next_step(what: str, **facts: Any) -> str:
             f"(max_restarts = {facts['max_restarts']}): FATAL"
         )
     if what == EXITED:
-        return f"not restarted (autorestart = {facts['autorestart']})"
+        return f"not restarted ({facts['why']})"
     return "stays stopped"
 
 

@@ -264,8 +264,8 @@ class Instance:
         wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
         ending = Ending.of(code, ran, expected)
         if not wanted or not self.desired:
-            why = cfg.autorestart if self.desired else "stopped by request"
-            facts = self._report(ending, exitinfo.EXITED, autorestart=why)
+            why = f"autorestart = {cfg.autorestart}" if self.desired else "not meant to run"
+            facts = self._report(ending, exitinfo.EXITED, why=why)
             self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
         if ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR):

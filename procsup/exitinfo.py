@@ -53,11 +53,11 @@ def spawn_cause(error: str) -> str:
     return f"could not start: {error}"
 
 
-def stop_note(code: int, stop_signal: int, stop_timeout: float) -> str:
-    """`stop requested`, and whether the stop had to fall back to SIGKILL."""
+def stop_note(code: int, stop_signal: int, stop_timeout: float, why: str) -> str:
+    """Why it was stopped (`stop requested`), and whether that had to fall back to SIGKILL."""
     if code == -signal.SIGKILL and stop_signal != signal.SIGKILL:
-        return f"stop requested; SIGKILL after stop_timeout {format_duration(stop_timeout)}"
-    return "stop requested"
+        return f"{why}; SIGKILL after stop_timeout {format_duration(stop_timeout)}"
+    return why
 
 
 @dataclass(frozen=True)

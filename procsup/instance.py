@@ -77,6 +77,7 @@ class Instance:
         self._changed = asyncio.Event()
         self._spawns = 0
         self._stop_facts: dict[str, Any] = {}
+        self._stop_why = ("stop requested", exitinfo.STOPPED)
 
     @property
     def instance_id(self) -> str:
@@ -117,9 +118,11 @@ class Instance:
             self._cancel_timer()
             self._spawn()  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
 
-    async def stop(self) -> None:
-        """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); cancel retries."""
+    async def stop(self, why: str = "stop requested", then: str = exitinfo.STOPPED) -> None:
+        """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); cancel retries.
+        `why` and `then` (what follows: STOPPED, or RESTART) go into the exit sentence."""
         async with self._lock:
+            self._stop_why = (why, then)
             self.desired = False
             self.info.failures = 0
             self._cancel_timer()
@@ -129,8 +132,8 @@ class Instance:
             elif self.state in RUNNING_STATES:
                 await self._terminate()
 
-    async def restart(self) -> None:
-        await self.stop()
+    async def restart(self, why: str = "restart requested") -> None:
+        await self.stop(why, exitinfo.RESTART)
         await self.start()
 
     async def wait_running(self, timeout: float) -> bool:
@@ -247,8 +250,10 @@ class Instance:
         self.info.last_exit = code
         self.info.last_exit_time = time.time()
         if self._exited is not None and not self._exited.done():
-            note = exitinfo.stop_note(code, self.config.stop_signal, self.config.stop_timeout)
-            self._stop_facts = self._report(Ending.of(code, ran, note), exitinfo.STOPPED)
+            why, then = self._stop_why
+            cfg = self.config
+            note = exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
+            self._stop_facts = self._report(Ending.of(code, ran, note), then)
             self._exited.set_result(code)
             return
         self._cleanup_leftovers(child.pid, self.instance_id)
@@ -298,7 +303,7 @@ class Instance:
         the output stream, in `list`; returns the fields for the state event."""
         facts = ending.fields(self.name, what, **step)
         self.info.exit_cause, self.info.exit_reason = ending.cause, facts["reason"]
-        quiet = what == exitinfo.STOPPED or ending.expected
+        quiet = ending.expected is not False and ending.code is not None
         log.log(logging.INFO if quiet else logging.WARNING, "%s", facts["reason"])
         self.output.mark(facts["reason"])
         return facts

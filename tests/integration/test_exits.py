@@ -190,3 +190,26 @@ def test_a_task_run_records_why_it_failed(start_master):
     history = m.cli("history", "job").stdout
     assert "failed: exited with code 3" in history
     assert "*** | task job: run" in m.cli("logs", "job").stdout
+
+
+def test_restart_says_so_and_a_stop_that_needs_sigkill_says_why(start_master):
+    m = start_master(f"""
+        [programs.worker]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+        [programs.stubborn]
+        command = "sh -c 'trap \\"\\" TERM; while :; do sleep 0.1; done'"
+        start_seconds = 0
+        stop_timeout = "300ms"
+    """)
+    m.wait_state("worker:0", "RUNNING")
+    m.wait_state("stubborn:0", "RUNNING")
+    assert m.cli("restart", "worker").returncode == 0
+    assert re.search(
+        r"worker:0 exited: killed by SIGTERM after \S+ \(restart requested\); restarting now",
+        m.state("worker:0")["last_exit_reason"],
+    )
+    assert m.cli("stop", "stubborn").returncode == 0
+    assert m.state("stubborn:0")["last_exit_reason"].endswith(
+        "(stop requested; SIGKILL after stop_timeout 300ms); stays stopped"
+    )

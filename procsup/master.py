@@ -128,7 +128,7 @@ class Master:
         self.registry = Registry(self.rt, self.saved, self.config)
         self.memguard = MemoryGuard(self.rt, self.registry.instances)
         self.scheduler = Scheduler(self.rt, self.config, self._planned_restart)
-        self._check_fd_need()
+        self.check_fd_need()
         self._restore_output()
         self.saved.clean = False
         self.saved.run_id = self.run_id
@@ -186,7 +186,7 @@ class Master:
         for warning in deprecations(self.config):
             log.warning("%s", warning)
 
-    def _check_fd_need(self) -> None:
+    def check_fd_need(self) -> None:
         """Warn when the programs as they run now (scaled, ad-hoc) need more than the limit."""
         need = fdlimit.estimate(
             ((p.numprocs, p.config.merge_stderr) for p in self.registry.programs.values()),
@@ -233,7 +233,7 @@ class Master:
         if new.master != self.config.master:
             summary["needs_restart"] = ["[procsup] settings change on the next master start"]
         self.config = new
-        self._check_fd_need()
+        self.check_fd_need()
         return summary
 
     async def _planned_restart(self, program: str) -> None:

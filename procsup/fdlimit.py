@@ -72,7 +72,9 @@ class Need:
 def estimate(programs: Iterable[tuple[int, bool]], tasks: Iterable[bool] = ()) -> Need:
     """Descriptors needed for programs given as (numprocs, merge_stderr) and tasks given as
     merge_stderr: per instance a pipe and a log file for stdout, and the same for stderr
-    unless merged; per task its log files, its pipes, its lock and a keeper link."""
+    unless merged; per task its log files, its pipes, its lock and a keeper link. pidfds are
+    held only while a stop waits for processes to exit: they come out of the reserve (and a
+    stop polls instead when none is left), so they are not counted per instance."""
     count = MASTER_BASE + RESERVE
     instances = 0
     for numprocs, merged in programs:

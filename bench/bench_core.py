@@ -9,7 +9,10 @@ Figures (see bench/README.md for the method of each):
   3. master CPU while idle with 500 instances (% of one core)
   4. `list` latency with 10 programs: the full CLI as a subprocess, median of 20
   5. log throughput: a program `cat`s a 200 MB (100 MB with --quick) file to stdout, vs plain cat
-  6. restart latency of a daemon that crashes after running longer than min_uptime / startsecs
+  6. restart latency of a daemon that crashes after running longer than start_seconds / startsecs
+  7. restart latency of a 2-second runner (exits 0 by itself) under the defaults; pm2 as well when
+     it is installed (bench/out/pm2: `npm install --prefix bench/out/pm2 pm2@5`)
+  8. CPU (master + its reaped children) spent on a program that exits at once, under the defaults
 
 supervisord is installed into bench/out/venv-supervisor (kept across runs). Every master runs in
 a short temp dir under /tmp (unix socket paths must stay < 108 bytes) and is stopped at the end,
@@ -45,6 +48,8 @@ REPO = BENCH.parent
 OUT = BENCH / "out"
 VENV = OUT / "venv-supervisor"
 CRASHY = BENCH / "crashy.sh"
+RUNNER2S = BENCH / "runner2s.sh"
+PM2 = OUT / "pm2" / "node_modules" / ".bin" / "pm2"
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -55,7 +60,9 @@ LIST_PROGRAMS = 10
 LIST_RUNS = 20
 RESTART_TRIALS = 10
 LOG_REPS = 5
-MIN_UPTIME = 1.0  # procsup min_uptime = start_seconds = 1 s; supervisord startsecs = 1
+MIN_UPTIME = 1.0  # procsup start_seconds = 1 s; supervisord startsecs = 1
+RUNNER_RESTARTS = 5  # restarts of the 2-second runner measured per supervisor
+RUNAWAY_WINDOW = 30.0  # s of an instantly exiting program measured (15 s with --quick)
 POLL = 0.02
 
 TARGETS = {
@@ -65,6 +72,8 @@ TARGETS = {
     "logs": 0.5,  # × plain cat
     "restart": 20.0,  # ms (median)
     "restart_max": 100.0,  # ms (SPEC §2: "back in under 100 ms")
+    "runner": 5.0,  # ms (median), a 2-second runner under the defaults (issue 9, item 13)
+    "runaway": 0.1,  # % of a core for a program that exits at once (issue 9, item 13)
 }
 
 
@@ -147,6 +156,18 @@ def cpu_seconds(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError):
             pass  # a thread that ended meanwhile
     return total / 1e9
+
+
+def cpu_with_children(pid: int) -> float:
+    """cpu_seconds(pid) plus the CPU of its children it has reaped (cutime + cstime, in clock
+    ticks: coarse, but a spawn loop adds up)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except FileNotFoundError:
+        raise BenchError(f"process {pid} is gone") from None
+    ticks = int(fields[13]) + int(fields[14])  # cutime, cstime (fields 16 and 17 of stat)
+    return cpu_seconds(pid) + ticks / os.sysconf("SC_CLK_TCK")
 
 
 def log(msg: str) -> None:
@@ -496,8 +517,11 @@ def tail(path: Path, n: int = 15) -> str:
 
 
 class Bench:
-    def __init__(self, quick: bool, with_supervisord: bool, keep: bool) -> None:
+    def __init__(
+        self, quick: bool, with_supervisord: bool, keep: bool, only: str | None = None
+    ) -> None:
         self.quick = quick
+        self.only = only
         self.kinds = ["procsup", "supervisord"] if with_supervisord else ["procsup"]
         self.keep = keep
         self.idle_window = 5.0 if quick else 10.0
@@ -505,7 +529,7 @@ class Bench:
         self.root = Path(tempfile.mkdtemp(prefix="pb-", dir="/tmp"))
         self.runners: list[Runner] = []
         self.results: dict[str, dict[str, Any]] = {
-            k: {} for k in ["procsup", "supervisord", "cat", "cat|cat"]
+            k: {} for k in ["procsup", "supervisord", "pm2", "cat", "cat|cat"]
         }
         self.errors: list[str] = []
         self.info: dict[str, Any] = {}
@@ -840,7 +864,6 @@ class Bench:
                 "command": cmd,
                 "autorestart": "always",
                 "start_seconds": MIN_UPTIME,
-                "min_uptime": f"{MIN_UPTIME:g}s",
             }
         }
         sv = {
@@ -902,6 +925,78 @@ class Bench:
         )
         r.stop()
 
+    # 7: restart latency of a 2-second runner under the defaults
+    def runner_restart(self, kind: str) -> None:
+        """procsup with nothing but `command`; supervisord with `autorestart=true` (its default
+        restarts only unexpected exits; Laravel's recipe sets true); pm2 with its defaults."""
+        times = self.root / f"runner-{kind}.times"
+        times.touch()
+        cmd = f"{RUNNER2S} {times}"
+        if kind == "pm2":
+            latencies = self.pm2_latencies(times)
+        else:
+            sv = {
+                "batch": {
+                    "command": cmd,
+                    "autorestart": "true",
+                    "stdout_logfile": "%(here)s/svlogs/batch.out.log",
+                    "stderr_logfile": "%(here)s/svlogs/batch.err.log",
+                }
+            }
+            r = self.runner(kind, "runner", {"batch": {"command": cmd}}, sv)
+            r.launch()
+            r.wait_ready()
+            latencies = runner_latencies(times, r.check_alive)
+            r.stop()
+        res = self.results[kind]
+        res["runner_ms"] = statistics.median(latencies)
+        res["runner_ms_max"] = max(latencies)
+        res["runner_ms_all"] = [round(x, 2) for x in latencies]
+        log(
+            f"  2 s runner exit → next start: median {res['runner_ms']:.1f} ms, max "
+            f"{res['runner_ms_max']:.1f} ms; all: {res['runner_ms_all']}"
+        )
+
+    # 8: a program that exits at once, under the defaults
+    def runaway(self, kind: str) -> None:
+        """procsup backs off (1 s, 2 s, 4 s …) for ever; supervisord retries startretries=3
+        times and gives up (FATAL), so its figure is low for a reason users dislike."""
+        cmd = "sh -c 'exit 1'"
+        sv = {
+            "quick": {
+                "command": cmd,
+                "autorestart": "true",
+                "stdout_logfile": "%(here)s/svlogs/quick.out.log",
+                "stderr_logfile": "%(here)s/svlogs/quick.err.log",
+            }
+        }
+        r = self.runner(kind, "runaway", {"quick": {"command": cmd}}, sv)
+        r.launch()
+        r.wait_ready()
+        window = RUNAWAY_WINDOW / 2 if self.quick else RUNAWAY_WINDOW
+        c0, w0 = cpu_with_children(r.pid), time.monotonic()
+        time.sleep(window)  # the figure is what happens meanwhile
+        c1, w1 = cpu_with_children(r.pid), time.monotonic()
+        res = self.results[kind]
+        res["runaway_cpu_pct"] = 100.0 * (c1 - c0) / (w1 - w0)
+        res["runaway_state"] = next(iter(r.states().values()))[0]
+        log(
+            f"  {res['runaway_cpu_pct']:.3f} % of a core over {w1 - w0:.1f} s; "
+            f"state at the end: {res['runaway_state']}"
+        )
+        r.stop()
+
+    def pm2_latencies(self, times: Path) -> list[float]:
+        home = self.new_dir("pm2home")
+        env = {**os.environ, "PM2_HOME": str(home)}
+        quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        argv = [str(PM2), "start", str(RUNNER2S), "--name", "batch", "--interpreter", "bash"]
+        subprocess.run([*argv, "--", str(times)], check=True, timeout=60, **quiet)  # type: ignore[call-overload]
+        try:
+            return runner_latencies(times, lambda: None)
+        finally:
+            subprocess.run([str(PM2), "kill"], timeout=60, **quiet)  # type: ignore[call-overload]
+
     def spawn_floor(self) -> None:
         """What fork+exec of crashy.sh costs on this box with no supervisor in between."""
         f = self.root / "floor.times"
@@ -955,6 +1050,17 @@ class Bench:
         warm_bytecode()
         self.python_floor()
         self.spawn_floor()
+        if self.only != "restarts":
+            self.run_heavy()
+        for kind in self.kinds:
+            self.stage("restart latency", kind, self.restart)
+        for kind in [*self.kinds, *(["pm2"] if PM2.exists() else [])]:
+            self.stage("2 s runner restart latency", kind, self.runner_restart)
+        for kind in self.kinds:
+            self.stage("a program that exits at once", kind, self.runaway)
+
+    def run_heavy(self) -> None:
+        """Figures 1-5: 500 instances, `list`, log throughput."""
         for kind in self.kinds:
             self.stage(f"{N_INSTANCES} instances", kind, self.many)
         for kind in self.kinds:
@@ -963,8 +1069,6 @@ class Bench:
         self.info["bigfile"] = self.make_bigfile()
         self.stage("log throughput", " / ".join(["cat", "cat|cat", *self.kinds]), self.logs)
         self.info["bigfile"].unlink()
-        for kind in self.kinds:
-            self.stage("restart latency", kind, self.restart)
 
     def cleanup(self) -> None:
         self.stop_all()
@@ -1066,6 +1170,41 @@ class Bench:
                 verdict(p.get("restart_ms_max"), lambda v: v < t["restart_max"]),
             ),
             (
+                f"2 s runner restart median (ms, {RUNNER_RESTARTS} restarts, defaults)",
+                fmt(p.get("runner_ms"), ".1f"),
+                fmt(s.get("runner_ms"), ".1f"),
+                f"< {t['runner']:g} ms",
+                verdict(p.get("runner_ms"), lambda v: v < t["runner"]),
+            ),
+            (
+                "2 s runner restart max (ms)",
+                fmt(p.get("runner_ms_max"), ".1f"),
+                fmt(s.get("runner_ms_max"), ".1f"),
+                "-",
+                "-",
+            ),
+            (
+                "instantly exiting program, defaults (% core)",
+                fmt(p.get("runaway_cpu_pct"), ".3f"),
+                fmt(s.get("runaway_cpu_pct"), ".3f"),
+                f"< {t['runaway']:g} %",
+                verdict(p.get("runaway_cpu_pct"), lambda v: v < t["runaway"]),
+            ),
+            (
+                "-- info: its state at the end (STARTING: a retry)",
+                p.get("runaway_state") or "n/a",
+                s.get("runaway_state") or "n/a",
+                "not FATAL",
+                "-",
+            ),
+            (
+                "-- info: pm2 5, 2 s runner restart median / max (ms)",
+                pm2_cell(self.results["pm2"]),
+                "",
+                "-",
+                "-",
+            ),
+            (
                 "-- info: stop 500 instances (s)",
                 fmt(p.get("stop500_s"), ".2f"),
                 fmt(s.get("stop500_s"), ".2f"),
@@ -1157,6 +1296,41 @@ class Bench:
         return "\n".join(lines)
 
 
+def runner_latencies(times: Path, check_alive: Callable[[], None]) -> list[float]:
+    """From a runner2s.sh times file: each start's delay after the previous run's exit (ms),
+    once RUNNER_RESTARTS restarts have happened."""
+
+    def rows() -> list[tuple[str, float]]:
+        check_alive()
+        found = []
+        for ln in times.read_text().splitlines():
+            parts = ln.split()
+            if len(parts) == 3:
+                found.append((parts[0], float(parts[2])))
+        return found
+
+    def enough() -> list[tuple[str, float]]:
+        got = rows()
+        return got if sum(1 for what, _ in got if what == "start") > RUNNER_RESTARTS else []
+
+    # each run lasts 2 s, and a supervisor that polls may take a second or more to restart it
+    events = wait_for(enough, (RUNNER_RESTARTS + 1) * 5 + 10, POLL, "the 2 s runner's restarts")
+    latencies, last_exit = [], None
+    for what, t in events:
+        if what == "exit":
+            last_exit = t
+        elif last_exit is not None:
+            latencies.append((t - last_exit) * 1000)
+            last_exit = None
+    return latencies[:RUNNER_RESTARTS]
+
+
+def pm2_cell(res: dict[str, Any]) -> str:
+    if res.get("runner_ms") is None:
+        return "n/a (not installed)" if not PM2.exists() else "n/a"
+    return f"{res['runner_ms']:.1f} / {res['runner_ms_max']:.1f}"
+
+
 def interruptible() -> None:
     """Ctrl-C, SIGTERM and SIGHUP all end a bench through its cleanup (KeyboardInterrupt)."""
 
@@ -1177,6 +1351,7 @@ def main() -> int:
     )
     ap.add_argument("--no-supervisord", action="store_true", help="measure procsup only")
     ap.add_argument("--keep", action="store_true", help="keep the temp dirs (configs, logs)")
+    ap.add_argument("--only", choices=["restarts"], help="only figures 6-8 (restarts and backoff)")
     args = ap.parse_args()
     interruptible()
     t_start = time.perf_counter()
@@ -1186,7 +1361,7 @@ def main() -> int:
         sv_version = ensure_supervisord()
     import procsup
 
-    bench = Bench(args.quick, not args.no_supervisord, args.keep)
+    bench = Bench(args.quick, not args.no_supervisord, args.keep, args.only)
     bench.info["versions"] = {
         "procsup": procsup.__version__,
         "supervisord": sv_version,

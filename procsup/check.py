@@ -9,9 +9,18 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from procsup import fdlimit
 from procsup.cgroups import Tracking, probe
 from procsup.command_path import resolve_command
-from procsup.config import Config, ConfigError, ProgramConfig, TaskConfig, load_config
+from procsup.config import (
+    Config,
+    ConfigError,
+    ProgramConfig,
+    TaskConfig,
+    deprecations,
+    fd_need,
+    load_config,
+)
 from procsup.datatypes import toml_literal
 
 
@@ -33,7 +42,7 @@ def check(path: Path, as_json: bool, strict: bool = False) -> int:
             file=sys.stderr,
         )
         return 2
-    warnings = command_warnings(config)
+    warnings = [*_warnings(config), *command_warnings(config)]
     if as_json:
         print(
             json.dumps(
@@ -44,6 +53,8 @@ def check(path: Path, as_json: bool, strict: bool = False) -> int:
                     "warnings": warnings,
                     "tracking": tracking.kind,
                     "tracking_detail": tracking.detail,
+                    "fds_needed": fd_need(config).total,
+                    "fd_limit": fdlimit.limits()[1],
                 },
                 indent=2,
             )
@@ -69,6 +80,17 @@ def _print_summary(path: Path, config: Config, tracking: Tracking) -> None:
         print(f"  task {name}: {task.schedule} [{zone}] {shlex.join(task.command)}{state}")
     if not config.programs and not config.tasks:
         print("  nothing configured yet")
+
+
+def _warnings(config: Config) -> list[str]:
+    """Deprecated keys, and an open-file limit too low for the config even once the master
+    has raised its soft limit to the hard one."""
+    found = deprecations(config)
+    need = fd_need(config)
+    problem = fdlimit.shortfall_message(need, fdlimit.limits()[1])
+    if problem:
+        found.append(problem)
+    return found
 
 
 def command_warnings(config: Config) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from procsup import config_checks as checks
-from procsup import locate
+from procsup import fdlimit, locate
 from procsup.datatypes import toml_literal
 
 DEFAULT_LOG_MAX_SIZE = 50 * 1024 * 1024
@@ -55,7 +55,7 @@ class ProgramConfig:
     start_seconds: float = 1.0
     restart_delay: float = 1.0
     restart_delay_max: float = 60.0
-    min_uptime: float = 30.0
+    min_uptime: float | None = None  # deprecated and ignored: see deprecations()
     max_restarts: int = 0
     stop_signal: signal.Signals = signal.SIGTERM
     stop_timeout: float = 10.0
@@ -137,6 +137,24 @@ class ConfigError(Exception):
 
 MAIN_TABLES = ("procsup", "programs", "tasks")
 INCLUDE_TABLES = ("programs", "tasks")
+
+
+def deprecations(config: Config) -> list[str]:
+    """Keys still accepted but no longer used, for `check` and the master's log."""
+    return [
+        f"programs.{name}.min_uptime is deprecated and ignored: a run that got past "
+        "start_seconds is restarted at once, a shorter one backs off; remove the key"
+        for name, prog in config.programs.items()
+        if prog.min_uptime is not None
+    ]
+
+
+def fd_need(config: Config) -> fdlimit.Need:
+    """The descriptors the master needs to run this configuration (see fdlimit.estimate)."""
+    return fdlimit.estimate(
+        ((p.numprocs, p.merge_stderr) for p in config.programs.values()),
+        (t.merge_stderr for t in config.tasks.values()),
+    )
 
 
 def find_config_path(explicit: str | None) -> Path:

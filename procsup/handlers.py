@@ -236,6 +236,7 @@ async def scale(master: Master, args: dict[str, Any], conn: Connection) -> Any:
         prog = await master.registry.scale(name, n)
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
+    master.check_fd_need()  # more instances may need more descriptors than the limit allows
     return {"program": name, "numprocs": prog.numprocs}
 
 
@@ -256,6 +257,7 @@ async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
         ) from None
     except ValueError as exc:
         raise ProtocolError(protocol.INVALID, str(exc)) from None
+    master.check_fd_need()
     if _arg(args, "wait", bool, False):
         await _settle(list(prog))
     return {"instances": _rows(master, list(prog))}

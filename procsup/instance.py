@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from procsup import exitinfo
 from procsup.cgroups import Cgroup
 from procsup.config import ProgramConfig
 from procsup.events import Event
+from procsup.exitinfo import Ending
 from procsup.output import Output
 from procsup.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
 from procsup.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
@@ -25,6 +29,9 @@ from procsup.stopping import StopPolicy, kill_tree, stop_leftovers
 log = logging.getLogger(__name__)
 
 MIN_RETRY_DELAY = 0.1  # even `restart_delay = 0` never spins a CPU
+#: a run shorter than this is a failed start even when start_seconds is lower (0 included),
+#: so that no setting turns a program that exits at once into a busy loop
+QUICK_EXIT_FLOOR = 1.0
 
 
 def backoff_delay(failures: int, first: float, cap: float) -> float:
@@ -43,6 +50,8 @@ class RunInfo:
     last_exit: int | None = None
     last_exit_time: float | None = None
     spawn_error: str | None = None
+    exit_cause: str | None = None  # "exited with code 1 after 3s (not expected)"
+    exit_reason: str | None = None  # the whole sentence, with what happened next
     start_ticks: int = 0  # kernel start time: tells a leftover of ours from a recycled pid
     restarts: int = 0
     failures: int = 0
@@ -69,6 +78,8 @@ class Instance:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._spawns = 0
+        self._stop_facts: dict[str, Any] = {}
+        self._stop_why = ("stop requested", exitinfo.STOPPED)
 
     @property
     def instance_id(self) -> str:
@@ -109,9 +120,11 @@ class Instance:
             self._cancel_timer()
             self._spawn()  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
 
-    async def stop(self) -> None:
-        """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); cancel retries."""
+    async def stop(self, why: str = "stop requested", then: str = exitinfo.STOPPED) -> None:
+        """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); cancel retries.
+        `why` and `then` (what follows: STOPPED, or RESTART) go into the exit sentence."""
         async with self._lock:
+            self._stop_why = (why, then)
             self.desired = False
             self.info.failures = 0
             self._cancel_timer()
@@ -121,8 +134,8 @@ class Instance:
             elif self.state in RUNNING_STATES:
                 await self._terminate()
 
-    async def restart(self) -> None:
-        await self.stop()
+    async def restart(self, why: str = "restart requested") -> None:
+        await self.stop(why, exitinfo.RESTART)
         await self.start()
 
     async def wait_running(self, timeout: float) -> bool:
@@ -174,23 +187,27 @@ class Instance:
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
 
-    def _spawn(self) -> None:
-        self._set_state(State.STARTING)
+    def _spawn(self, **exit_facts: Any) -> None:
+        """Start a new child; `exit_facts` describe the run it replaces (for the event)."""
+        self._set_state(State.STARTING, **exit_facts)
         self._spawns += 1
         self.info.next_try = None
+        spec = self.spawn_spec()
         cgroup = None
         try:
-            spec = self.spawn_spec()
             if self.rt.cgroups is not None:
                 spec.cgroup = cgroup = self.rt.cgroups.leaf("inst", self.instance_id)
             child = spawn(spec)
-        except OSError as exc:
+        except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
             if cgroup is not None:
                 cgroup.remove()
-            self.info.spawn_error = f"{exc.strerror or exc}: {self.config.command[0]}"
-            self.info.last_exit_time = time.time()
-            self.output.note(f"spawn failed: {self.info.spawn_error}")
-            self._after_failure()
+            self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
+            return
+        try:
+            self.output.attach(child)
+        except OSError as exc:  # out of descriptors for its log files: give the child up
+            self._abandon(child, cgroup)
+            self._spawn_failed(f"cannot open its log files: {exc.strerror or exc}")
             return
         self._child, self._cgroup = child, cgroup
         self.rt.leader_set.add(child.pid)
@@ -199,12 +216,26 @@ class Instance:
         self.info.pid = child.pid
         self.info.started_mono = time.monotonic()
         self.info.started_wall = time.time()
-        self.output.attach(child)
         self.rt.reaper.watch(child.pid, self._on_exit)
         if self.config.start_seconds <= 0:
             self._set_state(State.RUNNING, pid=child.pid)  # STARTING -> RUNNING
         else:
             self._timer = self.rt.loop.call_later(self.config.start_seconds, self._mark_running)
+
+    def _spawn_failed(self, error: str) -> None:
+        self.info.spawn_error = error
+        self.info.last_exit_time = time.time()
+        self._after_failure(Ending(exitinfo.spawn_cause(error), spawn_error=error))
+
+    def _abandon(self, child: Child, cgroup: Cgroup | None) -> None:
+        """Kill a child we cannot serve (its pipes would never be read) and reap it quietly."""
+        send_signal((), signal.SIGKILL, pgid=child.pid)
+        if cgroup is not None:  # its now-empty leaf goes with the subtree at shutdown
+            cgroup.kill()
+        for fd in (child.stdout_fd, child.stderr_fd):
+            if fd is not None:
+                os.close(fd)
+        self.rt.reaper.watch(child.pid, child.mark_reaped)
 
     def _mark_running(self) -> None:
         self._timer = None
@@ -237,39 +268,63 @@ class Instance:
         self.info.last_exit = code
         self.info.last_exit_time = time.time()
         if self._exited is not None and not self._exited.done():
+            why, then = self._stop_why
+            cfg = self.config
+            note = exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
+            self._stop_facts = self._report(Ending.of(code, ran, note), then)
             self._exited.set_result(code)
             return
         self._cleanup_leftovers(child.pid, self.instance_id, cgroup)
         self._decide_after_exit(code, ran)
 
     def _decide_after_exit(self, code: int, ran: float) -> None:
-        """One policy for every unexpected exit: restart at once, back off, or give up."""
+        """One policy for every unexpected exit: restart at once, back off, or leave it.
+
+        A run that got past start_seconds (and QUICK_EXIT_FLOOR) is restarted at once and
+        clears the backoff; a shorter one is a failed start and waits a doubling delay."""
         cfg = self.config
-        wanted = cfg.autorestart == "always" or (
-            cfg.autorestart == "on-failure" and code not in cfg.exit_codes
-        )
+        expected = code in cfg.exit_codes
+        wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
+        ending = Ending.of(code, ran, expected)
         if not wanted or not self.desired:
-            self._set_state(State.EXITED, code=code)  # STARTING/RUNNING -> EXITED
+            why = f"autorestart = {cfg.autorestart}" if self.desired else "not meant to run"
+            facts = self._report(ending, exitinfo.EXITED, why=why)
+            self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
-        if ran >= cfg.min_uptime:
+        if ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR):
             self.info.failures = 0
             self.info.restarts += 1
-            self._spawn()  # RUNNING -> STARTING, no delay for a long-lived daemon
+            self._spawn(**self._report(ending, exitinfo.RESTART))  # RUNNING -> STARTING at once
             return
-        self._after_failure(code)
+        self._after_failure(ending)
 
-    def _after_failure(self, code: int | None = None) -> None:
+    def _after_failure(self, ending: Ending) -> None:
+        """A failed start (a quick exit or a spawn error): back off, or give up (FATAL)."""
         cfg = self.config
         self.info.failures += 1
-        if cfg.max_restarts and self.info.failures > cfg.max_restarts:
-            self._set_state(State.FATAL, code=code, failures=self.info.failures)
+        attempt = self.info.failures
+        if cfg.max_restarts and attempt > cfg.max_restarts:
+            facts = self._report(
+                ending, exitinfo.FATAL, attempt=attempt, max_restarts=cfg.max_restarts
+            )
+            self._set_state(State.FATAL, failures=attempt, **facts)  # -> FATAL
             return
-        delay = backoff_delay(self.info.failures, cfg.restart_delay, cfg.restart_delay_max)
+        delay = backoff_delay(attempt, cfg.restart_delay, cfg.restart_delay_max)
         self.info.next_try = time.time() + delay
-        self._set_state(
-            State.BACKOFF, code=code, attempt=self.info.failures, next_try=self.info.next_try
-        )  # STARTING/RUNNING -> BACKOFF
-        self._timer = self.rt.loop.call_later(delay, self._retry)
+        quick = ending.code is not None
+        facts = self._report(ending, exitinfo.RETRY, delay=delay, attempt=attempt, quick=quick)
+        self._set_state(State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts)
+        self._timer = self.rt.loop.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
+
+    def _report(self, ending: Ending, what: str, **step: Any) -> dict[str, Any]:
+        """Say why the run ended and what comes next: in the master log, as a marked line in
+        the output stream, in `list`; returns the fields for the state event."""
+        facts = ending.fields(self.name, what, **step)
+        self.info.exit_cause, self.info.exit_reason = ending.cause, facts["reason"]
+        quiet = ending.expected is not False and ending.code is not None
+        log.log(logging.INFO if quiet else logging.WARNING, "%s", facts["reason"])
+        self.output.mark(facts["reason"])
+        return facts
 
     def _cleanup_leftovers(self, pgid: int, spawn_id: str, cgroup: Cgroup | None) -> None:
         """Descendants left behind by a leader that died are stopped too, in the background."""
@@ -302,7 +357,8 @@ class Instance:
             self._exited = None
             if cgroup is not None:
                 cgroup.remove()
-        self._set_state(State.STOPPED)  # STOPPING -> STOPPED
+        facts, self._stop_facts = self._stop_facts, {}
+        self._set_state(State.STOPPED, **facts)  # STOPPING -> STOPPED
 
     # --- output -----------------------------------------------------------------------------
 
@@ -345,13 +401,12 @@ class Instance:
             "last_exit": info.last_exit,
             "last_exit_time": info.last_exit_time,
             "spawn_error": info.spawn_error,
+            "last_exit_reason": info.exit_reason,
+            "last_exit_cause": info.exit_cause,
             "desired": self.desired,
         }
 
 
 def _log_details(data: dict[str, Any]) -> str:
-    """` code=3 attempt=2 retry in 0.5s` for the master's log."""
-    parts = [f"{k}={v}" for k, v in data.items() if v is not None and k != "next_try"]
-    if data.get("next_try"):
-        parts.append(f"retry in {max(0.0, data['next_try'] - time.time()):.1f}s")
-    return "".join(" " + p for p in parts)
+    """` pid=123` for the master's log; why a run ended was logged just before, in a sentence."""
+    return f" pid={data['pid']}" if data.get("pid") else ""

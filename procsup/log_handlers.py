@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from procsup import protocol
 from procsup.handlers import Connection, _arg, _names, _number, command
 from procsup.logs import Follower, LogChunk, tail_file
-from procsup.output import Output
+from procsup.output import MARK_STREAM, Output
 from procsup.protocol import ProtocolError
 from procsup.registry import NotFound
 
@@ -118,8 +118,8 @@ def _log_sources(master: Master, names: list[str]) -> list[Output]:
 
 
 def _streams(stream: str | None) -> set[str]:
-    if stream is None:
-        return {"stdout", "stderr"}
+    if stream is None:  # both streams, and procsup's marked lines about exits between them
+        return {"stdout", "stderr", MARK_STREAM}
     if stream not in ("stdout", "stderr"):
         raise ProtocolError(protocol.INVALID, "args.stream must be 'stdout' or 'stderr'")
     return {stream}

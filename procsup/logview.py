@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 #: C0 controls except TAB, DEL, and C1 controls (U+0080–U+009F): what a terminal acts upon
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
+#: stream → (marker, colour): procsup's own lines about exits stand out between the output
+MARKERS = {"stdout": ("out", "36"), "stderr": ("err", "31"), "procsup": ("***", "1;33")}
+
 
 def escape_controls(text: str) -> str:
     """`text` with each control character (tab aside) written as a visible `\\xNN`."""
@@ -24,12 +27,14 @@ def escape_controls(text: str) -> str:
 
 
 def format_line(item: dict[str, Any], width: int, colour: bool, escape: bool = False) -> str:
-    marker = "err" if item["stream"] == "stderr" else "out"
+    marker, code = MARKERS.get(item["stream"], MARKERS["stdout"])
     prefix = f"{item['name']:<{width}} {marker} | "
     if colour:
-        code = "31" if item["stream"] == "stderr" else "36"
         prefix = f"\033[{code}m{prefix}\033[0m"
-    return prefix + (escape_controls(item["line"]) if escape else item["line"])
+    line = escape_controls(item["line"]) if escape else item["line"]
+    if colour and item["stream"] == "procsup":
+        return f"{prefix}\033[{code}m{line}\033[0m"
+    return prefix + line
 
 
 def skipped_line(item: dict[str, Any], colour: bool) -> str:

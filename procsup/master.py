@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import procsup
+from procsup import fdlimit
 from procsup.cgroups import CgroupUnavailable, Tracking
 from procsup.cgtree import open_tracking
-from procsup.config import Config, ConfigError, load_config
+from procsup.config import Config, ConfigError, deprecations, load_config
 from procsup.events import Broadcaster, Event
 from procsup.leftovers import find_leftovers, stop_leftovers
 from procsup.memguard import MemoryGuard
@@ -105,6 +106,7 @@ class Master:
 
     async def run(self) -> int:
         self._lock.acquire()
+        self._raise_fd_limit()
         try:
             return await self._run()
         finally:
@@ -132,6 +134,7 @@ class Master:
         self.registry = Registry(self.rt, self.saved, self.config)
         self.memguard = MemoryGuard(self.rt, self.registry.instances)
         self.scheduler = Scheduler(self.rt, self.config, self._planned_restart)
+        self.check_fd_need()
         self._restore_output()
         self.saved.clean = False
         self.saved.run_id = self.run_id
@@ -201,6 +204,25 @@ class Master:
         if self.rt.cgroups is not None:
             await self.rt.cgroups.close()
 
+    def _raise_fd_limit(self) -> None:
+        """Raise the soft RLIMIT_NOFILE to the hard limit, and say so when even that is below
+        what the configuration needs (running out is survived, but instances wait)."""
+        before, after = fdlimit.raise_soft_limit()
+        if after > before:
+            log.info("open-file limit raised from %d to %d (the hard limit)", before, after)
+        for warning in deprecations(self.config):
+            log.warning("%s", warning)
+
+    def check_fd_need(self) -> None:
+        """Warn when the programs as they run now (scaled, ad-hoc) need more than the limit."""
+        need = fdlimit.estimate(
+            ((p.numprocs, p.config.merge_stderr) for p in self.registry.programs.values()),
+            (t.merge_stderr for t in self.config.tasks.values()),
+        )
+        problem = fdlimit.shortfall_message(need, fdlimit.limits()[0])
+        if problem:
+            log.warning("%s", problem)
+
     def _install_signals(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(sig, self.request_shutdown)
@@ -247,6 +269,7 @@ class Master:
         if new.master != self.config.master:
             summary["needs_restart"] = ["[procsup] settings change on the next master start"]
         self.config = new
+        self.check_fd_need()
         return summary
 
     async def _planned_restart(self, program: str) -> None:

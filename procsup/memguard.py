@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 
 from procsup.events import Event
+from procsup.humanize import format_size
 from procsup.instance import Instance
 from procsup.proctree import ProcessTable
 from procsup.runtime import Runtime
@@ -54,5 +55,6 @@ class MemoryGuard:
                 if rss > limit:
                     log.warning("%s: RSS %d > max_memory %d, restarting", inst.name, rss, limit)
                     self.rt.publish(Event("max_memory", inst.name, {"rss": rss, "limit": limit}))
-                    self.rt.background(inst.restart())
+                    why = f"RSS {format_size(rss)} over max_memory {format_size(limit)}"
+                    self.rt.background(inst.restart(why))
         self.update()

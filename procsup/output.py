@@ -9,6 +9,9 @@ import time
 from procsup.logs import LogChunk, LogFile, LogRing, OutputReader, stamp_lines
 from procsup.process import Child
 
+#: the stream name of procsup's own marked lines in the output ring (see `mark`)
+MARK_STREAM = "procsup"
+
 
 class Output:
     """The output of one instance or one task (all its runs go to the same files)."""
@@ -53,6 +56,11 @@ class Output:
     def note(self, text: str) -> None:
         """A line from procsup itself (a spawn error, a lost lock), on stderr with the rest."""
         self.emit("stderr", f"procsup: {text}\n".encode())
+
+    def mark(self, text: str) -> None:
+        """A line from procsup about the process (why it exited, what happens next): shown
+        between its output by `logs` and `logs -f`, never written into its log files."""
+        self.ring.append(LogChunk(time.time(), MARK_STREAM, f"{text}\n".encode()))
 
     def paths(self) -> dict[str, str]:
         return {stream: f.path for stream, f in self._files.items()}

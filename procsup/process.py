@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from procsup.cgroups import Cgroup
 
+from procsup import fdlimit
+
 log = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -141,7 +143,9 @@ def _joiner(cgroup: Cgroup | None) -> tuple[int | None, Callable[[], None] | Non
 
 
 def spawn(spec: SpawnSpec) -> Child:
-    """Start `spec` in a new session with piped output. Raises OSError on spawn failure."""
+    """Start `spec` in a new session with piped output. Raises OSError on spawn failure,
+    EMFILE included when the spawn would use descriptors the master keeps for itself."""
+    fdlimit.BUDGET.ensure()
     join_fd, join = _joiner(spec.cgroup)
     try:
         return _spawn(spec, join)
@@ -154,7 +158,12 @@ def spawn(spec: SpawnSpec) -> Child:
 
 def _spawn(spec: SpawnSpec, join: Callable[[], None] | None) -> Child:
     out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-    err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        os.close(out_r)
+        os.close(out_w)
+        raise
     # The child must see blocking pipes; O_NONBLOCK is on the shared file description.
     os.set_blocking(out_w, True)
     if err_w is not None:
@@ -207,11 +216,16 @@ async def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:
     """
     loop = asyncio.get_running_loop()
     pending: dict[int, int] = {}
+    polled: set[int] = set()
     for pid in pids:
         try:
             pending[os.pidfd_open(pid)] = pid
         except ProcessLookupError:
             continue
+        except OSError:  # out of descriptors: this one is watched by polling instead
+            polled.add(pid)
+    if polled:
+        return await _wait_polled(pending, polled, timeout)
     if not pending:
         return set()
     alive = set(pending.values())
@@ -234,3 +248,36 @@ async def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:
             loop.remove_reader(fd)
             os.close(fd)
     return alive
+
+
+POLL_INTERVAL = 0.05
+
+
+async def _wait_polled(pending: dict[int, int], polled: set[int], timeout: float) -> set[int]:
+    """wait_gone when pidfds ran out (EMFILE): every pid is checked with signal 0 until gone.
+    Only used while descriptors are short, so that a stop never fails for want of one."""
+    for fd in pending:
+        os.close(fd)
+    alive = polled | set(pending.values())
+    deadline = asyncio.get_running_loop().time() + timeout
+    while alive:
+        alive = {pid for pid in alive if _exists(pid)}
+        if not alive or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(POLL_INTERVAL)
+    return alive
+
+
+def _exists(pid: int) -> bool:
+    """True while `pid` is a live process (a zombie of ours counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return True

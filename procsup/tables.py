@@ -66,20 +66,26 @@ def until(ts: float | None, now: float) -> str:
 
 
 def instance_note(row: dict[str, Any], now: float) -> str:
-    """What a person wants to know beyond the state: why it is not running, when it retries,
-    and whether the user's start/stop overrides the file."""
+    """What a person wants to know beyond the state: why it is not running (the exit sentence
+    the master logged, without the name), when it retries, and whether the user's start/stop
+    overrides the file."""
     notes = [_state_note(row, now), *_overrides(row, program_wide=False)]
     return "; ".join(n for n in notes if n)
 
 
 def _state_note(row: dict[str, Any], now: float) -> str:
-    if row.get("spawn_error") and row["state"] in ("BACKOFF", "FATAL"):
-        note = f"spawn error: {row['spawn_error']}"
-    elif row["state"] in ("EXITED", "FATAL", "BACKOFF"):
+    state, reason, cause = row["state"], row.get("last_exit_reason"), row.get("last_exit_cause")
+    if state in ("EXITED", "FATAL") and reason:
+        return f"{reason.removeprefix(row['name'] + ' ')} ({ago(row.get('last_exit_time'), now)})"
+    if state == "BACKOFF" and cause:
+        note = cause
+    elif row.get("spawn_error") and state in ("BACKOFF", "FATAL"):
+        note = f"could not start: {row['spawn_error']}"
+    elif state in ("EXITED", "FATAL", "BACKOFF"):
         note = f"exited {exit_text(row.get('last_exit'))} {ago(row.get('last_exit_time'), now)}"
     else:
         return ""
-    if row["state"] == "BACKOFF":
+    if state == "BACKOFF":
         note += f"; attempt {row.get('attempt', 0)}, next try {until(row.get('next_try'), now)}"
     return note
 
@@ -211,7 +217,7 @@ def history_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
 def run_result(run: dict[str, Any]) -> str:
     """`ok`, `failed (exit 2)`, `timeout`, `skipped ×12: overlap`, with the reason when known."""
     status = run.get("status", "?")
-    if status == "failed" and run.get("exit_code") is not None:
+    if status == "failed" and run.get("exit_code") is not None and not run.get("reason"):
         status += f" (exit {exit_text(run['exit_code'])})"
     if status == "skipped" and run.get("count", 1) > 1:
         status += f" ×{run['count']}"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from procsup import exitinfo
 from procsup.config import TaskConfig
 from procsup.events import Event
 from procsup.history import History, RunRecord
@@ -179,14 +180,11 @@ class Task:
         self.last = rec
         self._publish_run("end", rec)
         self._changed()
-        log.info(
-            "task %s: run %s %s (exit %s, %.3fs)",
-            self.name,
-            rec.run_id,
-            rec.status,
-            rec.exit_code,
-            rec.duration or 0.0,
+        text = exitinfo.run_sentence(
+            self.name, rec.run_id, rec.status, rec.exit_code, rec.duration, rec.reason
         )
+        log.log(logging.INFO if rec.status == "ok" else logging.WARNING, "%s", text)
+        self.output.mark(text)
         self._run_hook(rec)
 
     def _run_hook(self, rec: RunRecord) -> None:
@@ -209,7 +207,13 @@ class Task:
             self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
             return
         rt = self.sv.rt
-        self.output.attach(child)
+        try:
+            self.output.attach(child)
+        except OSError as exc:  # no descriptor for the log: the hook still runs, unheard
+            log.error("task %s: hook %s: cannot open the log files: %s", self.name, argv[0], exc)
+            for fd in (child.stdout_fd, child.stderr_fd):
+                if fd is not None:
+                    os.close(fd)
         kill = rt.loop.call_later(
             HOOK_TIMEOUT, lambda: send_signal((), signal.SIGKILL, pgid=child.pid)
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from procsup import exitinfo
 from procsup.cgroups import Cgroup
 from procsup.config import TaskConfig
 from procsup.history import RunRecord
@@ -108,22 +109,20 @@ class TaskRun:
         """Spawn the run. On a spawn error the run ends at once as failed (False)."""
         spec = self._spec()
         keeper_end = None
-        if self.hold.lease is not None:
-            spec, keeper_end = self._under_keeper(spec)
         self.record.started = time.time()
         try:
+            if self.hold.lease is not None:  # its socketpair may hit EMFILE too
+                spec, keeper_end = self._under_keeper(spec)
             if self.rt.cgroups is not None:
                 spec.cgroup = self.cgroup = self.rt.cgroups.leaf("task", self.spawn_id)
             child = spawn(spec)
-        except OSError as exc:
+        except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
             self._drop_cgroup()
             self._close_fds(keeper_end)
-            self._finish_spawn_error(f"{exc.strerror or exc}: {self.config.command[0]}")
-            return False
-        except (KeyError, ValueError) as exc:  # e.g. the user was deleted since the config load
-            self._drop_cgroup()
-            self._close_fds(keeper_end)
-            self._finish_spawn_error(str(exc))
+            self._close_link()
+            self._finish_spawn_error(
+                exitinfo.spawn_error_text(exc, self.config.command[0], spec.cwd)
+            )
             return False
         self._close_fds(keeper_end)
         self.child = child
@@ -332,12 +331,8 @@ class TaskRun:
         rec.ended = time.time()
         rec.exit_code = code
         if self._keeper_error is not None:
-            rec.status, rec.reason, rec.exit_code = (
-                "failed",
-                f"spawn failed: {self._keeper_error}",
-                None,
-            )
-            self.output.note(rec.reason)
+            rec.status, rec.exit_code = "failed", None
+            rec.reason = exitinfo.spawn_cause(self._keeper_error)
         elif self.stop_reason is not None:
             rec.status = STOP_STATUS.get(self.stop_reason, "stopped")
             if rec.status == "stopped":
@@ -346,13 +341,15 @@ class TaskRun:
                 rec.reason = f"ran longer than {self.config.timeout}s"
         else:
             rec.status = "ok" if code == 0 else "failed"
+            if code != 0:  # why it failed, after any note the run already has
+                cause = exitinfo.exit_cause(code, rec.duration)
+                rec.reason = f"{rec.reason}; {cause}" if rec.reason else cause
         self.done.set_result(rec)
 
     def _finish_spawn_error(self, error: str) -> None:
         rec = self.record
-        rec.status, rec.reason = "failed", f"spawn failed: {error}"
+        rec.status, rec.reason = "failed", exitinfo.spawn_cause(error)
         rec.ended = time.time()
-        self.output.note(rec.reason)
         self._exited.set_result(-1)
         self.rt.background(self._release(None))
         self.done.set_result(rec)

@@ -55,7 +55,8 @@ class MasterProc:
     def write_config(self, text: str) -> None:
         self.config.write_text(textwrap.dedent(text))
 
-    def start(self, wait: bool = True) -> MasterProc:
+    def start(self, wait: bool = True, preexec_fn: Callable[[], None] | None = None) -> MasterProc:
+        """`preexec_fn` runs in the master's process before it execs (e.g. to lower a limit)."""
         err = open(self.stderr_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [PY, "-m", "procsup", "-c", str(self.config), "daemon", "-f"],
@@ -63,6 +64,7 @@ class MasterProc:
             stderr=err,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
         err.close()
         if wait:

@@ -113,7 +113,7 @@ def uptime_text(row: Row, now: float) -> Text:
 
 def last_exit_text(row: Row, now: float) -> Text:
     if row.get("spawn_error") and row.get("state") in ("BACKOFF", "FATAL"):
-        return Text("spawn failed", style="red")
+        return Text("could not start", style="red")
     code = row.get("last_exit")
     if code is None:
         return DASH
@@ -248,6 +248,11 @@ def offline_text(address: str, reason: str, retry: float, attempt: int) -> Text:
 def log_line(item: dict[str, Any], clock: Clock) -> Text:
     if "notice" in item:
         return Text(f"-- {item['notice']} --", style="italic yellow")
+    if item.get("stream") == "procsup":  # procsup's own line: why the process exited
+        text = Text(clock.clock_time(item.get("time") or 0.0) + " ", style="dim")
+        text.append("*** ", style="bold yellow")
+        text.append(str(item.get("line", "")), style="bold yellow")
+        return text
     err = item.get("stream") == "stderr"
     text = Text(clock.clock_time(item.get("time") or 0.0) + " ", style="dim")
     text.append("err " if err else "out ", style="bold red" if err else "dim cyan")

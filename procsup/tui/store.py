@@ -188,3 +188,12 @@ def _apply_state(row: Row, ev: dict[str, Any]) -> None:
             row.update(last_exit=ev["code"], last_exit_time=when)
         if to == "BACKOFF":
             row.update(attempt=ev.get("attempt", row.get("attempt")), next_try=ev.get("next_try"))
+    if "reason" in ev:  # why the last run ended (an immediate restart is RUNNING -> STARTING)
+        row.update(
+            last_exit_time=when,
+            last_exit_reason=ev["reason"],
+            last_exit_cause=ev.get("cause"),
+            spawn_error=ev.get("spawn_error"),
+        )
+        if ev.get("code") is not None:
+            row["last_exit"] = ev["code"]

@@ -37,7 +37,8 @@ def parse(out: str) -> list[tuple[str, str, str]]:
 
 
 def texts(out: str) -> list[str]:
-    return [text for _, _, text in parse(out)]
+    """The program's own lines (procsup's marked `***` lines about exits left out)."""
+    return [text for _, marker, text in parse(out) if marker != "***"]
 
 
 def file_lines(path: Path) -> list[str]:
@@ -354,8 +355,10 @@ def test_last_line_of_a_program_that_exits_at_once_is_kept(start_master, pad):
     assert lines[-1] == "last words, no newline"
     assert len(lines) == 2 + pad // 100
     assert m.log_file("bye:0").read_bytes().endswith(b"last words, no newline\n")
-    shown = m.cli("logs", "bye", "-n", "1")
+    shown = m.cli("logs", "bye", "-n", "2")  # the last line, then procsup's about the exit
     assert texts(shown.stdout) == ["last words, no newline"]
+    _, marker, text = parse(shown.stdout)[-1]
+    assert marker == "***" and text.startswith("bye:0 exited with code 0 after ")
 
 
 def test_logs_after_a_master_restart_keep_the_arrival_order(master_factory):

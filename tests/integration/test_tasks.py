@@ -208,7 +208,9 @@ def test_missing_command_is_a_failed_run_and_the_master_carries_on(start_master,
         """
     )
     failed = wait_runs(m, "broken", 2, status="failed")
-    assert failed[0]["reason"] == "spawn failed: No such file or directory: /nonexistent/bin/import"
+    assert (
+        failed[0]["reason"] == "could not start: No such file or directory: /nonexistent/bin/import"
+    )
     wait_runs(m, "fine", 2)
     result = m.cli("run", "broken", "--wait")
     assert result.returncode == 1 and "No such file or directory" in result.stdout
@@ -225,7 +227,7 @@ def test_run_now_waits_and_returns_the_exit_code(start_master, tmp_path):
     )
     result = m.cli("run", "job", "--wait")
     assert result.returncode == 7, result.stdout + result.stderr
-    assert "failed (exit 7)" in result.stdout
+    assert "failed: exited with code 7 after" in result.stdout
     rec = history(m, "job")[0]
     assert rec["trigger"] == "manual" and rec["scheduled"] is None and rec["exit_code"] == 7
     started = m.cli("run", "job")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,3 +126,27 @@ def test_screenshot_shows_the_log_of_a_talking_instance(
     assert app.instances.selected == "talky:0" and app.log_pane.target == "talky:0"
     svg = shot.read_text()
     assert "said-on-stdout" in svg and "said-on-stderr" in svg
+
+
+def test_a_kill_shows_in_the_log_pane_and_the_last_exit(
+    start_master: Callable[[str], MasterProc],
+) -> None:
+    """The exit sentence appears as a marked line between the output, and the row's last exit
+    follows the immediate restart (RUNNING -> STARTING carries the exit)."""
+    m = start_master(CONFIG.replace("start_seconds = 0", "start_seconds = 1"))
+    first = m.wait_state("sleepy:0", "RUNNING")
+
+    async def drive() -> None:
+        app = ProcsupApp(MasterSource(m.socket))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "ready sleepy:0" in log_text(app))
+            os.kill(first["pid"], signal.SIGKILL)
+            await until(pilot, lambda: "SIGKILL" in cell_text(app, "sleepy:0", "last_exit"))
+            await until(pilot, lambda: "*** sleepy:0 exited: killed by SIGKILL" in log_text(app))
+            text = log_text(app)
+            assert "(not expected); restarting now" in text
+            assert text.index("*** sleepy:0 exited") < text.rindex("ready sleepy:0")
+            row = app.store.instances["sleepy:0"]
+            assert row["last_exit_reason"].startswith("sleepy:0 exited: killed by SIGKILL")
+
+    asyncio.run(drive())

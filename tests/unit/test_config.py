@@ -18,6 +18,7 @@ from procsup.config import (
     ConfigError,
     ConfigIssue,
     ProgramConfig,
+    deprecations,
     find_config_path,
     load_config,
     program_from_dict,
@@ -587,3 +588,11 @@ def test_connection_limits_are_checked(tmp_path: Path) -> None:
     issues = issues_of(path)
     assert issues["procsup.max_connections"].message == "must be from 1 to 100000"
     assert "more than 0" in issues["procsup.idle_timeout"].message
+
+
+def test_min_uptime_is_accepted_but_deprecated(tmp_path: Path) -> None:
+    path = write(tmp_path / "procsup.toml", '[programs.q]\ncommand = "x"\nmin_uptime = "30s"\n')
+    config = load_config(path)
+    assert config.programs["q"].min_uptime == 30.0
+    (warning,) = deprecations(config)
+    assert warning.startswith("programs.q.min_uptime is deprecated and ignored")

@@ -135,7 +135,9 @@ def _line(
     number: int,
 ) -> None:
     command, stdin = split_percent(command)
-    script = command if stdin is None else f"{command} <<'PROCSUP_STDIN'\n{stdin}\nPROCSUP_STDIN"
+    script = command
+    if stdin is not None:  # a here-document feeds the whole command, as cron's pipe does
+        script = f"(\n{command}\n) <<'PROCSUP_STDIN'\n{stdin}\nPROCSUP_STDIN"
     table: dict[str, Any] = {"command": [state["shell"], "-c", script]}
     comments = [f"{path.name}:{number}: {schedule} {command}"[:200]]
     if stdin is not None:

@@ -164,6 +164,18 @@ def describe_task(config: Config, task: TaskConfig, client: Client | None) -> li
     return out
 
 
+def _adhoc_rows(socket: str, name: str) -> list[dict[str, Any]]:
+    """The master's instances of a program that is not in the config file (ad-hoc)."""
+    try:
+        with Client(socket).connect() as client:
+            rows: list[dict[str, Any]] = client.call("list", {"names": [name], "stats": False})[
+                "instances"
+            ]
+    except (NoMaster, ClientError):
+        return []
+    return rows
+
+
 def describe(config_path: Path, socket: str, name: str) -> tuple[list[str], str | None]:
     """The lines to print, and a note when no master answered."""
     config = load_config(config_path)
@@ -184,5 +196,8 @@ def describe(config_path: Path, socket: str, name: str) -> tuple[list[str], str 
     finally:
         if client is not None:
             client.close()
+    if client is not None and (rows := _adhoc_rows(socket, name)):
+        title = f"program {base} (added at run time, not in the config file)"
+        return [title, "instances:", *instance_lines(rows, time.time())], note
     known = ", ".join(sorted([*config.programs, *config.tasks])) or "none"
     raise LookupError(f"no program or task named {name!r} in {config_path} (known: {known})")

@@ -167,7 +167,8 @@ class _App:
         self.comments: list[str] = []
         script = str(self.app.get("script", ""))
         self.name = str(self.app.get("name") or Path(script).stem or "app")
-        self.start = line_of(text, re.escape(self.name)) or 1
+        named = rf"""\bname["']?\s*:\s*["']?{re.escape(self.name)}\b"""
+        self.start = line_of(text, named) or line_of(text, re.escape(script) or "^") or 1
         self.instances = 1
 
     def line(self, key: str) -> int | None:
@@ -193,8 +194,8 @@ class _App:
                     self.warn(key, str(exc))
             elif key.startswith("env_"):
                 self._k_env_named(key, value)
-            elif self.dump and key in DUMP_RUNTIME | handled:
-                continue
+            elif self.dump and (key in DUMP_RUNTIME | handled or key.isupper()):
+                continue  # run state, or a copy of an env variable (also in `env`)
             elif key not in handled:
                 self.warn(key, f"not imported: {UNMAPPED.get(key, 'unknown pm2 key')}")
         self._environment()

@@ -61,17 +61,16 @@ VALUES = st.one_of(
         ]
     ),
 )
+PAIRS = st.lists(st.tuples(KEYS, VALUES).map(lambda kv: f"{kv[0]}={kv[1]}"), max_size=8)
+SECTION = st.tuples(SECTIONS, PAIRS).map(lambda sp: [f"[{sp[0]}]", *sp[1]])
+#: mostly well-formed sections (to reach the mapping of every key), sometimes any line at all
 LINES = st.lists(
-    st.one_of(
-        SECTIONS.map(lambda s: f"[{s}]"),
-        st.tuples(KEYS, VALUES).map(lambda kv: f"{kv[0]}={kv[1]}"),
-        st.text(max_size=30),
-    ),
-    max_size=25,
-)
+    st.one_of(SECTION, SECTION, SECTION, st.text(max_size=30).map(lambda t: [t])),
+    max_size=6,
+).map(lambda groups: [line for group in groups for line in group])
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=LINES)
 def test_random_supervisord_ini_never_crashes_import(lines: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

@@ -91,7 +91,7 @@ def test_pm2_named_env_is_picked_with_env(tmp_path: Path):
     app = {"apps": [{"name": "a", "script": "a.js", "env": {"X": "1"}, "env_prod": {"X": "2"}}]}
     conv, _ = _one(tmp_path, "e.json", json.dumps(app, indent=2), env="prod")
     assert conv.entries[0].table["environment"] == {"X": "2"}
-    conv, path = _one(tmp_path, "e.json", json.dumps(app, indent=2))
+    conv, _ = _one(tmp_path, "e.json", json.dumps(app, indent=2))
     (warning,) = conv.warnings
     assert warning.line == 9 and "--env prod" in warning.message
 

@@ -40,6 +40,7 @@ class Entry:
     name: str
     table: dict[str, Any]
     comments: list[str] = field(default_factory=list)
+    origin: tuple[str, int | None] = ("", None)  # the file and line it came from
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Conversion:
                 file, line, f"'{wanted}' is named '{name}' (names must be unique, [A-Za-z0-9_.-])"
             )
         entry.name = name
+        entry.origin = (str(file), line)
         self.entries.append(entry)
         return entry
 
@@ -77,7 +79,7 @@ class Conversion:
         self.master_comments += other.master_comments
         self.warnings += other.warnings
         for entry in other.entries:
-            self.add(entry, other.sources[0][0] if other.sources else "", None)
+            self.add(entry, *entry.origin)
 
 
 def safe_name(name: str) -> str:

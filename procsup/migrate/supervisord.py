@@ -38,7 +38,7 @@ def convert(path: Path) -> Conversion:
     for _prio, _i, entry in sorted(programs, key=lambda p: (p[0], p[1])):
         if env:
             entry.table["environment"] = env | entry.table.get("environment", {})
-        conv.add(entry, str(path), None)
+        conv.add(entry, *entry.origin)
     if len({p for p, _, _ in programs}) > 1:
         conv.master_comments.append(
             "programs are written in supervisord's priority order (lowest first); procsup "

@@ -96,7 +96,8 @@ class Program:
             except ValueError as exc:
                 self.warn(key, str(exc))
         self._defaults(priority)
-        return [(Entry("programs", self.name, self.table, self.comments), priority)]
+        origin = (str(self.src.path), self.src.line(self.section))
+        return [(Entry("programs", self.name, self.table, self.comments, origin), priority)]
 
     def _int(self, key: str, default: int, low: int | None) -> int:
         try:

@@ -180,6 +180,8 @@ class _App:
             self.table["environment"] = {str(k): _str(v) for k, v in env.items()}
 
     def _defaults(self) -> None:
+        # pm2 runs an app in the folder `pm2 start` ran in, usually the ecosystem file's
+        self.table.setdefault("directory", str(self.path.parent))
         if "max_restarts" not in self.table and self.table.get("autorestart") != "never":
             self.table["max_restarts"] = 16
             self.comments.append("max_restarts = 16: pm2's default")

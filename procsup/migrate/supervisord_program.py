@@ -116,6 +116,13 @@ class Program:
         self.comments.append(
             "stopasgroup/killasgroup: always on in procsup (stop reaches the whole tree)"
         )
+        if "directory" not in self.table:
+            self.comments.append(
+                "no directory: supervisord ran it in its own working directory; procsup runs it "
+                "in this config file's folder"
+            )
+        if any("%(ENV_" in v for v in self.raw.values()):
+            self.comments.append("%(ENV_…)s: expanded from the importing shell's environment")
 
     def _template(self, key: str, value: str) -> str:
         """Expand for every process_num; `{num}` where supervisord put the process number."""

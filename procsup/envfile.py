@@ -1,8 +1,8 @@
-"""`env_file`: dotenv files read into a program's or task's environment, the way Laravel reads
+r"""`env_file`: dotenv files read into a program's or task's environment, the way Laravel reads
 its `.env`.
 
 The lines are parsed by python-dotenv's parser (quoting, `export`, comments, multi-line double
-quoted values, `\\n` escapes in double quotes); `${VAR}` references are resolved here, because
+quoted values, `\n` escapes in double quotes); `${VAR}` references are resolved here, because
 python-dotenv's own resolver differs from Laravel's (vlucas/phpdotenv) in two ways that matter:
 
 - a single-quoted value is literal in phpdotenv and docker compose (`'${APP_NAME}'` stays as
@@ -16,7 +16,10 @@ written; `${NAME:-default}` (docker compose) gives `default` when NAME is unset;
 is not a reference; a line with a name and no `=` sets nothing. One difference from Laravel is
 kept on purpose: phpdotenv never overrides a variable already set in the process environment,
 while procsup gives the file's value to the child (as systemd's EnvironmentFile= and docker
-compose do); `environment` in the config wins over both.
+compose do); `environment` in the config wins over both. Smaller differences left to
+python-dotenv's parser: `${NAME:-default}` is left as written by Laravel; `\$` in double quotes
+stays `\$` (Laravel reads `$`); inside single quotes `\'` and `\\` are escapes (Laravel reads
+single-quoted text as it is).
 
 Imported only by the config loader when a program or task has `env_file`.
 """

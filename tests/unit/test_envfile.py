@@ -31,6 +31,11 @@ def test_a_laravel_env_loads_as_documented():
     assert "LOG_CHANNEL" in env and len(env) == 20
 
 
+def test_the_documented_differences_from_laravel():
+    assert parse_dotenv('D="\\$HOME"\n', {"HOME": "/root"}) == {"D": "\\$HOME"}
+    assert parse_dotenv("B='it\\'s'\n", {}) == {"B": "it's"}
+
+
 def test_references_look_in_the_file_first_then_the_master_environment():
     assert parse_dotenv("A=${HOME_X}/a\n", {"HOME_X": "/h"}) == {"A": "/h/a"}
     assert parse_dotenv("HOME_X=/f\nA=${HOME_X}\n", {"HOME_X": "/h"})["A"] == "/f"

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from procsup.client import ClientError, NoMaster
+from procsup.client import ClientError, NoMaster, NotAllowed
 from procsup.commands import (
     FAILED,
     NO_MASTER,
@@ -19,6 +19,7 @@ from procsup.commands import (
     USAGE,
     CliError,
     Context,
+    SocketGone,
     cmd_check,
     cmd_daemon,
     cmd_describe,
@@ -90,6 +91,16 @@ def _setup_start(p: argparse.ArgumentParser) -> None:
     p.set_defaults(command=[])
 
 
+def _setup_stop(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help="program, instance (name:N), glob (name*) or 'all'; a task name stops its runs "
+        "in progress (the task stays scheduled)",
+    )
+
+
 def _setup_restart(p: argparse.ArgumentParser) -> None:
     _names(p, True)
     p.add_argument("--rolling", action="store_true", help="one instance at a time")
@@ -108,11 +119,18 @@ def _setup_list(p: argparse.ArgumentParser) -> None:
 def _setup_logs(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="program, instance or glob (default: all)")
     p.add_argument("-f", "--follow", action="store_true", help="keep streaming new lines")
-    p.add_argument("-n", "--lines", type=int, default=20, help="how many recent lines")
+    p.add_argument(
+        "-n", "--lines", type=int, default=20, help="how many recent lines (0: only new ones)"
+    )
     stream = p.add_mutually_exclusive_group()
     stream.add_argument("--stdout", dest="stream", action="store_const", const="stdout")
     stream.add_argument("--stderr", dest="stream", action="store_const", const="stderr")
     p.add_argument("--since", help="only lines newer than this (10m, 1h)")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="pass control characters (colours, escapes) through to a terminal unescaped",
+    )
 
 
 def _setup_scale(p: argparse.ArgumentParser) -> None:
@@ -151,6 +169,15 @@ def _setup_history(p: argparse.ArgumentParser) -> None:
 def _setup_tui(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--screenshot", metavar="FILE", help="save the dashboard as an SVG file and exit"
+    )
+
+
+def _setup_reload(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="apply the file exactly as written: drop run-time changes (start/stop, scale) "
+        "and remove ad-hoc programs that are not in the file",
     )
 
 
@@ -195,9 +222,9 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     (
         "stop",
         cmd_stop,
-        "stop programs and their whole process trees",
+        "stop programs (whole process trees) or the runs of a task",
         (),
-        lambda p: _names(p, True),
+        _setup_stop,
     ),
     ("restart", cmd_restart, "restart programs", (), _setup_restart),
     ("signal", cmd_signal, "send a signal to programs' process trees", (), _setup_signal),
@@ -221,7 +248,13 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_json),
     ("run", cmd_run, "run a task now (through its lock)", (), _setup_run),
     ("history", cmd_history, "show the runs and skips of tasks", (), _setup_history),
-    ("reload", cmd_reload, "apply the changed config file", (), lambda p: None),
+    (
+        "reload",
+        cmd_reload,
+        "apply the changed config file (keeping run-time changes unless --reset)",
+        (),
+        _setup_reload,
+    ),
     ("shutdown", cmd_shutdown, "stop everything and the master", (), lambda p: None),
     ("save", cmd_save, "write the running set into the config file", (), lambda p: None),
     ("events", cmd_events, "print the master's event stream as JSON lines", (), lambda p: None),
@@ -326,10 +359,16 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"procsup: {exc}", file=sys.stderr)
         return exc.code
+    except SocketGone as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return NO_MASTER
     except NoMaster as exc:
         hint = ctx.no_master_hint() if ctx is not None else "start one with `procsup start`"
         print(f"procsup: {exc}; {hint}", file=sys.stderr)
         return NO_MASTER
+    except NotAllowed as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return FAILED
     except ClientError as exc:
         print(f"procsup: {exc.message}", file=sys.stderr)
         for detail in exc.details or []:

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from procsup.client import Client, ClientError, NoMaster
+from procsup.client import Client, ClientError, NoMaster, live_master_pid
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 OK, FAILED, USAGE, NO_MASTER = 0, 1, 2, 3
 #: the verbs that mean to run something, and so may start a master when none answers
 STARTERS = frozenset({"start", "restart", "run", "tui", "daemon"})
+
+
+class SocketGone(NoMaster):
+    """A master holds the pid lock, but its socket does not answer (the file was deleted)."""
 
 
 class CliError(Exception):
@@ -52,7 +56,8 @@ class Context:
     def _connect(self, autostart: bool) -> Client:
         try:
             return Client(self.socket).connect()
-        except NoMaster:
+        except NoMaster as exc:
+            self._check_socket_gone(exc)
             if not autostart or self.args.verb not in STARTERS or self.autostart_off():
                 raise
         self.start_master(quiet=False)
@@ -86,6 +91,17 @@ class Context:
             "or `procsup daemon` (the master only)"
         )
 
+    def _check_socket_gone(self, exc: NoMaster) -> None:
+        """No answer, but a live master holds the pid lock: its socket file was removed. Say so
+        (starting another master would only fail on the lock)."""
+        pid = live_master_pid(self.state_dir)
+        if pid is not None:
+            raise SocketGone(
+                f"{exc}, but a master (pid {pid}) holds {self.state_dir}: if it has just "
+                f"started, try again in a moment; if its socket file was deleted, "
+                f"`kill -HUP {pid}` creates it again"
+            ) from None
+
     def start_master(self, quiet: bool) -> int:
         from procsup.launcher import LaunchError, launch_master
 
@@ -103,8 +119,19 @@ class Context:
             print(f"procsup: started a master (pid {pid}) for {self.config_path}", file=sys.stderr)
         return pid
 
-    def call(self, cmd: str, args: dict[str, Any] | None = None, autostart: bool = False) -> Any:
-        return self.client(autostart).call(cmd, args)
+    def call(
+        self,
+        cmd: str,
+        args: dict[str, Any] | None = None,
+        autostart: bool = False,
+        waits: bool = False,
+    ) -> Any:
+        """One request. `waits`: the reply comes when processes have stopped or started, which
+        may take as long as their stop_timeout, so no reply deadline applies."""
+        client = self.client(autostart)
+        if waits:
+            client.set_timeout(None)
+        return client.call(cmd, args)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -128,7 +155,7 @@ def cmd_daemon(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
-    from procsup.tables import LIST_HEADERS, list_rows, table
+    from procsup.tables import LIST_HEADERS, list_rows, program_notes, table
 
     result = ctx.call("list", {"names": ctx.args.names, "stats": True})
     if ctx.args.json:
@@ -138,6 +165,9 @@ def cmd_list(ctx: Context) -> int:
     else:
         rows = list_rows(result["instances"])
         print(table(LIST_HEADERS, rows, colour_col=1, colour=sys.stdout.isatty()))
+        notes = program_notes(result["instances"])
+        if notes:
+            print("\n" + "\n".join(notes))
     return OK
 
 
@@ -159,7 +189,7 @@ def cmd_start(ctx: Context) -> int:
         return _add_adhoc(ctx)
     if ctx.args.command:
         raise CliError("a command after `--` needs a name: procsup start -n NAME -- CMD…", USAGE)
-    result = ctx.call("start", {"names": ctx.args.names, "wait": True}, autostart=True)
+    result = ctx.call("start", {"names": ctx.args.names, "wait": True}, autostart=True, waits=True)
     _print_states(result)
     return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
@@ -173,19 +203,28 @@ def _add_adhoc(ctx: Context) -> int:
     else:
         program["directory"] = os.getcwd()
     args = {"name": ctx.args.new_name, "program": program, "wait": True}
-    result = ctx.call("add", args, autostart=True)
+    result = ctx.call("add", args, autostart=True, waits=True)
     _print_states(result)  # like `start`: after start_seconds, or the failed start
     return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
 
 def cmd_stop(ctx: Context) -> int:
-    _print_states(ctx.call("stop", {"names": ctx.args.names}))
+    from procsup.tables import run_result
+
+    result = ctx.call("stop", {"names": ctx.args.names}, autostart=False, waits=True)
+    _print_states(result)
+    runs = result.get("runs") or []
+    for run in runs:
+        print(f"{run['task']}: run {run['run_id']} {run_result(run)}")
+    for task in result.get("tasks") or []:
+        if not any(run["task"] == task for run in runs):
+            print(f"{task}: no run in progress")
     return OK
 
 
 def cmd_restart(ctx: Context) -> int:
     args = {"names": ctx.args.names, "rolling": ctx.args.rolling, "wait": True}
-    result = ctx.call("restart", args, autostart=True)
+    result = ctx.call("restart", args, autostart=True, waits=True)
     _print_states(result)
     return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
 
@@ -203,31 +242,30 @@ def cmd_logs(ctx: Context) -> int:
 
 
 def cmd_scale(ctx: Context) -> int:
-    result = ctx.call("scale", {"program": ctx.args.program, "numprocs": ctx.args.numprocs})
+    result = ctx.call(
+        "scale", {"program": ctx.args.program, "numprocs": ctx.args.numprocs}, waits=True
+    )
     print(f"{result['program']}: {result['numprocs']} instance(s)")
     return OK
 
 
 def cmd_remove(ctx: Context) -> int:
-    ctx.call("remove", {"program": ctx.args.program})
+    ctx.call("remove", {"program": ctx.args.program}, autostart=False, waits=True)
     print(f"removed {ctx.args.program}")
     return OK
 
 
 def cmd_reload(ctx: Context) -> int:
+    from procsup.tables import reload_lines
+
+    args = {"reset": True} if ctx.args.reset else {}
     try:
-        result = ctx.call("reload")
+        result = ctx.call("reload", args, autostart=False, waits=True)
     except ClientError as exc:
         if exc.code == "config_error":
             raise CliError("\n".join([exc.message, *(exc.details or [])]), USAGE) from None
         raise
-    keys = ("added", "removed", "changed", "scaled", "tasks_added", "tasks_removed")
-    for key in (*keys, "tasks_changed", "needs_restart"):
-        if result.get(key):
-            label = key.replace("_", " ")
-            print(f"{label}: {', '.join(result[key])}")
-    if not any(result.values()):
-        print("nothing changed")
+    print("\n".join(reload_lines(result)))
     return OK
 
 

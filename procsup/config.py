@@ -34,6 +34,8 @@ class MasterConfig:
     include: tuple[str, ...] = ()
     #: false: no CLI verb starts a master in the background (systemd owns it); read by the CLI
     cli_autostart: bool = True
+    max_connections: int = 256  # control connections served at once; more get `busy`
+    idle_timeout: float = 10.0  # a control connection with no request this long is closed
 
 
 @dataclass(frozen=True)

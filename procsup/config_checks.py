@@ -34,6 +34,7 @@ Problem = tuple[str, object, str]  # (key path, bad value, what is allowed)
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
 RESERVED_NAMES = frozenset({"all"})
+MAX_SOCKET_NAME = 80  # AF_UNIX's 107 bytes minus "/proc/self/fd/NNNNNNN/"
 CRON_ALIASES = frozenset(
     {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
 )
@@ -216,6 +217,22 @@ def path_check(base_dir: Path) -> Check:
     return check
 
 
+def socket_path_check(base_dir: Path) -> Check:
+    """The control socket: any length of folder works (it is reached through a directory
+    descriptor past the kernel's 107-byte limit), but the file name itself must be short."""
+
+    def check(v: object) -> Path:
+        path = resolve_path(base_dir, check_str(v))
+        if len(os.fsencode(path.name)) > MAX_SOCKET_NAME:
+            raise ValueError(
+                f"the socket's file name must be at most {MAX_SOCKET_NAME} bytes "
+                '(the folder may be long); use a short name like "procsup.sock"'
+            )
+        return path
+
+    return check
+
+
 def directory_check(base_dir: Path) -> Check:
     def check(v: object) -> Path:
         path = resolve_path(base_dir, check_str(v))
@@ -332,7 +349,7 @@ def check_timezone(v: object) -> str:
 
 def master_checks(base_dir: Path) -> dict[str, Check]:
     return {
-        "socket": path_check(base_dir),
+        "socket": socket_path_check(base_dir),
         "socket_mode": parse_octal_mode,
         "socket_group": check_group,
         "state_dir": path_check(base_dir),
@@ -340,6 +357,8 @@ def master_checks(base_dir: Path) -> dict[str, Check]:
         "redis_url": check_redis_url,
         "include": check_include,
         "cli_autostart": check_bool,
+        "max_connections": int_range(1, 100_000),
+        "idle_timeout": positive_duration,
     }
 
 

@@ -18,8 +18,6 @@ from procsup import protocol
 from procsup.config import ConfigError, program_from_dict
 from procsup.datatypes import parse_signal
 from procsup.instance import Instance
-from procsup.logs import Follower, LogChunk, tail_file
-from procsup.output import Output
 from procsup.protocol import ProtocolError
 from procsup.registry import NotFound
 
@@ -30,10 +28,19 @@ Handler = Callable[["Master", dict[str, Any], "Connection"], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
 T = TypeVar("T")
 MIN_STATS_INTERVAL = 0.2
+WRITE_HIGH = 64 * 1024  # a connection's outbound buffer: writing pauses above this
+REPLY_TIMEOUT = 30.0
+MAX_STATS_INTERVAL = 86400.0
 
 
 class Connection:
-    """The client side of one request, as a handler sees it."""
+    """The client side of one request, as a handler sees it.
+
+    Outbound data is bounded: the transport pauses writing at WRITE_HIGH bytes, and a writer
+    waits for the client to read before it writes more. A reply the client leaves unread for
+    REPLY_TIMEOUT seconds ends the connection; streams wait for as long as the client is
+    connected, because their producers skip or drop instead of queueing (see log_handlers.py).
+    """
 
     def __init__(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:
         self.writer = writer
@@ -41,12 +48,19 @@ class Connection:
         self.req_id: Any = None
         self._eof: asyncio.Task[bytes] | None = None
 
-    async def send(self, data: bytes) -> None:
+    async def send(self, data: bytes, timeout: float | None = REPLY_TIMEOUT) -> None:
         self.writer.write(data)
-        await self.writer.drain()
+        if timeout is None or self.writer.transport.get_write_buffer_size() <= WRITE_HIGH:
+            await self.writer.drain()  # returns at once unless writing is paused
+            return
+        try:
+            await asyncio.wait_for(self.writer.drain(), timeout)
+        except TimeoutError:
+            self.writer.transport.abort()
+            raise ConnectionError(f"client read no reply for {timeout:g}s") from None
 
     async def send_item(self, payload: Any) -> None:
-        await self.send(protocol.item(self.req_id, payload))
+        await self.send(protocol.item(self.req_id, payload), timeout=None)
 
     async def next_or_leave(self, waiter: Awaitable[T]) -> T:
         """Await `waiter`, or raise ConnectionError as soon as the client goes away."""
@@ -84,6 +98,25 @@ def _arg(args: dict[str, Any], key: str, kind: type | tuple[type, ...], default:
     return value
 
 
+def _number(
+    args: dict[str, Any], key: str, default: Any, low: float, high: float, integer: bool = False
+) -> Any:
+    """args[key] as a number within [low, high] (an integer when `integer`). NaN and ±Infinity
+    never get this far (protocol.check_values), and the range keeps every value meaningful."""
+    value = _arg(args, key, int if integer else (int, float), None)
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise ProtocolError(
+            protocol.INVALID, f"args.{key} must be from {_num(low)} to {_num(high)}"
+        )
+    return value
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
 def _names(args: dict[str, Any], required: bool = True) -> list[str]:
     names = _arg(args, "names", list, [])
     if not all(isinstance(n, str) for n in names):
@@ -102,8 +135,12 @@ def _resolve(master: Master, names: list[str]) -> list[Instance]:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
 
 
+def _rows(master: Master, insts: list[Instance]) -> list[dict[str, Any]]:
+    return [master.registry.row(inst) for inst in insts]
+
+
 def _listing(master: Master, insts: list[Instance], stats: bool) -> list[dict[str, Any]]:
-    rows = [inst.snapshot() for inst in insts]
+    rows = _rows(master, insts)
     if stats:
         sampled = master.sampler.sample(insts)
         for row in rows:
@@ -144,7 +181,7 @@ async def start(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     await master.registry.start(insts)
     if _arg(args, "wait", bool, False):
         await _settle(insts)
-    return {"instances": [i.snapshot() for i in insts]}
+    return {"instances": _rows(master, insts)}
 
 
 async def _settle(insts: list[Instance]) -> None:
@@ -152,12 +189,12 @@ async def _settle(insts: list[Instance]) -> None:
     await asyncio.gather(*(i.wait_running(i.config.start_seconds + 5) for i in insts))
 
 
-@command("stop")
-async def stop(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """Stop the named instances and their whole process trees; cancels pending retries."""
-    insts = _resolve(master, _names(args))
-    await master.registry.stop(insts)
-    return {"instances": [i.snapshot() for i in insts]}
+def _tasks_matching(master: Master, name: str) -> list[str]:
+    return [t for t in master.scheduler.tasks if fnmatch.fnmatchcase(t, name)]
+
+
+def _no_match(name: str) -> str:
+    return f"no program, instance or task matches {name!r} (see `procsup list` and `procsup tasks`)"
 
 
 @command("restart")
@@ -171,7 +208,7 @@ async def restart(master: Master, args: dict[str, Any], conn: Connection) -> Any
         raise ProtocolError(
             protocol.FAILED, f"rolling restart halted: {failed[0]} did not reach RUNNING"
         )
-    return {"instances": [i.snapshot() for i in insts]}
+    return {"instances": _rows(master, insts)}
 
 
 @command("signal")
@@ -192,8 +229,8 @@ async def signal_(master: Master, args: dict[str, Any], conn: Connection) -> Any
 async def scale(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     """Change a program's number of instances at run time."""
     name = _arg(args, "program", str, None)
-    n = _arg(args, "numprocs", int, None)
-    if name is None or n is None or not 0 <= n <= 10000:
+    n = _number(args, "numprocs", None, 0, 10000, integer=True)
+    if name is None or n is None:
         raise ProtocolError(protocol.INVALID, "scale needs args.program and args.numprocs 0..10000")
     try:
         prog = await master.registry.scale(name, n)
@@ -221,7 +258,7 @@ async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
         raise ProtocolError(protocol.INVALID, str(exc)) from None
     if _arg(args, "wait", bool, False):
         await _settle(list(prog))
-    return {"instances": [i.snapshot() for i in prog]}
+    return {"instances": _rows(master, list(prog))}
 
 
 @command("remove")
@@ -235,19 +272,6 @@ async def remove(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
     return {"removed": name}
-
-
-@command("reload")
-async def reload(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """Re-read the config file and apply the difference; a bad config changes nothing."""
-    try:
-        return await master.reload()
-    except ConfigError as exc:
-        raise ProtocolError(
-            protocol.CONFIG_ERROR,
-            f"config rejected, nothing changed: {len(exc.issues)} error(s)",
-            [str(i) for i in exc.issues],
-        ) from None
 
 
 @command("shutdown")
@@ -269,100 +293,11 @@ async def save(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     return {"path": str(master.config.path), "not_saved": not_saved}
 
 
-@command("logs")
-async def logs(master: Master, args: dict[str, Any], conn: Connection) -> Any:
-    """Recent output of the named instances (all when none), stdout and stderr interleaved in
-    arrival order; `follow` streams new lines until the client leaves."""
-    sources = _log_sources(master, _names(args, required=False))
-    streams = _streams(_arg(args, "stream", str, None))
-    since = _arg(args, "since", (int, float), None)
-    count = _arg(args, "lines", int, 20)
-    if not _arg(args, "follow", bool, False):
-        return {"lines": _backlog(sources, count, streams, since)}
-    follower = Follower()
-    for out in sources:  # subscribe before reading the backlog: no line falls in between
-        out.ring.follow(follower)
-    try:
-        for line in _backlog(sources, count, streams, since):
-            await conn.send_item(line)
-        await _follow(follower, streams, conn)
-    finally:
-        for out in sources:
-            out.ring.unfollow(follower)
-    return None
-
-
-def _log_sources(master: Master, names: list[str]) -> list[Output]:
-    """The outputs of the named instances and tasks (every one when none is named)."""
-    tasks = master.scheduler.tasks
-    if not names:
-        return [i.output for i in master.registry.instances()] + [t.output for t in tasks.values()]
-    found: dict[str, Output] = {}
-    for name in names:
-        matched = [t for t in tasks if name in (t, "all") or fnmatch.fnmatchcase(t, name)]
-        found.update((t, tasks[t].output) for t in matched)
-        try:
-            found.update((i.name, i.output) for i in master.registry.resolve([name]))
-        except NotFound:
-            if not matched:
-                raise ProtocolError(
-                    protocol.NOT_FOUND,
-                    f"no program, instance or task matches {name!r} "
-                    "(see `procsup list` and `procsup tasks`)",
-                ) from None
-    return list(found.values())
-
-
-def _streams(stream: str | None) -> set[str]:
-    if stream is None:
-        return {"stdout", "stderr"}
-    if stream not in ("stdout", "stderr"):
-        raise ProtocolError(protocol.INVALID, "args.stream must be 'stdout' or 'stderr'")
-    return {stream}
-
-
-def _line_items(name: str, chunk: LogChunk) -> list[dict[str, Any]]:
-    return [
-        {"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
-        for line in chunk.lines()
-    ]
-
-
-def _backlog(
-    sources: list[Output], n: int, streams: set[str], since: float | None
-) -> list[dict[str, Any]]:
-    cutoff = time.time() - since if since is not None else None
-    items: list[dict[str, Any]] = []
-    for out in sources:
-        chunks = out.ring.chunks()
-        if not chunks:  # nothing since this master started: fall back to the files
-            for stream, path in out.paths().items():
-                chunks.extend(tail_file(path, stream, n))
-        for chunk in chunks:
-            if chunk.stream in streams and (cutoff is None or chunk.time >= cutoff):
-                items.extend(_line_items(out.ring.name, chunk))
-    items.sort(key=lambda it: it["time"])  # stable: keeps each chunk's lines in order
-    return items[-n:] if n > 0 else items
-
-
-async def _follow(follower: Follower, streams: set[str], conn: Connection) -> None:
-    while not follower.dropped or not follower.queue.empty():
-        name, chunk = await conn.next_or_leave(follower.queue.get())
-        if chunk.stream in streams:
-            for line in _line_items(name, chunk):
-                await conn.send_item(line)
-    await conn.send_item({"notice": "output too fast for this client; lines dropped"})
-
-
 @command("events")
 async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     """A snapshot of every instance, then every event as it happens, until the client leaves;
     `stats_interval` adds a `stats` item (CPU%/RSS of every running instance) that often."""
-    interval = _arg(args, "stats_interval", (int, float), None)
-    if interval is not None and interval < MIN_STATS_INTERVAL:
-        raise ProtocolError(
-            protocol.INVALID, f"args.stats_interval must be at least {MIN_STATS_INTERVAL} s"
-        )
+    interval = _number(args, "stats_interval", None, MIN_STATS_INTERVAL, MAX_STATS_INTERVAL)
     sub = master.events.subscribe()  # subscribed before the snapshot: no event slips between
     loop = asyncio.get_running_loop()
     try:

@@ -81,7 +81,14 @@ class LogChunk:
     data: bytes
 
     def lines(self) -> list[str]:
-        return self.data.decode("utf-8", "replace").splitlines()
+        """The chunk's lines, split at `\n` only: `str.splitlines` would also split at `\r`,
+        `\x0b`, `\x0c`, `\x1c`-`\x1e`, `\x85`, U+2028 and U+2029, which programs write
+        inside their lines (progress bars, form feeds)."""
+        text = self.data.decode("utf-8", "replace")
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        return lines
 
 
 class Follower:

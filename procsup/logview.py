@@ -1,21 +1,41 @@
-"""`procsup logs`: recent lines and live following, stdout and stderr interleaved."""
+"""`procsup logs`: recent lines and live following, stdout and stderr interleaved.
+
+On a terminal, control characters from programs are shown escaped (`\\x1b[2J`), as journalctl
+does, so a program's output cannot move the cursor, retitle the window or hide text; `--raw`
+passes them through. Into a pipe or a file the bytes go as they are.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from procsup.commands import Context
 
+#: C0 controls except TAB, DEL, and C1 controls (U+0080–U+009F): what a terminal acts upon
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
-def format_line(item: dict[str, Any], width: int, colour: bool) -> str:
+
+def escape_controls(text: str) -> str:
+    """`text` with each control character (tab aside) written as a visible `\\xNN`."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def format_line(item: dict[str, Any], width: int, colour: bool, escape: bool = False) -> str:
     marker = "err" if item["stream"] == "stderr" else "out"
     prefix = f"{item['name']:<{width}} {marker} | "
     if colour:
         code = "31" if item["stream"] == "stderr" else "36"
         prefix = f"\033[{code}m{prefix}\033[0m"
-    return prefix + item["line"]
+    return prefix + (escape_controls(item["line"]) if escape else item["line"])
+
+
+def skipped_line(item: dict[str, Any], colour: bool) -> str:
+    """The marked line standing in for output a slow reader missed."""
+    text = f"-- procsup: skipped {item['skipped']} bytes of output (this reader was too slow) --"
+    return f"\033[33m{text}\033[0m" if colour else text
 
 
 def show_logs(ctx: Context) -> int:
@@ -37,19 +57,26 @@ def show_logs(ctx: Context) -> int:
         "follow": args.follow,
     }
     colour = sys.stdout.isatty()
-    width = 0
+    escape = colour and not args.raw
     client = ctx.client(autostart=False)
     if not args.follow:
         items = client.call("logs", req)["lines"]
         width = max((len(i["name"]) for i in items), default=0)
         for item in items:
-            print(format_line(item, width, colour))
+            print(format_line(item, width, colour, escape))
         return 0
     client.set_timeout(None)
-    for item in client.stream("logs", req):
-        if "notice" in item:
-            print(f"procsup: {item['notice']}", file=sys.stderr)
-            continue
-        width = max(width, len(item["name"]))
-        print(format_line(item, width, colour), flush=True)
+    _follow(client.stream("logs", req), colour, escape)
     return 0
+
+
+def _follow(items: Any, colour: bool, escape: bool) -> None:
+    width = 0
+    for item in items:
+        if "skipped" in item:
+            print(skipped_line(item, colour), flush=True)
+        elif "notice" in item:
+            print(f"procsup: {item['notice']}", file=sys.stderr)
+        else:
+            width = max(width, len(item["name"]))
+            print(format_line(item, width, colour, escape), flush=True)

@@ -90,6 +90,7 @@ class Master:
         self._reloading = asyncio.Lock()
         self._state_timer: asyncio.TimerHandle | None = None
         self._lock = PidLock(config.master.state_dir)
+        self._server: Any = None  # the control server, once started (procsup.server.Server)
         self.loop: asyncio.AbstractEventLoop
         self.registry: Registry
         self.scheduler: Scheduler
@@ -130,7 +131,7 @@ class Master:
         self.saved.clean = False
         self.saved.run_id = self.run_id
         self._write_state()
-        server = Server(self)
+        server = self._server = Server(self)
         await server.start()
         self._install_signals()
         self.publish_master("started")
@@ -184,7 +185,15 @@ class Master:
         self._stop.set()
 
     def _on_sighup(self) -> None:
+        self._recreate_socket()
         self.rt.background(self._reload_logged())
+
+    def _recreate_socket(self) -> None:
+        """SIGHUP also brings back a control socket file that was deleted."""
+        try:
+            self._server.ensure_socket()
+        except OSError as exc:
+            log.error("cannot create the control socket %s again: %s", self._server.path, exc)
 
     async def _reload_logged(self) -> None:
         try:
@@ -198,14 +207,15 @@ class Master:
 
     # --- configuration ----------------------------------------------------------------------
 
-    async def reload(self) -> dict[str, list[str]]:
-        """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad."""
+    async def reload(self, reset: bool = False) -> dict[str, list[str]]:
+        """Apply a changed config file; raises ConfigError (and changes nothing) if it is bad.
+        `reset` also drops what the user changed at run time (registry.apply)."""
         async with self._reloading:  # one reload at a time: the last one asked for wins
-            return await self._reload()
+            return await self._reload(reset)
 
-    async def _reload(self) -> dict[str, list[str]]:
+    async def _reload(self, reset: bool) -> dict[str, list[str]]:
         new = load_config(self.config.path)
-        summary = await self.registry.apply(new)
+        summary = await self.registry.apply(new, reset)
         summary |= await self.scheduler.apply(new)
         self.memguard.update()
         if new.master != self.config.master:
@@ -217,7 +227,7 @@ class Master:
         """`restart_schedule`: a rolling restart of the instances meant to be running."""
         prog = self.registry.programs.get(program)
         if prog is not None:
-            await self.registry.restart([i for i in prog if i.desired], rolling=True)
+            await self.registry.restart([i for i in prog if i.desired], rolling=True, by_user=False)
 
     # --- persistence ------------------------------------------------------------------------
 

@@ -6,10 +6,13 @@ Shared by the server and the clients (CLI, TUI); imports only the stdlib. See do
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 PROTOCOL_VERSION = 1
 MAX_LINE = 1024 * 1024  # a request line longer than this is refused
+MAX_DEPTH = 32  # arrays/objects nested deeper than this are refused (bad_json)
+MAX_INT = 2**53  # integers beyond ±2^53 are refused: no argument means anything that large
 
 # error codes
 BAD_JSON = "bad_json"
@@ -21,6 +24,8 @@ INVALID = "invalid"
 CONFIG_ERROR = "config_error"
 FAILED = "failed"
 FORBIDDEN = "forbidden"
+BUSY = "busy"
+TIMEOUT = "timeout"
 INTERNAL = "internal"
 
 
@@ -58,12 +63,55 @@ def item(req_id: Any, payload: Any) -> bytes:
     return encode({"id": req_id, "item": payload})
 
 
-def parse_request(line: bytes) -> tuple[Any, str, dict[str, Any]]:
-    """Validate one request line → (id, cmd, args). Raises ProtocolError with the id if known."""
+class _NonFinite:
+    """What `NaN`, `Infinity`, `-Infinity` (and floats like 1e999) parse to, so the request can be
+    refused with the id and the key that carried them instead of a bare parse error."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _parse_float(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def _decode(line: bytes) -> Any:
     try:
-        req = json.loads(line)
+        return json.loads(line, parse_constant=_NonFinite, parse_float=_parse_float)
+    except RecursionError:
+        raise ProtocolError(BAD_JSON, f"request nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(BAD_JSON, f"request is not valid JSON: {exc}") from None
+
+
+def check_values(value: Any, where: str, req_id: Any = None) -> None:
+    """Refuse what no argument can mean: NaN, ±Infinity, integers beyond ±2^53 (`invalid`) and
+    nesting deeper than MAX_DEPTH (`bad_json`). Iterative, so depth costs no recursion."""
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, _NonFinite):
+            raise ProtocolError(
+                INVALID, f"{path} is {item.text}: numbers must be finite", req_id=req_id
+            )
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+            raise ProtocolError(INVALID, f"{path} is out of range (at most ±2^53)", req_id=req_id)
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise ProtocolError(
+                    BAD_JSON, f"request nested deeper than {MAX_DEPTH} levels", req_id=req_id
+                )
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend(
+                (v, f"{path}.{k}" if isinstance(item, dict) else f"{path}[{k}]", depth + 1)
+                for k, v in pairs
+            )
+
+
+def parse_request(line: bytes) -> tuple[Any, str, dict[str, Any]]:
+    """Validate one request line → (id, cmd, args). Raises ProtocolError with the id if known."""
+    req = _decode(line)
     if not isinstance(req, dict):
         raise ProtocolError(BAD_REQUEST, "request must be a JSON object")
     req_id = req.get("id")
@@ -76,5 +124,7 @@ def parse_request(line: bytes) -> tuple[Any, str, dict[str, Any]]:
     if args is None:
         args = {}
     if not isinstance(args, dict):
+        check_values(args, "args", req_id)
         raise ProtocolError(BAD_REQUEST, "'args' must be an object", req_id=req_id)
+    check_values(args, "args", req_id)
     return req_id, cmd, args

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: the reason recorded in the history for a run stopped with `procsup stop TASK`
+STOPPED_BY_USER = "by user"
 #: the timeout of one Redis call, from the shortest lease: a call must not eat the lease
 REDIS_TIMEOUT_SHARE, REDIS_TIMEOUT_MAX = 0.2, 1.0
 
@@ -205,6 +207,12 @@ class Scheduler:
     async def run_now(self, name: str) -> TaskRun | RunRecord:
         """`procsup run TASK`: a manual run through the same overlap policy and lock."""
         return await self.task(name).launch("manual", None)
+
+    async def stop_runs(self, names: list[str]) -> list[RunRecord]:
+        """`procsup stop TASK`: stop the named tasks' runs in progress, recorded as stopped by
+        the user. The schedule goes on: the next fire runs as usual."""
+        stopped = await asyncio.gather(*(self.task(n).stop_runs(STOPPED_BY_USER) for n in names))
+        return [rec for records in stopped for rec in records]
 
     def rows(self) -> list[dict[str, Any]]:
         return [task.snapshot() for task in self.tasks.values()]

@@ -1,7 +1,9 @@
 """The unix-socket control server: accept, check the peer, read requests, dispatch, stream.
 
 A malformed, oversized or unknown request gets an error reply; nothing a client sends can crash or
-hang the master. Each connection handles its requests one after another.
+hang the master. Each connection handles its requests one after another. Connections are capped
+(`max_connections`; beyond it a client gets `busy` and is closed) and a connection that sends no
+request for `idle_timeout` is closed, so idle clients cannot lock everyone out.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from procsup import (
+    log_handlers,  # noqa: F401  (registers the logs command)
     protocol,
+    state_handlers,  # noqa: F401  (registers stop and reload)
     task_handlers,  # noqa: F401  (registers the task commands)
 )
-from procsup.handlers import HANDLERS, Connection
+from procsup.handlers import HANDLERS, WRITE_HIGH, Connection
+from procsup.listener import Listener, ThrottledLog, bind_unix, refuse
 from procsup.protocol import MAX_LINE, ProtocolError
 
 if TYPE_CHECKING:
@@ -27,33 +32,69 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TOO_MANY = protocol.error(
+    None, ProtocolError(protocol.BUSY, "master busy: too many connections; try again shortly")
+)
+OUT_OF_FDS = protocol.error(
+    None, ProtocolError(protocol.BUSY, "master busy: out of file descriptors; try again shortly")
+)
+
 
 class Server:
     def __init__(self, master: Master) -> None:
         self.master = master
-        self.path = master.config.master.socket
-        self._server: asyncio.Server | None = None
+        cfg = master.config.master
+        self.path = cfg.socket
+        self.max_connections = cfg.max_connections
+        self.idle_timeout = cfg.idle_timeout
+        self._listener: Listener | None = None
+        self._inode: int | None = None
         self._conns: set[asyncio.Task[Any]] = set()
+        self._turned_away = ThrottledLog(logging.WARNING)
+        self._closing = False
 
     async def start(self) -> None:
-        cfg = self.master.config.master
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.is_socket() or self.path.exists():
             self.path.unlink()  # we hold the pid lock, so no live master owns it
-        old_umask = os.umask(0o777 & ~cfg.socket_mode)  # created with the right mode, no window
+        self._bind()
+
+    def _bind(self) -> None:
+        cfg = self.master.config.master
+        sock = bind_unix(str(self.path), cfg.socket_mode)
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=MAX_LINE
-            )
-        finally:
-            os.umask(old_umask)
-        os.chmod(self.path, cfg.socket_mode)
-        if cfg.socket_group:
-            os.chown(self.path, -1, grp.getgrnam(cfg.socket_group).gr_gid)
+            os.chmod(self.path, cfg.socket_mode)
+            if cfg.socket_group:
+                os.chown(self.path, -1, grp.getgrnam(cfg.socket_group).gr_gid)
+            self._inode = os.stat(self.path).st_ino
+        except BaseException:
+            sock.close()
+            raise
+        self._listener = Listener(sock, self._admit, OUT_OF_FDS)
+
+    def ensure_socket(self) -> None:
+        """Bind again if the socket file was deleted or replaced (SIGHUP calls this): a user who
+        removed it by mistake gets the master back without killing it."""
+        if self._closing:
+            return
+        try:
+            if self._listener is not None and os.stat(self.path).st_ino == self._inode:
+                return
+        except FileNotFoundError:
+            pass
+        log.warning("control socket %s was deleted or replaced; creating it again", self.path)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # whatever is there now (we own this path: we hold the pid lock)
+        self._bind()
 
     async def close_listener(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        self._closing = True
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     async def close(self) -> None:
         await self.close_listener()
@@ -61,45 +102,86 @@ class Server:
             task.cancel()
         await asyncio.gather(*self._conns, return_exceptions=True)
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            if os.stat(self.path).st_ino == self._inode:
+                self.path.unlink()
 
-    def _peer_allowed(self, writer: asyncio.StreamWriter) -> bool:
+    def _admit(self, conn: socket.socket) -> None:
+        """Serve a new connection, or turn it away with `busy` when at the cap."""
+        if len(self._conns) >= self.max_connections:
+            self._turned_away(
+                f"control socket: {len(self._conns)} connections open (max_connections); "
+                "turning clients away"
+            )
+            refuse(conn, TOO_MANY)
+            return
+        task = asyncio.get_running_loop().create_task(self._serve(conn))
+        self._conns.add(task)
+        task.add_done_callback(self._conns.discard)
+
+    async def _open(self, conn: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_LINE, loop=loop)
+        proto = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport, _ = await loop.connect_accepted_socket(lambda: proto, sock=conn)
+        transport.set_write_buffer_limits(high=WRITE_HIGH)
+        return reader, asyncio.StreamWriter(transport, proto, reader, loop)
+
+    def _refused_uid(self, writer: asyncio.StreamWriter) -> int | None:
+        """The peer's uid if it may not control the master (SO_PEERCRED), else None."""
         sock = writer.get_extra_info("socket")
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, gid = struct.unpack("3i", creds)
         cfg = self.master.config.master
         if uid in (0, os.getuid()):
-            return True
-        if not cfg.socket_group:
-            return False
-        wanted = grp.getgrnam(cfg.socket_group).gr_gid
-        return gid == wanted or wanted in _supplementary_groups(pid)
+            return None
+        if cfg.socket_group:
+            wanted = grp.getgrnam(cfg.socket_group).gr_gid
+            if gid == wanted or wanted in _supplementary_groups(pid):
+                return None
+        return uid
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns.add(task)
-        conn = Connection(writer, reader)
+    async def _serve(self, sock: socket.socket) -> None:
+        writer: asyncio.StreamWriter | None = None
         try:
-            if not self._peer_allowed(writer):
-                err = ProtocolError(protocol.FORBIDDEN, "this user may not control the master")
-                await conn.send(protocol.error(None, err))
+            reader, writer = await self._open(sock)
+            conn = Connection(writer, reader)
+            uid = self._refused_uid(writer)
+            if uid is not None:
+                refusal = ProtocolError(protocol.FORBIDDEN, self._forbidden(uid))
+                await conn.send(protocol.error(None, refusal))
                 return
             await self._read_loop(reader, conn)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
-            # the master is shutting down. End normally: CPython 3.11's stream callback calls
-            # exception() on a cancelled connection task, which logs a spurious traceback.
-            pass
+            pass  # the master is shutting down
         finally:
-            self._conns.discard(task)
-            writer.close()
+            if writer is not None:
+                writer.close()
+            else:
+                sock.close()
+
+    def _forbidden(self, uid: int) -> str:
+        return (
+            f"uid {uid} may not control this master (it runs as uid {os.getuid()}); to share "
+            'it, set socket_mode = "0660" and socket_group in [procsup]'
+        )
 
     async def _read_loop(self, reader: asyncio.StreamReader, conn: Connection) -> None:
         while not reader.at_eof():
             try:
-                line = await reader.readuntil(b"\n")
+                line = await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout)
+            except TimeoutError:
+                await conn.send(
+                    protocol.error(
+                        None,
+                        ProtocolError(
+                            protocol.TIMEOUT,
+                            f"no request for {self.idle_timeout:g}s; connection closed",
+                        ),
+                    )
+                )
+                return
             except asyncio.LimitOverrunError:
                 await conn.send(
                     protocol.error(

@@ -20,6 +20,8 @@ class SavedState:
     run_id: str = ""
     clean: bool = True
     desired: dict[str, bool] = field(default_factory=dict)
+    desired_at: dict[str, float] = field(default_factory=dict)  # when the user started/stopped
+    program_at: dict[str, float] = field(default_factory=dict)  # when a program was scaled/added
     numprocs: dict[str, int] = field(default_factory=dict)
     adhoc: dict[str, dict[str, Any]] = field(default_factory=dict)
     pids: dict[str, list[int]] = field(default_factory=dict)  # name -> [pid, start_ticks]

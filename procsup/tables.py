@@ -66,7 +66,13 @@ def until(ts: float | None, now: float) -> str:
 
 
 def instance_note(row: dict[str, Any], now: float) -> str:
-    """What a person wants to know beyond the state: why it is not running, when it retries."""
+    """What a person wants to know beyond the state: why it is not running, when it retries,
+    and whether the user's start/stop overrides the file."""
+    notes = [_state_note(row, now), *_overrides(row, program_wide=False)]
+    return "; ".join(n for n in notes if n)
+
+
+def _state_note(row: dict[str, Any], now: float) -> str:
     if row.get("spawn_error") and row["state"] in ("BACKOFF", "FATAL"):
         note = f"spawn error: {row['spawn_error']}"
     elif row["state"] in ("EXITED", "FATAL", "BACKOFF"):
@@ -76,6 +82,59 @@ def instance_note(row: dict[str, Any], now: float) -> str:
     if row["state"] == "BACKOFF":
         note += f"; attempt {row.get('attempt', 0)}, next try {until(row.get('next_try'), now)}"
     return note
+
+
+PROGRAM_WIDE = ("scaled", "adhoc")  # overrides that every instance of a program carries
+RESET_HINT = "(`procsup reload --reset` applies the config file as written)"
+
+
+def _overrides(row: dict[str, Any], program_wide: bool) -> list[str]:
+    return [
+        str(o.get("text"))
+        for o in row.get("overrides") or []
+        if (o.get("kind") in PROGRAM_WIDE) == program_wide
+    ]
+
+
+def program_notes(instances: list[dict[str, Any]]) -> list[str]:
+    """Lines under the `list` table for run-time changes of whole programs (`worker: scaled to
+    4, file says 2`), once per program, with how to undo them; [] when there are none."""
+    notes: dict[str, None] = {}
+    for row in instances:
+        for text in _overrides(row, program_wide=True):
+            notes[f"{row['program']}: {text}"] = None
+    if not notes and not any(_overrides(r, program_wide=False) for r in instances):
+        return []
+    return [*notes, RESET_HINT]
+
+
+RELOAD_KEYS = (
+    "added",
+    "removed",
+    "changed",
+    "scaled",
+    "tasks_added",
+    "tasks_removed",
+    "tasks_changed",
+    "needs_restart",
+)
+
+
+def reload_lines(result: dict[str, Any]) -> list[str]:
+    """What `reload` did, what it kept of the user's run-time changes, or what --reset undid."""
+    lines = [
+        f"{key.replace('_', ' ')}: {', '.join(result[key])}"
+        for key in RELOAD_KEYS
+        if result.get(key)
+    ]
+    if not lines:
+        lines.append("nothing changed in the config file")
+    if result.get("reset"):
+        lines.append("undone by --reset: " + "; ".join(result["reset"]))
+    if result.get("kept"):
+        lines.append("kept: " + "; ".join(result["kept"]))
+        lines.append(RESET_HINT)
+    return lines
 
 
 LIST_HEADERS = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "LAST EXIT", "INFO"]

@@ -225,10 +225,14 @@ class Task:
 
     # --- stopping ---------------------------------------------------------------------------
 
-    async def stop_runs(self, reason: str) -> None:
+    async def stop_runs(self, reason: str) -> list[RunRecord]:
+        """Stop every run in progress (its whole tree); returns their records once ended."""
         runs = list(self.runs.values())
         await asyncio.gather(*(run.stop(reason) for run in runs))
-        await asyncio.gather(*(asyncio.shield(run.done) for run in runs), return_exceptions=True)
+        ended = await asyncio.gather(
+            *(asyncio.shield(run.done) for run in runs), return_exceptions=True
+        )
+        return [rec for rec in ended if isinstance(rec, RunRecord)]
 
     def close(self) -> None:
         self.output.close()

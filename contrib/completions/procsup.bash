@@ -139,7 +139,9 @@ _procsup() {
             esac
             opts="-n --name --numprocs --cwd --"
             names=instances ;;
-        stop|status) names=instances ;;
+        stop) names="instances tasks" ;;
+        status) names=instances ;;
+        reload) opts="--reset" ;;
         restart) opts="--rolling"; names=instances ;;
         list|ls) opts="--json"; names=instances ;;
         signal)

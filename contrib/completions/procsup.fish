@@ -133,7 +133,7 @@ complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l ver
 set -l c "not __fish_seen_subcommand_from $__procsup_verbs"
 complete -c procsup -n $c -a daemon -d 'start the master (in the background unless -f)'
 complete -c procsup -n $c -a start -d 'start programs, or add one: start -n NAME -- CMD…'
-complete -c procsup -n $c -a stop -d 'stop programs and their whole process trees'
+complete -c procsup -n $c -a stop -d 'stop programs (whole process trees) or the runs of a task'
 complete -c procsup -n $c -a restart -d 'restart programs'
 complete -c procsup -n $c -a signal -d "send a signal to programs' process trees"
 complete -c procsup -n $c -a 'list ls' -d 'show every instance'
@@ -144,7 +144,7 @@ complete -c procsup -n $c -a remove -d 'stop a program and drop it'
 complete -c procsup -n $c -a tasks -d 'show tasks: schedule, next run, last result'
 complete -c procsup -n $c -a run -d 'run a task now (through its lock)'
 complete -c procsup -n $c -a history -d 'show the runs and skips of tasks'
-complete -c procsup -n $c -a reload -d 'apply the changed config file'
+complete -c procsup -n $c -a reload -d 'apply the changed config file (--reset: exactly as written)'
 complete -c procsup -n $c -a shutdown -d 'stop everything and the master'
 complete -c procsup -n $c -a save -d 'write the running set into the config file'
 complete -c procsup -n $c -a events -d "print the master's event stream as JSON lines"
@@ -172,7 +172,9 @@ complete -c procsup -n $s -l cwd -x -a '(__fish_complete_directories)' -d 'worki
 complete -c procsup -n '__fish_seen_subcommand_from start; and __procsup_after_dashdash' -F -a '(__fish_complete_command)'
 
 # names
-complete -c procsup -n '__fish_seen_subcommand_from stop status restart list ls' -a '(__procsup_names instances)'
+complete -c procsup -n '__fish_seen_subcommand_from status restart list ls' -a '(__procsup_names instances)'
+complete -c procsup -n '__fish_seen_subcommand_from stop' -a '(__procsup_names instances tasks)'
+complete -c procsup -n '__fish_seen_subcommand_from reload' -l reset -d 'apply the file exactly as written'
 complete -c procsup -n '__fish_seen_subcommand_from restart' -l rolling -d 'one instance at a time'
 complete -c procsup -n '__fish_seen_subcommand_from list ls tasks history check' -l json -d 'machine-readable output'
 

@@ -100,7 +100,7 @@ _procsup() {
       verbs=(
         'daemon:start the master (in the background unless -f)'
         'start:start programs, or add one: start -n NAME -- CMD…'
-        'stop:stop programs and their whole process trees'
+        'stop:stop programs (whole process trees) or the runs of a task'
         'restart:restart programs'
         'signal:send a signal to programs'\'' process trees'
         'list:show every instance'
@@ -112,7 +112,7 @@ _procsup() {
         'tasks:show tasks: schedule, next run, last result'
         'run:run a task now (through its lock)'
         'history:show the runs and skips of tasks'
-        'reload:apply the changed config file'
+        'reload:apply the changed config file (--reset: exactly as written)'
         'shutdown:stop everything and the master'
         'save:write the running set into the config file'
         'events:print the master'\''s event stream as JSON lines'
@@ -148,8 +148,12 @@ _procsup() {
               '--cwd=[working directory of the ad-hoc program]:directory:_directories' \
               '*:name:_procsup_instances' && ret=0
           fi ;;
-        stop|status)
+        stop)
+          _arguments '*:name:_procsup_logs_names' && ret=0 ;;
+        status)
           _arguments '*:name:_procsup_instances' && ret=0 ;;
+        reload)
+          _arguments '--reset[apply the file exactly as written; drop run-time changes]' && ret=0 ;;
         restart)
           _arguments '--rolling[one instance at a time]' '*:name:_procsup_instances' && ret=0 ;;
         list|ls)

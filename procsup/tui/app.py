@@ -42,20 +42,23 @@ class ProcsupApp(Actions, App[int]):
     TITLE = "procsup"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
-        Binding("s", "instance('start')", "start"),
-        Binding("x", "instance('stop')", "stop"),
-        Binding("r", "instance('restart')", "restart"),
+        Binding("s", "row('start')", "start"),
+        Binding("x", "row('stop')", "stop"),
+        Binding("r", "row('restart')", "restart"),
         Binding("k", "signal", "signal"),
         Binding("R", "run_task", "run task"),
         Binding("slash", "filter", "filter"),
         Binding("p", "pause_log", "pause log"),
+        Binding("m", "maximize_log", "max log"),
         Binding("o", "sort", "sort"),
         Binding("question_mark", "help", "help"),
         Binding("S", "all('start')", "start all", show=False),
         Binding("X", "all('stop')", "stop all", show=False),
         Binding("ctrl+r", "all('restart')", "restart all", show=False),
-        Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("escape", "escape", "back", show=False),
     ]
+    ALLOW_IN_MAXIMIZED_VIEW = "#header, #search, Footer"
+    ESCAPE_TO_MINIMIZE = False  # escape first ends a search (action_escape)
 
     def __init__(self, source: Source, clock: Clock | None = None, retry: float = 1.0) -> None:
         super().__init__()
@@ -74,6 +77,12 @@ class ProcsupApp(Actions, App[int]):
             id="filter",
             disabled=True,
         )
+        self.search_box = Input(
+            placeholder="search the log: enter keeps it (n/N next/previous), escape clears it",
+            id="search",
+            disabled=True,
+        )
+        self.last_table: InstanceTable | TaskTable = self.instances
         self._debounce: dict[str, Timer] = {}
         self._to_refresh: set[str] = set()
         self.offline_message = ""
@@ -89,6 +98,7 @@ class ProcsupApp(Actions, App[int]):
             yield self.tasks
             yield self.log_pane
         yield self.filter_box
+        yield self.search_box
         yield Footer()
 
     def on_mount(self) -> None:
@@ -237,10 +247,14 @@ class ProcsupApp(Actions, App[int]):
     @on(events.DescendantFocus)
     def _focus_moved(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, InstanceTable | TaskTable):
+            self.last_table = event.widget
             self._restart_timer("follow", FOLLOW_DELAY, self._follow_selected)
 
     def _active_table(self) -> InstanceTable | TaskTable:
-        return self.tasks if self.tasks.has_focus else self.instances
+        """The focused table; with the focus elsewhere (the log pane), the one last focused."""
+        if self.instances.has_focus or self.tasks.has_focus:
+            return self.tasks if self.tasks.has_focus else self.instances
+        return self.last_table if self.last_table.display else self.instances
 
     def _follow_selected(self) -> None:
         self.log_pane.follow(self._active_table().selected)
@@ -270,6 +284,15 @@ class ProcsupApp(Actions, App[int]):
         box.add_class("shown")
         box.focus()
 
+    def action_escape(self) -> None:
+        """Back out one step: the log search, then a maximised log pane, then the filter."""
+        if self.search_box.has_class("shown") or self.log_pane.needle:
+            self.close_search()
+        elif self.screen.maximized is not None:
+            self.screen.minimize()
+        else:
+            self.action_clear_filter()
+
     def action_clear_filter(self) -> None:
         box = self.filter_box
         if box.has_class("shown") or box.value:
@@ -278,6 +301,19 @@ class ProcsupApp(Actions, App[int]):
             box.disabled = True
             self._apply_filter()
             self.instances.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self) -> None:
+        self._restart_timer("search", FILTER_DELAY, self._apply_search)
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self._apply_search()
+        self.log_pane.focus()
+
+    def _apply_search(self) -> None:
+        if self.search_box.value.strip().lower() != self.log_pane.needle:
+            self.log_pane.search(self.search_box.value)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:

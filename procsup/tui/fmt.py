@@ -50,6 +50,7 @@ INSTANCE_COLUMNS: list[tuple[str, str, int | None]] = [
     ("cpu", "CPU%", 6),
     ("rss", "RSS", 7),
     ("last_exit", "last exit", 18),
+    ("changes", "changed by you", 20),
 ]
 TASK_COLUMNS: list[tuple[str, str, int | None]] = [
     ("name", "task", None),
@@ -72,6 +73,11 @@ class Clock:
 
     def clock_time(self, t: float) -> str:
         return datetime.fromtimestamp(t, self.tz).strftime("%H:%M:%S")
+
+    def short_time(self, t: float) -> str:
+        """`18:01` today, `Nov 30 18:01` on another day."""
+        at, now = datetime.fromtimestamp(t, self.tz), datetime.fromtimestamp(self.now(), self.tz)
+        return at.strftime("%H:%M" if at.date() == now.date() else "%b %d %H:%M")
 
 
 def state_text(state: str) -> Text:
@@ -115,7 +121,24 @@ def last_exit_text(row: Row, now: float) -> Text:
     return Text(f"{exit_text(code)} {ago(row.get('last_exit_time'), now)}", style=style)
 
 
-def instance_cells(row: Row, now: float) -> tuple[str | Text, ...]:
+def changes_text(row: Row, clock: Clock) -> Text:
+    """How the user's run-time changes make this instance differ from the config file (the
+    row's `overrides`): `stopped 18:01`, `scaled to 4 (file 2)`, `added 18:01 (ad-hoc)`."""
+    parts = []
+    for ov in row.get("overrides") or []:
+        at = ov.get("at")
+        when = "" if at is None else " " + clock.short_time(at)
+        kind = ov.get("kind")
+        if kind == "scaled":
+            parts.append(f"scaled to {ov.get('numprocs')} (file {ov.get('file_numprocs')})")
+        elif kind == "adhoc":
+            parts.append(f"added{when} (ad-hoc)")
+        else:
+            parts.append(f"{kind}{when}")
+    return Text("; ".join(parts), style="magenta") if parts else DASH
+
+
+def instance_cells(row: Row, now: float, clock: Clock) -> tuple[str | Text, ...]:
     cpu, rss, pid = row.get("cpu"), row.get("rss"), row.get("pid")
     return (
         row["name"],
@@ -126,6 +149,7 @@ def instance_cells(row: Row, now: float) -> tuple[str | Text, ...]:
         DASH if cpu is None else _right(f"{cpu:.1f}"),
         DASH if rss is None else _right(format_size(rss)),
         last_exit_text(row, now),
+        changes_text(row, clock),
     )
 
 
@@ -148,7 +172,9 @@ def result_text(run: Row | None) -> Text:
         return DASH
     status = str(run.get("status"))
     text = Text(status, style=RESULT_STYLES.get(status, ""))
-    if run.get("exit_code") not in (None, 0):
+    if status == "stopped" and run.get("reason"):  # who stopped it says more than SIGTERM
+        text.append(f" {run['reason']}", style="dim")
+    elif run.get("exit_code") not in (None, 0):
         text.append(f" {exit_text(run['exit_code'])}", style="red")
     elif run.get("reason"):
         text.append(f" {run['reason']}", style="dim")

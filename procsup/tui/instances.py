@@ -14,7 +14,7 @@ class InstanceTable(LiveTable):
     TIMED = ("uptime", "last_exit")
 
     def cells(self, row: Row, now: float) -> tuple[Cell, ...]:
-        return instance_cells(row, now)
+        return instance_cells(row, now, self.clock)
 
     def sort_value(self, row: Row) -> Any:
         name = (row.get("program", ""), row.get("num", 0), row["name"])

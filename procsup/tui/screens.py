@@ -12,15 +12,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 
 KEYS = [
-    ("s", "start the selected instance"),
-    ("x", "stop the selected instance"),
-    ("r", "restart the selected instance"),
+    ("s / x / r", "start / stop / restart the selected row of the focused table"),
+    ("", "on a task: run it now / stop its runs / stop them, run again"),
     ("k", "send a signal to the selected instance (asks which)"),
-    ("S / X / ctrl+r", "start / stop / restart all (stop and restart ask first)"),
+    ("S / X / ctrl+r", "start / stop / restart all instances (stop, restart ask first)"),
     ("R", "run the selected task now"),
     ("enter", "details of the selected row"),
-    ("tab", "switch between the instance and task tables"),
-    ("/", "filter by name or state (escape clears it)"),
+    ("tab", "next pane: instances, tasks, log"),
+    ("/", "filter by name or state; in the log pane: search it"),
+    ("n / N", "in the log pane: next / previous match"),
+    ("m", "maximise the log pane / restore"),
+    ("escape", "clear the search, restore the log pane, clear the filter"),
     ("o", "sort by the next column (or click a column header)"),
     ("p", "pause / resume following the log"),
     ("?", "this help"),
@@ -48,7 +50,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(_key_table())
             yield Label(
                 "The tables update live from the master's events; the log pane follows the"
-                " selected row. escape closes this help.",
+                " selected row. 'changed by you': how a start, stop or scale differs from the"
+                " config file (procsup reload --reset undoes it). escape closes this help.",
                 classes="hint",
             )
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
+
+from procsup.client import unix_address
 
 STREAM_LIMIT = 64 * 1024 * 1024  # an events snapshot of many instances is one long line
 CLIENT_NAME = "procsup-tui"
@@ -58,7 +61,12 @@ class MasterSource:
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            return await asyncio.open_unix_connection(self.address, limit=STREAM_LIMIT)
+            address, fd = unix_address(self.address)  # also past the 107-byte path limit
+            try:
+                return await asyncio.open_unix_connection(address, limit=STREAM_LIMIT)
+            finally:
+                if fd is not None:
+                    os.close(fd)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise MasterGone(f"no procsup master at {self.address} ({exc.strerror})") from None
         except OSError as exc:

@@ -169,6 +169,7 @@ def _new_row(name: str, program: str | None) -> Row:
         "last_exit_time": None,
         "cpu": None,
         "rss": None,
+        "overrides": [],
     }
 
 

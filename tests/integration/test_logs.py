@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import queue
 import re
 import socket
@@ -226,7 +228,7 @@ def test_logs_follow_loses_no_line_while_a_large_backlog_is_sent(start_master):
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(m.socket)
     try:
-        req = {"id": 1, "cmd": "logs", "args": {"names": ["burst:0"], "lines": 0, "follow": True}}
+        req = {"id": 1, "cmd": "logs", "args": {"names": ["burst:0"], "lines": -1, "follow": True}}
         sock.sendall(json.dumps(req).encode() + b"\n")
 
         def queued() -> int:
@@ -371,3 +373,169 @@ def test_logs_after_a_master_restart_keep_the_arrival_order(master_factory):
     result = m.cli("logs", "chat", "-n", "100")
     assert result.returncode == 0, result.stderr
     assert texts(result.stdout) == ["out 0", "err 1", "out 2", "err 3", "out 4", "err 5", "ready"]
+
+
+# --- what reaches the terminal ------------------------------------------------------------------
+
+CONTROL_LINES = [
+    "title \x1b]0;pwned\x07 red \x1b[31mRED\x1b[0m clear \x1b[2J c1 \x9b tab\tend",
+    "one\rtwo\x0bthree\x0cfour\u2028five\u0085six\x1cseven",
+    "done",
+]
+
+
+@pytest.fixture(scope="module")
+def controls() -> Iterator[MasterProc]:
+    """`ctl:0` printed lines full of terminal controls and in-line separators, then `done`."""
+    m = MasterProc(
+        short_tmpdir(),
+        f"""
+        [programs.ctl]
+        command = "{child("controls.py")}"
+        start_seconds = 0
+        """,
+    )
+    try:
+        m.start()
+        wait_for(lambda: b"done\n" in _read(m.log_file("ctl:0")), 10, "controls.py's done")
+        yield m
+    finally:
+        m.cleanup()
+
+
+def _read(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+def _cli_bytes(m: MasterProc, *args: str) -> bytes:
+    res = subprocess.run(
+        [PY, "-m", "procsup", "-c", str(m.config), "--no-autostart", *args],
+        capture_output=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert res.returncode == 0, res
+    return res.stdout
+
+
+def _cli_on_a_terminal(m: MasterProc, *args: str) -> str:
+    """`procsup ARGS` with its stdout on a pseudo-terminal; what the terminal received."""
+    main, sub = pty.openpty()
+    attrs = termios.tcgetattr(sub)
+    attrs[1] &= ~termios.OPOST  # the terminal as-is: no \n → \r\n translation
+    termios.tcsetattr(sub, termios.TCSANOW, attrs)
+    proc = subprocess.Popen(
+        [PY, "-m", "procsup", "-c", str(m.config), "--no-autostart", *args],
+        stdout=sub,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(sub)
+    out = b""
+    try:
+        while True:
+            try:
+                data = os.read(main, 65536)
+            except OSError:  # EIO: the CLI exited and closed the terminal
+                break
+            if not data:
+                break
+            out += data
+        assert proc.wait(30) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        os.close(main)
+        if proc.poll() is None:
+            proc.kill()
+    return out.decode()
+
+
+def _strip_prefix(line: str) -> str:
+    """The program's text: after `name out | ` and, on a terminal, the prefix colour's reset."""
+    text = line.split(" | ", 1)[1]
+    return text.removeprefix("\x1b[0m")
+
+
+def test_logs_lines_end_at_newline_only(controls):
+    out = _cli_bytes(controls, "logs", "ctl").decode()
+    lines = [_strip_prefix(line) for line in out.split("\n")[:-1]]
+    assert lines == CONTROL_LINES  # into a pipe: the bytes as they are, 3 lines not 9
+
+
+def test_logs_on_a_terminal_escapes_control_characters(controls):
+    shown = _cli_on_a_terminal(controls, "logs", "ctl")
+    lines = [_strip_prefix(line) for line in shown.split("\n")[:-1]]
+    assert lines == [
+        "title \\x1b]0;pwned\\x07 red \\x1b[31mRED\\x1b[0m clear \\x1b[2J c1 \\x9b tab\tend",
+        "one\\x0dtwo\\x0bthree\\x0cfour\u2028five\\x85six\\x1cseven",
+        "done",
+    ]
+    assert "\x1b]0;" not in shown and "\x1b[2J" not in shown and "\x9b" not in shown
+
+
+def test_logs_raw_passes_control_characters_to_the_terminal(controls):
+    shown = _cli_on_a_terminal(controls, "logs", "ctl", "--raw")
+    lines = [_strip_prefix(line) for line in shown.split("\n")[:-1]]
+    assert lines == CONTROL_LINES
+
+
+# --- following like tail -F -----------------------------------------------------------------------
+
+
+def _follow(m: MasterProc, *args: str) -> tuple[subprocess.Popen[str], LineReader]:
+    proc = subprocess.Popen(
+        [PY, "-m", "procsup", "-c", str(m.config), "--no-autostart", "logs", "-f", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    return proc, LineReader(proc)
+
+
+def test_logs_follow_n_0_prints_only_new_lines(start_master):
+    m = start_master(f"""
+        [programs.api]
+        command = "{child("chatter.py", "83")}"
+        start_seconds = 0
+    """)
+    wait_for(lambda: "ready" in file_lines(m.log_file("api:0")), 10, "83 lines and ready")
+    proc, reader = _follow(m, "-n", "0", "api")
+    try:
+        # ping until the follower shows one (it may not have subscribed yet): what it shows
+        # then is pings only, none of the 83 old lines nor `ready`
+        def pinged() -> bool:
+            m.call("signal", {"signal": "USR1", "names": ["api:0"]})
+            try:
+                reader.wait_line(lambda line: "ping" in line, timeout=0.5)
+                return True
+            except AssertionError:
+                return False
+
+        wait_for(pinged, 15, "a ping to reach the follower")
+        assert reader.seen and all(re.fullmatch(r"api:0 out \| ping \d+", s) for s in reader.seen)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_logs_follow_picks_up_instances_added_by_scale(start_master):
+    m = start_master(f"""
+        [programs.api]
+        command = "{child("chatter.py", "2")}"
+        numprocs = 4
+        start_seconds = 0
+    """)
+    for n in range(4):
+        wait_for(lambda n=n: "ready" in file_lines(m.log_file(f"api:{n}")), 10, f"api:{n} ready")
+    proc, reader = _follow(m, "api")
+    try:
+        readies = {f"api:{n} out | ready" for n in range(4)}
+        reader.wait_line(lambda _: readies <= set(reader.seen))
+        res = m.cli("scale", "api", "5")
+        assert res.returncode == 0, res
+        reader.wait_line(lambda line: line.startswith("api:4 ") and line.endswith("| ready"))
+        m.call("signal", {"signal": "USR1", "names": ["api:4"]})
+        reader.wait_line(lambda line: line.startswith("api:4 ") and line.endswith("| ping 0"))
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import grp
 import json
+import math
 import os
 import socket
 import stat
@@ -22,6 +23,13 @@ import procsup
 from procsup.protocol import MAX_LINE, PROTOCOL_VERSION
 from tests.harness import MasterProc, child, short_tmpdir, wait_for
 
+NUMBER_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
 ERROR_CODES = {
     "bad_json",
     "bad_request",
@@ -32,6 +40,8 @@ ERROR_CODES = {
     "config_error",
     "failed",
     "forbidden",
+    "busy",
+    "timeout",
     "internal",
 }
 #: Commands the garbage may use: everything but `shutdown` (destructive) and `events` (a stream).
@@ -305,6 +315,89 @@ def test_remove_without_a_program_is_invalid(master):
     with Conn(master.socket) as c:
         msg = c.call("remove", {})
     assert_error(msg, "invalid", msg["id"])
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+NOT_FINITE = ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"]
+NUMBER_ARGS = [
+    # (cmd, arg, extra args, low, high, whole numbers only)
+    ("events", "stats_interval", {}, 0.2, 86400.0, False),
+    ("logs", "since", {}, 0.0, 10 * 365 * 86400.0, False),
+    ("logs", "lines", {}, -1, 1_000_000, True),
+    ("scale", "numprocs", {"program": "nope"}, 0, 10000, True),
+]
+
+
+def _raw_request(cmd: str, args_json: str, req_id: int = 7) -> bytes:
+    return f'{{"id":{req_id},"cmd":"{cmd}","args":{args_json}}}\n'.encode()
+
+
+@pytest.mark.parametrize("token", NOT_FINITE)
+@pytest.mark.parametrize(("cmd", "arg", "extra"), [(c, a, e) for c, a, e, *_ in NUMBER_ARGS])
+def test_nan_and_infinity_are_invalid_arguments(master, token, cmd, arg, extra):
+    args = json.dumps(extra)[:-1] + ("," if extra else "") + f'"{arg}":{token}}}'
+    with Conn(master.socket) as c:
+        c.send(_raw_request(cmd, args))
+        msg = c.reply()
+        assert_error(msg, "invalid", 7)
+        assert f"args.{arg}" in msg["error"]["message"]
+        assert c.call("hello")["ok"] is True
+
+
+def test_nan_deep_inside_args_is_invalid_too(master):
+    with Conn(master.socket) as c:
+        c.send(_raw_request("add", '{"name":"n","program":{"command":"true","numprocs":NaN}}'))
+        msg = c.reply()
+    assert_error(msg, "invalid", 7)
+    assert "args.program.numprocs" in msg["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        _raw_request("hello", '{"a":' + "[" * 40 + "]" * 40 + "}", req_id=8),
+        _raw_request("hello", '{"a":' + '{"b":' * 40 + "1" + "}" * 40 + "}", req_id=8),
+        b"[" * 200_000 + b"\n",
+        b'{"id":8,"cmd":"hello","args":' + b"[" * 100_000 + b"\n",
+    ],
+    ids=["arrays-40", "objects-40", "arrays-200000", "unclosed-100000"],
+)
+def test_deep_nesting_is_bad_json_not_internal(master, line):
+    with Conn(master.socket) as c:
+        c.send(line)
+        msg = c.reply()
+        assert msg["ok"] is False and msg["error"]["code"] == "bad_json", msg
+        assert c.call("hello")["ok"] is True
+    assert "Traceback" not in master.log()
+
+
+numbers = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.sampled_from([0, -1, 0.2, 0.19999, 1e300, 2**53, 2**53 + 1, -0.0, 5e-324])
+)
+
+
+@NUMBER_SETTINGS
+@given(spec=st.sampled_from(NUMBER_ARGS), value=numbers)
+def test_numeric_arguments_are_finite_and_in_range_or_invalid(master, spec, value):
+    cmd, arg, extra, low, high, whole = spec
+    args = {**extra, arg: value}
+    is_int = isinstance(value, int)
+    valid = (is_int or not whole) and math.isfinite(value) and low <= value <= high
+    with Conn(master.socket) as c:
+        c.send(_raw_request(cmd, json.dumps(args)))  # json.dumps writes NaN and Infinity
+        msg = c.reply()
+        if not valid:
+            assert_error(msg, "invalid", 7)
+            return
+        if cmd == "events":
+            assert msg.get("item", {}).get("type") == "snapshot", msg
+        elif cmd == "scale":
+            assert_error(msg, "not_found", 7)  # the number passed; the program does not exist
+        else:
+            assert msg["ok"] is True, msg
 
 
 # --- limits and broken clients ----------------------------------------------------------------

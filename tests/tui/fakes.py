@@ -31,6 +31,7 @@ def instance(name: str, state: str, **extra: Any) -> dict[str, Any]:
         "last_exit_time": None,
         "spawn_error": None,
         "desired": state != "STOPPED",
+        "overrides": [],
         "cpu": None,
         "rss": None,
     }
@@ -42,17 +43,20 @@ def running(name: str, pid: int, up: float, cpu: float, rss: int, **extra: Any) 
     return instance(name, "RUNNING", pid=pid, started=NOW - up, cpu=cpu, rss=rss, **extra)
 
 
+SCALED = {"kind": "scaled", "text": "scaled to 2, file says 1", "at": NOW - 700, "numprocs": 2,
+          "file_numprocs": 1}  # fmt: skip
 INSTANCES = [
     running("web:0", 4101, 3 * 3600 + 125, 2.5, 48 * 2**20),
     running("web:1", 4102, 3 * 3600 + 125, 1.0, 47 * 2**20),
     running("queue:0", 4230, 605, 12.4, 96 * 2**20, restarts=3, last_exit=1,
-            last_exit_time=NOW - 606),
-    instance("queue:1", "STARTING", pid=4388, started=NOW - 0.5),
+            last_exit_time=NOW - 606, overrides=[SCALED]),
+    instance("queue:1", "STARTING", pid=4388, started=NOW - 0.5, overrides=[SCALED]),
     instance("mailer:0", "BACKOFF", restarts=5, attempt=3, next_try=NOW + 8, last_exit=1,
              last_exit_time=NOW - 4),
     instance("legacy:0", "FATAL", restarts=3, last_exit=127, last_exit_time=NOW - 7200),
     instance("batch:0", "EXITED", last_exit=0, last_exit_time=NOW - 1800),
-    instance("spare:0", "STOPPED", last_exit=-15, last_exit_time=NOW - 86400),
+    instance("spare:0", "STOPPED", last_exit=-15, last_exit_time=NOW - 86400,
+             overrides=[{"kind": "stopped", "text": "stopped by you 09:52", "at": NOW - 86400}]),
 ]  # fmt: skip
 
 

@@ -115,3 +115,25 @@ def test_screenshot_row_prefers_running_output_on_both_streams() -> None:
     assert best_row(["worker:0", "idle:0"], recent) == "worker:0"
     assert best_row(["idle:0"], recent) is None
     assert best_row([], recent) is None
+
+
+def test_keys_act_on_the_focused_table() -> None:
+    async def test(app: ProcsupApp, source: FakeSource, pilot: Pilot[Any]) -> None:
+        await pilot.press("tab", "x")  # tasks: cleanup first
+        await until(pilot, lambda: ("stop", {"names": ["cleanup"]}) in source.calls)
+        await pilot.press("s")
+        await until(pilot, lambda: ("run", {"task": "cleanup"}) in source.calls)
+        source.calls.clear()
+        await pilot.press("r")  # stop its runs, then run it again
+        await until(pilot, lambda: len(source.calls) == 2)
+        assert source.calls == [("stop", {"names": ["cleanup"]}), ("run", {"task": "cleanup"})]
+        app.log_pane.focus()  # the log pane follows the task table: keys still act on it
+        await pilot.press("x")
+        await until(pilot, lambda: len(source.calls) == 3)
+        assert source.calls[-1] == ("stop", {"names": ["cleanup"]})
+        assert not any(args.get("names") == ["batch:0"] for _, args in source.calls)
+        app.instances.focus()
+        await pilot.press("x")
+        await until(pilot, lambda: ("stop", {"names": ["batch:0"]}) in source.calls)
+
+    drive(test)

@@ -1,0 +1,139 @@
+"""What misbehaving clients cost the master: RSS with stuck `logs -f` followers against a fast
+writer, and how soon `procsup list` answers during and after a flood of idle connections.
+
+    python bench/bench_clients.py [--rate MB_PER_S] [--seconds S]
+
+Prints one figure per line; a temp dir under /tmp holds the master and is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from procsup.client import Client, NoMaster
+
+ROOT = Path(__file__).resolve().parents[1]
+FIREHOSE = ROOT / "tests" / "children" / "firehose.py"
+PY = sys.executable
+
+
+def start_master(root: Path, config: str) -> tuple[subprocess.Popen[bytes], str]:
+    (root / "procsup.toml").write_text(config)
+    sock = str(root / "run" / "procsup.sock")
+    proc = subprocess.Popen(
+        [PY, "-m", "procsup", "-c", str(root / "procsup.toml"), "daemon", "-f"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "master.err", "wb"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with Client(sock, timeout=2) as c:
+                c.call("hello")
+            return proc, sock
+        except (NoMaster, OSError):
+            time.sleep(0.05)
+    raise SystemExit("the master did not answer")
+
+
+def stop_master(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def stuck_followers(rate: float, seconds: float, counts: list[int]) -> None:
+    for n in counts:
+        root = Path(tempfile.mkdtemp(prefix="pbc-", dir="/tmp"))
+        cfg = (
+            f'[programs.gush]\ncommand = "{PY} {FIREHOSE} {rate}"\nstart_seconds = 0\n'
+            'log_max_size = "4MB"\nlog_backups = 1\n'
+        )
+        proc, sock = start_master(root, cfg)
+        try:
+            master = psutil.Process(proc.pid)
+            time.sleep(1)
+            base = master.memory_info().rss
+            socks = []
+            for _ in range(n):
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sock)
+                req = {"id": 1, "cmd": "logs", "args": {"names": ["gush"], "follow": True}}
+                s.sendall(json.dumps(req).encode() + b"\n")
+                socks.append(s)
+            peak = base
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                peak = max(peak, master.memory_info().rss)
+                time.sleep(0.05)
+            mib = (peak - base) / 2**20
+            print(
+                f"stuck followers: {n:3d} at {rate:g} MB/s for {seconds:g}s: "
+                f"master RSS {base / 2**20:.1f} MiB -> peak {peak / 2**20:.1f} MiB (+{mib:.1f})"
+            )
+            for s in socks:
+                s.close()
+        finally:
+            stop_master(proc)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def idle_flood(count: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, count + 500)), hard))
+    root = Path(tempfile.mkdtemp(prefix="pbc-", dir="/tmp"))
+    proc, sock = start_master(
+        root, '[procsup]\nidle_timeout = "3s"\n[programs.s]\ncommand = "sleep 3600"\n'
+    )
+    try:
+        socks = []
+        for _ in range(count):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            socks.append(s)
+        cli = [PY, "-m", "procsup", "-c", str(root / "procsup.toml"), "--no-autostart", "list"]
+        began = time.monotonic()
+        first = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+        answer = time.monotonic() - began
+        verdict = "ok" if first.returncode == 0 else first.stderr.strip()
+        print(f"idle flood: {count} connections: `list` answered in {answer:.2f}s ({verdict})")
+        while subprocess.run(cli, capture_output=True, timeout=60).returncode != 0:
+            time.sleep(0.1)
+        print(
+            f"idle flood: `list` works again {time.monotonic() - began:.2f}s after the flood "
+            "(idle_timeout 3s), with the flood's sockets still open on the client side"
+        )
+        for s in socks:
+            s.close()
+    finally:
+        stop_master(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=50.0, help="firehose MB/s")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--idle", type=int, default=1000, help="idle connections")
+    args = parser.parse_args()
+    stuck_followers(args.rate, args.seconds, [1, 10, 50])
+    idle_flood(args.idle)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,392 @@
+"""Clients that misbehave, or live where the socket is hard to reach, never hurt the master:
+idle floods, descriptor exhaustion, stuck followers, a deleted socket, another user, a long path."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import resource
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.harness import PY, MasterProc, child, wait_for
+
+FLOOD = 1000
+
+
+@contextlib.contextmanager
+def nofile_at_least(n: int) -> Iterator[None]:
+    """Raise this test process's RLIMIT_NOFILE (soft, and hard as root) for the block."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(soft, n)
+    new_hard = max(hard, want) if os.geteuid() == 0 else hard
+    if want > new_hard:
+        pytest.skip(f"needs {n} descriptors, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, new_hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def open_idle(path: str, n: int) -> list[socket.socket]:
+    """n connections that never send anything (the master may turn some away at once)."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(path)  # blocking: waits while the master's accept queue is full
+        s.settimeout(10)
+        socks.append(s)
+    return socks
+
+
+def fill_up(path: str, n: int) -> list[socket.socket]:
+    """n idle connections the master admitted: one that got `busy` because a connection of
+    before was not finished yet (the harness's `hello`) is replaced."""
+    socks: list[socket.socket] = []
+    deadline = time.monotonic() + 10
+    while len(socks) < n and time.monotonic() < deadline:
+        socks += open_idle(path, n - len(socks))
+        time.sleep(0.2)
+        ready, _, _ = select.select(socks, [], [], 0)
+        for s in ready:
+            socks.remove(s)
+            s.close()
+    assert len(socks) == n
+    return socks
+
+
+def first_reply(sock: socket.socket, timeout: float = 10) -> dict[str, Any] | None:
+    """The first line the master sent on `sock`, or None if it closed or said nothing."""
+    sock.settimeout(timeout)
+    buf = b""
+    with contextlib.suppress(TimeoutError, ConnectionResetError):
+        while b"\n" not in buf:
+            data = sock.recv(4096)
+            if not data:
+                break
+            buf += data
+    return json.loads(buf.split(b"\n")[0]) if b"\n" in buf else None
+
+
+def cli_list(m: MasterProc) -> subprocess.CompletedProcess[str]:
+    return m.cli("list", timeout=30)  # the CLI must answer well within this, never hang
+
+
+def assert_busy_or_ok(res: subprocess.CompletedProcess[str]) -> bool:
+    """True when `list` worked; otherwise it must have said `master busy` in one line."""
+    if res.returncode == 0:
+        return True
+    assert res.returncode == 1, res
+    assert res.stderr.count("\n") == 1 and "master busy" in res.stderr, res.stderr
+    return False
+
+
+def master_fds(m: MasterProc) -> int:
+    assert m.proc is not None
+    return len(os.listdir(f"/proc/{m.proc.pid}/fd"))
+
+
+SLEEPER = f"""
+    [programs.h]
+    command = "{child("sleeper.py")}"
+    start_seconds = 0
+"""
+
+
+# --- idle connections -------------------------------------------------------------------------
+
+
+def test_a_connection_over_the_cap_gets_busy_and_the_master_answers_again(start_master):
+    m = start_master("[procsup]\nmax_connections = 5\nidle_timeout = 30\n" + SLEEPER)
+    idle = fill_up(m.socket, 5)
+    try:
+        with socket.socket(socket.AF_UNIX) as extra:
+            extra.connect(m.socket)
+            msg = first_reply(extra)
+        assert msg is not None and msg["ok"] is False, msg
+        assert msg["error"]["code"] == "busy"
+        assert msg["error"]["message"].startswith("master busy: too many connections")
+        res = cli_list(m)
+        assert res.returncode == 1 and "master busy: too many connections" in res.stderr, res
+        assert "Traceback" not in res.stderr
+    finally:
+        for s in idle:
+            s.close()
+    wait_for(lambda: cli_list(m).returncode == 0, 10, "list to work once the idle ones left")
+
+
+def test_a_connection_that_sends_no_request_is_closed_after_idle_timeout(start_master):
+    m = start_master("[procsup]\nidle_timeout = 1\n" + SLEEPER)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(m.socket)
+        began = time.monotonic()
+        msg = first_reply(s, timeout=10)
+        waited = time.monotonic() - began
+        assert msg is not None and msg["error"]["code"] == "timeout", msg
+        assert 0.8 < waited < 5, waited
+        assert s.recv(10) == b""  # and closed
+
+
+def test_a_thousand_idle_connections_never_hang_the_cli(start_master):
+    m = start_master("[procsup]\nidle_timeout = 2\n" + SLEEPER)
+    with nofile_at_least(FLOOD + 200):
+        idle = open_idle(m.socket, FLOOD)
+        try:
+            # full up: `list` either works or says `master busy` at once; once the idle
+            # connections time out, it works again although the flood is still "connected"
+            began = time.monotonic()
+            worked = assert_busy_or_ok(cli_list(m))
+            assert time.monotonic() - began < 15
+            if not worked:
+                wait_for(lambda: assert_busy_or_ok(cli_list(m)), 20, "list after idle_timeout")
+            # a second flood while the first one's sockets are still open on our side
+            more = open_idle(m.socket, 300)
+            assert all(first_reply(s, 10) is not None for s in more[-20:])  # busy or timeout
+            for s in more:
+                s.close()
+        finally:
+            for s in idle:
+                s.close()
+    res = cli_list(m)
+    assert res.returncode == 0, res
+    assert "h:0" in res.stdout
+
+
+def test_out_of_descriptors_the_master_turns_clients_away_and_recovers(start_master):
+    m = start_master("[procsup]\nmax_connections = 5000\nidle_timeout = 60\n" + SLEEPER)
+    assert m.proc is not None
+    limit = master_fds(m) + 40
+    resource.prlimit(m.proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    with nofile_at_least(500):
+        idle = open_idle(m.socket, 300)
+        try:
+            # the last ones found the master out of descriptors: each got an answer, no hang
+            replies = [first_reply(s, 10) for s in idle[-10:]]
+            assert all(r is not None and r["error"]["code"] == "busy" for r in replies), replies
+            assert "out of file descriptors" in replies[0]["error"]["message"]
+            assert not assert_busy_or_ok(cli_list(m))
+        finally:
+            for s in idle:
+                s.close()
+    wait_for(lambda: cli_list(m).returncode == 0, 10, "list once descriptors are free")
+    assert m.log().count("turning clients away") == 1, m.log()  # once, not once per client
+    assert "Traceback" not in m.log()
+
+
+# --- stuck followers --------------------------------------------------------------------------
+
+
+def _stuck_follower(path: str, names: list[str]) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    req = {"id": 1, "cmd": "logs", "args": {"names": names, "lines": 0, "follow": True}}
+    s.sendall(json.dumps(req).encode() + b"\n")
+    return s
+
+
+def _items(sock: socket.socket, deadline: float) -> Iterator[dict[str, Any]]:
+    buf = b""
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(1 << 20)
+        except TimeoutError:
+            return
+        if not data:
+            return
+        buf += data
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            yield json.loads(line).get("item", {})
+
+
+def test_stuck_followers_keep_the_master_small_and_learn_what_they_skipped(start_master):
+    m = start_master(f"""
+        [programs.gush]
+        command = "{child("firehose.py", "25")}"
+        start_seconds = 0
+        log_max_size = "2MB"
+        log_backups = 1
+    """)
+    assert m.proc is not None
+    master = psutil.Process(m.proc.pid)
+    wait_for(lambda: m.log_file("gush:0").exists(), 10, "output")
+    time.sleep(0.5)  # the master's own buffers reach their working size
+    baseline = master.memory_info().rss
+    stuck = [_stuck_follower(m.socket, ["gush"]) for _ in range(4)]
+    try:
+        peak = baseline
+        end = time.monotonic() + 4  # ~100 MB of output goes by the stuck readers
+        while time.monotonic() < end:
+            peak = max(peak, master.memory_info().rss)
+            time.sleep(0.05)
+        assert peak - baseline < 20 * 1024 * 1024, (baseline, peak)
+        assert m.cli("list", timeout=30).returncode == 0  # and the master still answers
+        # the stuck reader starts reading: after what the buffers held, it is told the gap
+        skipped = next((i for i in _items(stuck[0], time.monotonic() + 10) if "skipped" in i), None)
+        assert skipped is not None
+        assert skipped["skipped"] > 1024 * 1024 and "skipped" in skipped["notice"]
+    finally:
+        for s in stuck:
+            s.close()
+
+
+def test_logs_follow_cli_prints_the_skipped_marker(start_master):
+    m = start_master(f"""
+        [programs.gush]
+        command = "{child("firehose.py", "25")}"
+        start_seconds = 0
+        log_max_size = "2MB"
+        log_backups = 1
+    """)
+    proc = subprocess.Popen(
+        [PY, "-m", "procsup", "-c", str(m.config), "--no-autostart", "logs", "-f", "gush"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(2)  # the CLI does not read its pipe meanwhile: it blocks, the master skips
+        assert proc.stdout is not None
+        found = b""
+        deadline = time.monotonic() + 15
+        while b"-- procsup: skipped" not in found and time.monotonic() < deadline:
+            found = (found + proc.stdout.read1(1 << 20))[-200_000:]
+        assert b"-- procsup: skipped " in found
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+# --- a deleted socket -------------------------------------------------------------------------
+
+
+def test_sighup_recreates_a_deleted_socket_and_the_cli_names_the_master(start_master):
+    m = start_master(SLEEPER)
+    assert m.proc is not None
+    os.unlink(m.socket)
+    res = cli_list(m)
+    assert res.returncode == 3, res
+    assert f"master (pid {m.proc.pid})" in res.stderr and f"kill -HUP {m.proc.pid}" in res.stderr
+    assert res.stderr.count("\n") == 1
+    m.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: cli_list(m).returncode == 0, 10, "list after SIGHUP")
+    m.proc.send_signal(signal.SIGHUP)  # a socket that is there is left alone
+    wait_for(lambda: m.log().count("reloaded") == 2, 10, "the second reload")
+    assert "h:0" in cli_list(m).stdout
+    assert m.log().count("creating it again") == 1
+
+
+# --- another user -----------------------------------------------------------------------------
+
+TEST_USER = "procsup-test"
+
+
+def _system_user() -> pwd.struct_passwd:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true: run the tests as root so the other-user test runs")
+        pytest.skip("creating a system user needs root")
+    try:
+        return pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
+            check=True,
+        )
+        return pwd.getpwnam(TEST_USER)
+
+
+def run_cli_as(user: pwd.struct_passwd, argv: list[str]) -> tuple[int, str]:
+    """The real CLI (`procsup.cli.main`) in a forked child that became `user`. In-process,
+    because the test's interpreter may live where that user cannot read (a pyenv under /root);
+    everything the command needs is imported before the fork."""
+    import traceback
+
+    import procsup.cli
+    import procsup.commands
+    import procsup.locate
+    import procsup.tables
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 99
+        try:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            os.environ["HOME"] = "/nonexistent"
+            os.dup2(write_end, 1)
+            os.dup2(write_end, 2)
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 (pytest swapped these)
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+            code = procsup.cli.main(argv)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        output = f.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output
+
+
+def test_another_users_list_is_one_line_saying_how_to_share(start_master):
+    user = _system_user()
+    m = start_master(SLEEPER)
+    os.chmod(m.root, 0o711)
+    os.chmod(m.config, 0o644)
+    code, output = run_cli_as(user, ["-c", str(m.config), "--no-autostart", "list"])
+    assert code == 1, output
+    assert output.count("\n") == 1, output
+    assert "Traceback" not in output
+    assert "permission denied" in output
+    assert "socket_mode" in output and "socket_group" in output
+
+
+# --- a socket path over the AF_UNIX limit ------------------------------------------------------
+
+
+def test_a_socket_path_over_107_bytes_works_for_master_and_cli(master_factory):
+    m = master_factory(SLEEPER)
+    deep = m.root / ("d" * 60) / ("e" * 60)
+    m.write_config(f'[procsup]\nsocket = "{deep}/procsup.sock"\n' + SLEEPER)
+    m.socket = str(deep / "procsup.sock")
+    assert len(m.socket) > 107
+    check = subprocess.run(
+        [PY, "-m", "procsup", "-c", str(m.config), "check"], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check
+    m.start()
+    res = cli_list(m)
+    assert res.returncode == 0 and "h:0" in res.stdout, res
+    logs = m.cli("logs", "h", timeout=30)
+    assert logs.returncode == 0, logs
+
+
+def test_a_socket_file_name_too_long_is_rejected_by_check_with_the_fix(tmp_path):
+    config = tmp_path / "procsup.toml"
+    config.write_text(f'[procsup]\nsocket = "run/{"s" * 100}.sock"\n' + SLEEPER)
+    res = subprocess.run(
+        [PY, "-m", "procsup", "-c", str(config), "check"], capture_output=True, text=True
+    )
+    assert res.returncode == 2, res
+    assert "procsup.socket" in res.stdout + res.stderr
+    assert "short name" in res.stdout + res.stderr
+    assert "Traceback" not in res.stderr

@@ -28,15 +28,26 @@ def render(conv: Conversion) -> str:
     if conv.warnings:
         out.append(f"# {len(conv.warnings)} warning(s) about what could not be carried over:")
         out += [f"#   {w}" for w in conv.warnings]
-    out += [f"# {c}" for c in conv.master_comments]
+    out += _comments(conv.master_comments)
     out.append("# Check it with `procsup -c FILE check`.")
     out.append("")
     if conv.master:
         out.append(tomli_w.dumps({"procsup": conv.master}))
     for entry in conv.entries:
-        out += [f"# {c}" for c in entry.comments]
+        out += _comments(entry.comments)
         out.append(tomli_w.dumps({entry.kind: {entry.name: entry.table}}))
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _comments(texts: list[str]) -> list[str]:
+    """Comment lines wrapped to fit 100 columns (continuations indented)."""
+    import textwrap
+
+    lines = []
+    for text in texts:
+        wrapped = textwrap.wrap(text, 96, break_long_words=False, break_on_hyphens=False)
+        lines += [("# " if i == 0 else "#   ") + line for i, line in enumerate(wrapped)]
+    return lines
 
 
 def validate(path: Path) -> list[str]:

@@ -22,8 +22,10 @@ from procsup.commands import (
     SocketGone,
     cmd_check,
     cmd_daemon,
+    cmd_describe,
     cmd_events,
     cmd_history,
+    cmd_import,
     cmd_info,
     cmd_init,
     cmd_list,
@@ -37,6 +39,7 @@ from procsup.commands import (
     cmd_shutdown,
     cmd_signal,
     cmd_start,
+    cmd_startup,
     cmd_status,
     cmd_stop,
     cmd_tasks,
@@ -183,6 +186,35 @@ def _setup_init(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", default="procsup.toml")
 
 
+def _setup_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="supervisord .conf, pm2 ecosystem file or dump, Procfile or crontab",
+    )
+    p.add_argument("-o", "--output", metavar="OUT", help="write the TOML here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.add_argument(
+        "--from",
+        dest="source_kind",
+        choices=["supervisord", "pm2", "procfile", "crontab"],
+        help="the kind of the files (default: detected from their content)",
+    )
+    p.add_argument("--env", help="pm2: merge env_NAME over env, like `pm2 start --env NAME`")
+
+
+def _setup_startup(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--user", action="store_true", help="a systemd --user unit")
+    p.add_argument(
+        "--print", dest="print_unit", action="store_true", help="print the unit, write nothing"
+    )
+
+
+def _setup_describe(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="a program, instance (name:N) or task")
+
+
 Setup = Callable[[argparse.ArgumentParser], None]
 #: name, handler, help, aliases, arguments
 VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] = [
@@ -237,6 +269,15 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     ("tui", cmd_tui, "the live dashboard", (), _setup_tui),
     ("check", cmd_check, "validate the config and show what would run", (), _setup_check),
     ("init", cmd_init, "write a starter procsup.toml", (), _setup_init),
+    (
+        "import",
+        cmd_import,
+        "convert supervisord / pm2 / Procfile / crontab setups to procsup TOML",
+        (),
+        _setup_import,
+    ),
+    ("startup", cmd_startup, "write the systemd unit for this config", (), _setup_startup),
+    ("describe", cmd_describe, "everything about one program or task", ("show",), _setup_describe),
 ]
 
 

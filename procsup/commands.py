@@ -386,4 +386,42 @@ def cmd_init(ctx: Context) -> int:
     return init(Path(ctx.args.path))
 
 
+def cmd_import(ctx: Context) -> int:
+    from procsup.migrate.output import run_import
+
+    a = ctx.args
+    return run_import(a.files, a.output, a.force, a.source_kind, a.env)
+
+
+def cmd_startup(ctx: Context) -> int:
+    from pathlib import Path
+
+    from procsup.config import ConfigError, load_config
+    from procsup.startup import executable, run_startup
+
+    try:
+        config = load_config(Path(ctx.config_path))
+    except ConfigError as exc:
+        raise CliError(f"{exc}\nfix the config first (procsup check)", USAGE) from None
+    return run_startup(config, ctx.args.user, ctx.args.print_unit, executable())
+
+
+def cmd_describe(ctx: Context) -> int:
+    from pathlib import Path
+
+    from procsup.config import ConfigError
+    from procsup.describe import describe
+
+    try:
+        lines, note = describe(Path(ctx.config_path), ctx.socket, ctx.args.name)
+    except ConfigError as exc:
+        raise CliError(f"{exc}\nfix the config first (procsup check)", USAGE) from None
+    except LookupError as exc:
+        raise CliError(str(exc.args[0]), USAGE) from None
+    print("\n".join(lines))
+    if note:
+        print(f"procsup: {note}", file=sys.stderr)
+    return OK
+
+
 # --- parser -----------------------------------------------------------------------------------

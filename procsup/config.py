@@ -67,6 +67,10 @@ class ProgramConfig:
     log_max_size: int = DEFAULT_LOG_MAX_SIZE
     log_backups: int = 5
     log_timestamps: bool = False
+    #: dotenv files (absolute, "-" prefix = optional); their variables are merged into
+    #: `environment` at load time (the table's own values win) and kept in env_file_values
+    env_file: tuple[str, ...] = ()
+    env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class TaskConfig:
     log_backups: int = 5
     on_lock_unavailable: str = "skip"  # skip | run   (redis unreachable)
     on_lock_lost: str = "stop"  # stop | continue
+    env_file: tuple[str, ...] = ()  # as in ProgramConfig
+    env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,7 @@ def program_from_dict(
         message = f"must be at least restart_delay ({delay:g}s)"
         issues.add(f"{prefix}.restart_delay_max", raw.get("restart_delay_max", cap), message)
     values = default_logs(name, log_dir) | values
+    _merge_env_files(values, prefix, issues)
     if issues.items:
         raise ConfigError(issues.items)
     return ProgramConfig(name=name, **values)
@@ -219,6 +226,7 @@ def task_from_dict(
         message = 'lock = "redis" needs redis_url in [procsup], like "redis://127.0.0.1:6379/0"'
         issues.add(f"{prefix}.lock", "redis", message)
     values = default_logs(f"task-{name}", log_dir, "") | values
+    _merge_env_files(values, prefix, issues)
     if issues.items:
         raise ConfigError(issues.items)
     return TaskConfig(name=name, **values)
@@ -250,6 +258,22 @@ class _Issues:
 
     def for_file(self, file: Path) -> _Issues:
         return _Issues(str(file), self.items)
+
+
+def _merge_env_files(values: dict[str, Any], prefix: str, issues: _Issues) -> None:
+    """Read `env_file` now (each load, so `reload` re-reads it) into `environment`, whose own
+    values win. envfile (python-dotenv) is imported only when a config uses env_file."""
+    if not values.get("env_file"):
+        return
+    from procsup.envfile import load_env_files
+
+    try:
+        loaded = load_env_files(values["env_file"], os.environ)
+    except ValueError as exc:
+        issues.add(f"{prefix}.env_file", list(values["env_file"]), str(exc))
+        return
+    values["env_file_values"] = loaded
+    values["environment"] = loaded | values.get("environment", {})
 
 
 def _absolute(path: str | Path) -> Path:

@@ -261,6 +261,24 @@ def log_path_check(base_dir: Path) -> Check:
     return check
 
 
+def env_file_check(base_dir: Path) -> Check:
+    """`env_file`: a path or a list of paths, relative to the config's folder; a leading `-`
+    (kept in the result) makes a file optional, as in systemd's `EnvironmentFile=-`."""
+
+    def check(v: object) -> tuple[str, ...]:
+        items = [v] if isinstance(v, str) else v
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            raise ValueError('expected a file name or a list of them, like ".env" or ["-.env"]')
+        out = []
+        for item in items:
+            optional = item.startswith("-")
+            path = resolve_path(base_dir, item[1:] if optional else item)
+            out.append(("-" if optional else "") + str(path))
+        return tuple(out)
+
+    return check
+
+
 def check_include(v: object) -> tuple[str, ...]:
     items = [v] if isinstance(v, str) else v
     if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
@@ -351,6 +369,7 @@ def _run_checks(base_dir: Path) -> dict[str, Check]:
         "command": check_command,
         "directory": directory_check(base_dir),
         "environment": check_environment,
+        "env_file": env_file_check(base_dir),
         "user": user_check(os.geteuid() == 0),
         "stop_signal": parse_signal,
         "stop_timeout": parse_duration,

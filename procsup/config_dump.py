@@ -24,7 +24,11 @@ def program_to_dict(p: ProgramConfig, log_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"command": shlex.join(p.command)}
     for f in dataclasses.fields(p):
         value = getattr(p, f.name)
-        if f.name not in ("name", "command") and value != getattr(default, f.name):
+        if f.name == "environment" and p.env_file_values:  # env_file is re-read on load
+            value = {k: v for k, v in value.items() if p.env_file_values.get(k) != v}
+        if f.name not in ("name", "command", "env_file_values") and value != getattr(
+            default, f.name
+        ):
             out[f.name] = _toml_value(f.name, value)
     return out
 
@@ -35,6 +39,8 @@ def _toml_value(name: str, value: Any) -> Any:
         return str(value)
     if isinstance(value, signal.Signals):
         return value.name.removeprefix("SIG")
+    if name == "env_file":
+        return list(value)
     if isinstance(value, frozenset):
         return sorted(value)
     if isinstance(value, dict):

@@ -7,7 +7,7 @@
 # --json`; a completion never starts a master), or, when none answers, from the config file
 # (`procsup check --json`). -c/--socket given on the command line are passed along.
 
-set -l __procsup_verbs daemon start stop restart signal list ls status logs scale remove tasks run history reload shutdown info save events tui check init
+set -l __procsup_verbs daemon start stop restart signal list ls status logs scale remove tasks run history reload shutdown info save events tui check init import startup describe show
 
 # -c/--config and --socket as typed so far, to ask the same master.
 function __procsup_global_args
@@ -152,6 +152,13 @@ complete -c procsup -n $c -a events -d "print the master's event stream as JSON 
 complete -c procsup -n $c -a tui -d 'the live dashboard'
 complete -c procsup -n $c -a check -d 'validate the config and show what would run'
 complete -c procsup -n $c -a init -d 'write a starter procsup.toml'
+complete -c procsup -n $c -a import -d 'convert supervisord / pm2 / Procfile / crontab setups'
+complete -c procsup -n $c -a startup -d 'write the systemd unit for this config'
+complete -c procsup -n $c -a 'describe show' -d 'everything about one program or task'
+complete -c procsup -n '__fish_seen_subcommand_from import' -l from -xa 'supervisord pm2 procfile crontab'
+complete -c procsup -n '__fish_seen_subcommand_from import' -s o -l output -F
+complete -c procsup -n '__fish_seen_subcommand_from import' -l force -l env
+complete -c procsup -n '__fish_seen_subcommand_from startup' -l user -l print
 
 # daemon
 complete -c procsup -n '__fish_seen_subcommand_from daemon' -s f -l foreground -d 'stay in the foreground'

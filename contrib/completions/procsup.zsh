@@ -120,6 +120,10 @@ _procsup() {
         'tui:the live dashboard'
         'check:validate the config and show what would run'
         'init:write a starter procsup.toml'
+        'import:convert supervisord / pm2 / Procfile / crontab setups to procsup TOML'
+        'startup:write the systemd unit for this config'
+        'describe:everything about one program or task'
+        'show:everything about one program or task'
       )
       _describe -t commands 'procsup command' verbs && ret=0
       ;;

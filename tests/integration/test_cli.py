@@ -330,7 +330,9 @@ def test_version():
 
 # --- against a running master -----------------------------------------------------------------
 
-HEAVY = ("textual", "croniter", "redis")
+HEAVY = ("textual", "croniter", "redis", "dotenv", "yaml")
+#: import, startup, describe and env_file code is never loaded by `list`
+NOT_FOR_LIST = ("procsup.migrate", "procsup.startup", "procsup.describe", "procsup.envfile")
 
 
 def test_list_imports_none_of_the_heavy_libraries(start_master):
@@ -360,6 +362,7 @@ def test_list_imports_none_of_the_heavy_libraries(start_master):
     assert "procsup.cli" in imported  # the parsing works
     top_level = {name.split(".")[0] for name in imported}
     assert not top_level & set(HEAVY), sorted(top_level & set(HEAVY))
+    assert not [n for n in imported if n.startswith(NOT_FOR_LIST)]
 
 
 def test_start_n_adds_an_adhoc_program_and_scale_follows(start_master):

@@ -1,0 +1,116 @@
+"""The importers' mapping rules, key by key, on small sources written here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from procsup.migrate import convert, detect_text
+from procsup.migrate.crontab import split_percent, split_schedule
+from procsup.migrate.supervisord import parse_environment
+
+
+def _one(tmp_path: Path, name: str, text: str, kind: str | None = None, env: str | None = None):
+    path = tmp_path / name
+    path.write_text(text)
+    return convert([path], kind, env), str(path)
+
+
+def test_supervisord_environment_syntax():
+    assert parse_environment('A="1,2",B=x, C=\'y z\',D=""') == {
+        "A": "1,2",
+        "B": "x",
+        "C": "y z",
+        "D": "",
+    }
+
+
+def test_supervisord_warnings_name_file_and_line(tmp_path: Path):
+    conv, path = _one(
+        tmp_path,
+        "s.conf",
+        "[program:w]\n"
+        "command=/bin/sleep %(process_num)02d\n"
+        "numprocs=2\n"
+        "numprocs_start=1\n"
+        "startretries=0\n"
+        "stopasgroup=false\n"
+        "stdout_logfile=NONE\n"
+        "umask=022\n"
+        "[group:g]\nprograms=w\n",
+    )
+    lines = {w.line: w.message for w in conv.warnings if w.file == path}
+    assert "unpadded" in lines[2] and "'/bin/sleep 01'" in lines[2]
+    assert "max_restarts = 1" in lines[5]
+    assert "always signals the group" in lines[6]
+    assert "NONE" in lines[7]
+    assert "umask" in lines[8]
+    assert "no groups" in lines[9]
+    (entry,) = conv.entries
+    assert entry.table["command"] == "/bin/sleep {num}"
+    assert entry.table["numprocs"] == 2 and entry.table["max_restarts"] == 1
+
+
+def test_supervisord_defaults_that_differ_are_written_out(tmp_path: Path):
+    conv, _ = _one(tmp_path, "s.conf", "[program:w]\ncommand=/bin/true\nautorestart=false\n")
+    (entry,) = conv.entries
+    assert entry.table == {"command": "/bin/true", "autorestart": "never", "max_restarts": 3}
+    assert any("startretries=3 -> max_restarts = 3" in c for c in entry.comments)
+
+
+def test_pm2_dump_maps_its_own_key_names(tmp_path: Path):
+    dump = [
+        {
+            "name": "api",
+            "pm_exec_path": "/srv/api/index.js",
+            "pm_cwd": "/srv/api",
+            "exec_interpreter": "node",
+            "node_args": ["--max-old-space-size=512"],
+            "args": ["--port", "3000"],
+            "env": {"PORT": "3000"},
+            "PORT": "3000",
+            "instances": 1,
+            "exec_mode": "fork_mode",
+            "pm_out_log_path": "/root/.pm2/logs/api-out.log",
+            "pm_id": 0,
+            "status": "online",
+            "max_memory_restart": 314572800,
+        }
+    ]
+    conv, _ = _one(tmp_path, "dump.pm2", json.dumps(dump))
+    (entry,) = conv.entries
+    assert entry.table["command"] == "node --max-old-space-size=512 /srv/api/index.js --port 3000"
+    assert entry.table["directory"] == "/srv/api"
+    assert entry.table["stdout_log"] == "/root/.pm2/logs/api-out.log"
+    assert entry.table["max_memory"] == "314572800"
+    assert entry.table["environment"] == {"PORT": "3000"}
+    assert not conv.warnings
+
+
+def test_pm2_named_env_is_picked_with_env(tmp_path: Path):
+    app = {"apps": [{"name": "a", "script": "a.js", "env": {"X": "1"}, "env_prod": {"X": "2"}}]}
+    conv, _ = _one(tmp_path, "e.json", json.dumps(app, indent=2), env="prod")
+    assert conv.entries[0].table["environment"] == {"X": "2"}
+    conv, _ = _one(tmp_path, "e.json", json.dumps(app, indent=2))
+    (warning,) = conv.warnings
+    assert warning.line == 9 and "--env prod" in warning.message
+
+
+def test_crontab_system_format_and_percent():
+    assert split_schedule("*/5 * * * * root echo hi", system=True) == (
+        "*/5 * * * *",
+        "root",
+        "echo hi",
+    )
+    assert split_schedule("@daily echo hi") == ("@daily", None, "echo hi")
+    assert split_schedule("not a line at all") is None
+    assert split_percent(r"date +\%s%line 1%line 2") == ("date +%s", "line 1\nline 2")
+
+
+def test_detection_from_content():
+    assert detect_text("[program:x]\ncommand=a\n") == "supervisord"
+    assert detect_text('{"apps": [{"name": "a", "script": "a.js"}]}') == "pm2"
+    assert detect_text("apps:\n  - name: a\n    script: a.js\n") == "pm2"
+    assert detect_text("SHELL=/bin/bash\n0 * * * * run-it\n") == "crontab"
+    assert detect_text("web: bundle exec puma\nworker: sidekiq\n") == "procfile"
+    assert detect_text("hello world\n") is None

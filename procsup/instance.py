@@ -326,6 +326,7 @@ class Instance:
             "last_exit_time": info.last_exit_time,
             "spawn_error": info.spawn_error,
             "desired": self.desired,
+            **self.output.log_status(),
         }
 
 

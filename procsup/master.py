@@ -21,6 +21,7 @@ import procsup
 from procsup.config import Config, ConfigError, load_config
 from procsup.events import Broadcaster, Event
 from procsup.leftovers import find_leftovers, stop_leftovers
+from procsup.logfile import LOG_FILES, LogFile
 from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
 from procsup.process import Reaper, become_subreaper, quiet_signal_wakeup, send_signal
@@ -34,6 +35,8 @@ from procsup.statefile import (
     load_output,
     load_state,
     save_output,
+    secure_state_dir,
+    state_dir_mode,
     write_state,
 )
 from procsup.stopping import KILL_GRACE
@@ -99,6 +102,9 @@ class Master:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> int:
+        cfg = self.config.master
+        mode = state_dir_mode(cfg.state_dir, cfg.socket, cfg.socket_mode)
+        secure_state_dir(cfg.state_dir, mode, self.config.path.parent)
         self._lock.acquire()
         try:
             return await self._run()
@@ -121,6 +127,7 @@ class Master:
             str(self.config.path.parent),
             on_change=self._schedule_state_write,
         )
+        LOG_FILES.on_status = self._log_status
         self.saved = load_state(self.state_path)
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
         self.registry = Registry(self.rt, self.saved, self.config)
@@ -192,6 +199,10 @@ class Master:
             log.info("reloaded: %s", summary)
         except ConfigError as exc:
             log.error("reload rejected, running configuration unchanged:\n%s", exc)
+
+    def _log_status(self, f: LogFile) -> None:
+        """A log file stopped or started taking output (the master log says so in logfile.py)."""
+        self.events.publish(Event("log", f.path, f.status()))
 
     def publish_master(self, what: str) -> None:
         self.events.publish(Event("master", socket.gethostname(), {"event": what}))

@@ -14,6 +14,9 @@ from procsup.logs import LogChunk
 
 log = logging.getLogger(__name__)
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
 
 @dataclass
 class SavedState:
@@ -40,9 +43,46 @@ def load_state(path: Path) -> SavedState:
 
 def write_state(path: Path, state: SavedState) -> None:
     """Atomic replace, so a crash mid-write never leaves a torn file."""
+    _write_private(path, json.dumps(asdict(state), separators=(",", ":")))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, readable by the master's user only (0600): the state
+    holds ad-hoc programs' environment (passwords), the kept output whatever programs printed."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), separators=(",", ":")))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, PRIVATE_FILE)  # an older .tmp may have had another mode
+        f.write(text)
     os.replace(tmp, path)
+
+
+def state_dir_mode(state_dir: Path, socket: Path, socket_mode: int) -> int:
+    """0700, plus the search bit (never read) for whoever `socket_mode` lets use a socket that
+    lives inside the state_dir, so sharing the socket keeps working."""
+    mode = PRIVATE_DIR
+    if socket.is_relative_to(state_dir):
+        mode |= (0o010 if socket_mode & 0o060 else 0) | (0o001 if socket_mode & 0o006 else 0)
+    return mode
+
+
+def secure_state_dir(state_dir: Path, mode: int, config_dir: Path) -> None:
+    """Create the state_dir private, and make an existing one private (older procsup versions
+    made it 0755). The config file's folder (or a parent of it) is left alone: programs may run
+    there as other users."""
+    state_dir.mkdir(mode=mode, parents=True, exist_ok=True)
+    if config_dir.is_relative_to(state_dir):
+        log.warning(
+            "state_dir %s holds the config file's folder, so it is not made private (%o); "
+            "give the state_dir a folder of its own",
+            state_dir,
+            mode,
+        )
+        return
+    current = state_dir.stat().st_mode & 0o7777
+    if current != mode:
+        os.chmod(state_dir, mode)
+        log.info("state_dir %s was mode %o, now %o (private state)", state_dir, current, mode)
 
 
 def save_output(path: Path, rings: dict[str, list[LogChunk]]) -> None:
@@ -52,9 +92,7 @@ def save_output(path: Path, rings: dict[str, list[LogChunk]]) -> None:
         for name, chunks in rings.items()
         if chunks
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, path)
+    _write_private(path, json.dumps(data, separators=(",", ":")))
 
 
 def load_output(path: Path) -> dict[str, list[LogChunk]]:

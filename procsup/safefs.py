@@ -101,8 +101,9 @@ def open_log(dir_fd: int, name: str) -> int:
     try:
         fd = os.open(name, FILE_FLAGS, 0o644, dir_fd=dir_fd)
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK):
-            raise Refused(exc.errno, "it is a symlink (procsup never follows one)") from None
+        # A symlink gives ELOOP, or EACCES with O_CREAT in a sticky folder: say what it is.
+        if _is_link(dir_fd, name):
+            raise Refused(errno.ELOOP, "it is a symlink (procsup never follows one)") from None
         if exc.errno == errno.ENXIO:
             raise Refused(exc.errno, "it is not a regular file") from None
         raise
@@ -132,6 +133,18 @@ def open_existing(path: str) -> int:
     return fd
 
 
+def _trusted_owners() -> str:
+    uid = os.geteuid()
+    return "root (procsup's user)" if uid == 0 else f"procsup's user (uid {uid}) or root"
+
+
+def _is_link(dir_fd: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
 def check_file(fd: int) -> os.stat_result:
     """What an opened log must be: a regular file, one link, owned by us or root."""
     st = os.fstat(fd)
@@ -140,8 +153,8 @@ def check_file(fd: int) -> os.stat_result:
     if st.st_uid not in (0, os.geteuid()):
         raise Refused(
             errno.EPERM,
-            f"it belongs to uid {st.st_uid}, not to procsup's user (uid {os.geteuid()}) "
-            "or root; remove it and procsup creates its own",
+            f"it belongs to uid {st.st_uid}, not to {_trusted_owners()}; "
+            "remove it and procsup creates its own",
         )
     if st.st_nlink != 1:
         raise Refused(errno.EMLINK, f"it has {st.st_nlink} hard links; a log must have one")

@@ -72,7 +72,7 @@ class LogFile:
         if self._active == 0:
             self._close()
 
-    def write(self, data: bytes, source: object) -> None:
+    def write(self, data: bytes | memoryview, source: object) -> None:
         """Append `data` from `source` (one pipe of one run, or a note writer)."""
         if not data:
             return
@@ -91,9 +91,9 @@ class LogFile:
         if self._active == 0:
             self._close()
 
-    def _put(self, data: bytes, source: object) -> None:
+    def _put(self, data: bytes | memoryview, source: object) -> None:
         if data and self._append(data):
-            self._tail = None if data.endswith(b"\n") else source
+            self._tail = None if _ends_line(data) else source
 
     def close(self) -> None:
         self._active = 0
@@ -157,11 +157,11 @@ class LogFile:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def _append(self, data: bytes) -> bool:
+    def _append(self, data: bytes | memoryview) -> bool:
         """Write all of `data`, or drop (and count) what could not be written."""
         fd = self._ensure_open()
         if fd is None:
-            self._drop(len(data), data.endswith(b"\n"))
+            self._drop(len(data), _ends_line(data))
             return False
         view = memoryview(data)
         try:
@@ -169,7 +169,7 @@ class LogFile:
                 view = view[os.write(fd, view) :]
         except OSError as exc:
             self._size += len(data) - len(view)
-            self._drop(len(view), len(view) == len(data) and data.endswith(b"\n"))
+            self._drop(len(view), len(view) == len(data) and _ends_line(data))
             self._set_error(_reason("write failed", exc))
             self._next_check = 0.0  # a failure may mean the file is gone: check on the next write
             return False
@@ -186,10 +186,12 @@ class LogFile:
             return False
         return self._tail is None or self._size >= self.max_size + LONG_LINE
 
-    def _fitting(self, data: bytes) -> bytes:
+    def _fitting(self, data: bytes | memoryview) -> bytes | memoryview:
         """The whole lines at the start of `data` that fit under the size limit."""
         room = self.max_size - self._size
-        return data[: data.rfind(b"\n", 0, room) + 1] if room > 0 else b""
+        if room <= 0:
+            return b""
+        return data[: bytes(data[:room]).rfind(b"\n") + 1]
 
     def _rotate(self) -> bool:
         """Start a new file; True when an empty one is open."""
@@ -257,6 +259,10 @@ class LogFile:
 
     def status(self) -> dict[str, Any]:
         return {"path": self.path, "error": self.error, "dropped": self.dropped}
+
+
+def _ends_line(data: bytes | memoryview) -> bool:
+    return data[-1:] == b"\n"
 
 
 def _reason(what: str, exc: OSError) -> str:

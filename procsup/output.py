@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from procsup.logfile import LOG_FILES, LogFile, LogFiles
-from procsup.logs import LogChunk, LogRing, OutputReader, stamp_lines
+from procsup.logs import RING_BYTES, LogChunk, LogRing, OutputReader, stamp_lines
 from procsup.process import Child
 
 
@@ -63,12 +63,23 @@ class Output:
     def emit(self, stream: str, data: bytes) -> None:
         self._emit(stream, data, self._note_source)
 
-    def _emit(self, stream: str, data: bytes, source: object) -> None:
+    def _emit(self, stream: str, data: bytes | memoryview, source: object) -> None:
         now = time.time()
         if self.timestamps:
-            data = stamp_lines(data, now)
+            data = stamp_lines(bytes(data), now)
         self._file(stream).write(data, source)
-        self.ring.append(LogChunk(now, stream, data))
+        self.ring.append(LogChunk(now, stream, self._for_ring(data)))
+
+    def _for_ring(self, data: bytes | memoryview) -> bytes:
+        """What the ring keeps of a chunk. The ring holds only the last RING_BYTES anyway, so
+        of a big view only its last whole lines are copied out, unless someone follows (they
+        get every line)."""
+        if isinstance(data, bytes):
+            return data
+        if self.ring.followers or len(data) <= RING_BYTES:
+            return bytes(data)
+        tail = bytes(data[-RING_BYTES:])
+        return tail[tail.find(b"\n") + 1 :] or tail
 
     def _file(self, stream: str) -> LogFile:
         return self._files.get(stream, self._files["stdout"])

@@ -123,6 +123,10 @@ def open_existing(path: str) -> int:
     dir_fd = open_dir(folder, create=False)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
+    except OSError:
+        if _is_link(dir_fd, name):
+            raise Refused(errno.ELOOP, "it is a symlink (procsup never follows one)") from None
+        raise
     finally:
         os.close(dir_fd)
     try:

@@ -36,7 +36,6 @@ from procsup.statefile import (
     load_state,
     save_output,
     secure_state_dir,
-    state_dir_mode,
     write_state,
 )
 from procsup.stopping import KILL_GRACE
@@ -102,9 +101,7 @@ class Master:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> int:
-        cfg = self.config.master
-        mode = state_dir_mode(cfg.state_dir, cfg.socket, cfg.socket_mode)
-        secure_state_dir(cfg.state_dir, mode, self.config.path.parent)
+        secure_state_dir(self.config.master, self.config.path.parent)
         self._lock.acquire()
         try:
             return await self._run()

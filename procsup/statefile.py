@@ -3,6 +3,7 @@ the pids of running instances (so the next master can find leftovers after a `ki
 
 from __future__ import annotations
 
+import grp
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from procsup.config import MasterConfig
 from procsup.logs import LogChunk
 
 log = logging.getLogger(__name__)
@@ -57,19 +59,12 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def state_dir_mode(state_dir: Path, socket: Path, socket_mode: int) -> int:
-    """0700, plus the search bit (never read) for whoever `socket_mode` lets use a socket that
-    lives inside the state_dir, so sharing the socket keeps working."""
-    mode = PRIVATE_DIR
-    if socket.is_relative_to(state_dir):
-        mode |= (0o010 if socket_mode & 0o060 else 0) | (0o001 if socket_mode & 0o006 else 0)
-    return mode
-
-
-def secure_state_dir(state_dir: Path, mode: int, config_dir: Path) -> None:
+def secure_state_dir(master: MasterConfig, config_dir: Path) -> None:
     """Create the state_dir private, and make an existing one private (older procsup versions
     made it 0755). The config file's folder (or a parent of it) is left alone: programs may run
     there as other users."""
+    state_dir = master.state_dir
+    mode, group = _state_dir_access(master)
     state_dir.mkdir(mode=mode, parents=True, exist_ok=True)
     if config_dir.is_relative_to(state_dir):
         log.warning(
@@ -79,10 +74,29 @@ def secure_state_dir(state_dir: Path, mode: int, config_dir: Path) -> None:
             mode,
         )
         return
-    current = state_dir.stat().st_mode & 0o7777
-    if current != mode:
+    st = state_dir.stat()
+    if group is not None and st.st_gid != group:
+        os.chown(state_dir, -1, group)
+    if st.st_mode & 0o7777 != mode:
         os.chmod(state_dir, mode)
-        log.info("state_dir %s was mode %o, now %o (private state)", state_dir, current, mode)
+        log.info("state_dir %s was mode %o, now %o (private)", state_dir, st.st_mode & 0o7777, mode)
+
+
+def _state_dir_access(master: MasterConfig) -> tuple[int, int | None]:
+    """0700, plus the search bit (never read) for whoever `socket_mode` lets use a socket that
+    lives inside the state_dir, so sharing the socket keeps working; with `socket_group`, the
+    folder's group becomes that group (so its search bit is theirs)."""
+    if not master.socket.is_relative_to(master.state_dir):
+        return PRIVATE_DIR, None
+    group_x = 0o010 if master.socket_mode & 0o060 else 0
+    other_x = 0o001 if master.socket_mode & 0o006 else 0
+    group = None
+    if group_x and master.socket_group:
+        try:
+            group = grp.getgrnam(master.socket_group).gr_gid
+        except KeyError:
+            group = None  # the server reports the unknown group
+    return PRIVATE_DIR | group_x | other_x, group
 
 
 def save_output(path: Path, rings: dict[str, list[LogChunk]]) -> None:

@@ -140,8 +140,10 @@ class LogFile:
         """Still linked, under its name, in the folder its path names now."""
         assert self._fd is not None and self._dir_fd is not None and self._st is not None
         try:
-            if os.fstat(self._fd).st_nlink == 0:
+            st = os.fstat(self._fd)
+            if st.st_nlink == 0:
                 return False
+            self._size = st.st_size  # it may have been emptied (logrotate's copytruncate)
             folder, now = os.fstat(self._dir_fd), os.stat(self._dir)
         except OSError:
             return False

@@ -167,7 +167,11 @@ def test_a_world_writable_log_dir_cannot_be_used_against_the_master(
         event = next(e for e in stream if e["type"] == "log" and e["error"])
     assert event["path"] == str(log) and event["error"].startswith("refused: it ")
     bursts_until(m, lambda: "dropped" in info(m, "victim:0"))
+    assert m.cli("restart", "victim").returncode == 0
+    dropped = m.state("victim:0")["log_dropped"]
+    bursts_until(m, lambda: m.state("victim:0")["log_dropped"] > dropped)  # rotation due, too
     assert m.state("victim:0")["state"] == "RUNNING"
+    assert "refused: it " in info(m, "victim:0")
     untouched(secret)
     assert "Traceback" not in m.log()
     # Once the planted thing is gone, the output reaches a file of the master's own by itself.

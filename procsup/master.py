@@ -21,7 +21,8 @@ import procsup
 from procsup.config import Config, ConfigError, load_config
 from procsup.events import Broadcaster, Event
 from procsup.leftovers import find_leftovers, stop_leftovers
-from procsup.logfile import LOG_FILES, LogFile
+from procsup.logfile import LogFile
+from procsup.logregistry import LOG_FILES
 from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
 from procsup.process import Reaper, become_subreaper, quiet_signal_wakeup, send_signal

@@ -8,7 +8,8 @@ import os
 import time
 from typing import Any
 
-from procsup.logfile import LOG_FILES, LogFile, LogFiles
+from procsup.logfile import LogFile
+from procsup.logregistry import LOG_FILES, LogFiles
 from procsup.logs import RING_BYTES, LogChunk, LogRing, OutputReader, stamp_lines
 from procsup.process import Child
 

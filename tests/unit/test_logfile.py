@@ -9,7 +9,8 @@ import stat
 import pytest
 
 from procsup import safefs
-from procsup.logfile import LogFile, LogFiles
+from procsup.logfile import LogFile
+from procsup.logregistry import LogFiles
 
 A, B = object(), object()  # two writers (two pipes)
 

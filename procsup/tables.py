@@ -83,8 +83,9 @@ def log_note(row: dict[str, Any]) -> str:
     error, dropped = row.get("log_error"), row.get("log_dropped") or 0
     if not error and not dropped:
         return ""
-    note = f"log {error}" if error else "log"
-    return f"{note}; {format_size(dropped)} dropped" if dropped else note
+    if not error:
+        return f"log: {format_size(dropped)} dropped"
+    return f"log {error}; {format_size(dropped)} dropped" if dropped else f"log {error}"
 
 
 def info_text(row: dict[str, Any], now: float) -> str:

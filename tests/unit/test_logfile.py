@@ -147,3 +147,12 @@ def test_a_refused_file_works_again_once_it_is_removed(tmp_path):
     assert f.error is None and f.dropped == 5
     assert log.read_bytes() == b"kept\n"
     assert not (tmp_path / "target").exists()
+
+
+def test_list_info_tells_log_trouble_after_the_instance_note():
+    from procsup.tables import info_text
+
+    row = {"state": "RUNNING", "log_error": "x.log refused: it is a symlink", "log_dropped": 2048}
+    assert info_text(row, 0.0) == "log x.log refused: it is a symlink; 2.0K dropped"
+    assert info_text({**row, "log_error": None}, 0.0) == "log: 2.0K dropped"
+    assert info_text({"state": "RUNNING", "log_error": None, "log_dropped": 0}, 0.0) == ""

@@ -70,6 +70,7 @@ TARGETS = {
     "idle_cpu": 0.1,  # % of one core
     "list": 40.0,  # ms
     "logs": 0.5,  # × plain cat
+    "logs_pipe": 0.8,  # × `cat | cat > file` (issue 9: a relay against a relay)
     "restart": 20.0,  # ms (median)
     "restart_max": 100.0,  # ms (SPEC §2: "back in under 100 ms")
     "runner": 5.0,  # ms (median), a 2-second runner under the defaults (issue 9, item 13)
@@ -1113,6 +1114,11 @@ class Bench:
             return "n/a" if v is None else ("PASS" if ok(v) else "FAIL")
 
         cat = c.get("logs_mbps")
+        catcat = self.results["cat|cat"].get("logs_mbps")
+
+        def vs_pipe(res: dict[str, Any]) -> float | None:
+            mbps = res.get("logs_mbps")
+            return None if mbps is None or not catcat else mbps / catcat
 
         def medbest(res: dict[str, Any]) -> str:
             if res.get("logs_mbps") is None:
@@ -1154,6 +1160,13 @@ class Bench:
                 fmt(s.get("logs_mbps"), ".0f"),
                 f">= {t['logs'] * cat:.0f} (0.5 x cat {cat:.0f})" if cat else ">= 0.5 x cat",
                 verdict(p.get("logs_mbps"), lambda v: cat is not None and v >= t["logs"] * cat),
+            ),
+            (
+                "log throughput / `cat big | cat > file` (x)",
+                fmt(vs_pipe(p), ".2f"),
+                fmt(vs_pipe(s), ".2f"),
+                f">= {t['logs_pipe']:g} x",
+                verdict(vs_pipe(p), lambda v: v >= t["logs_pipe"]),
             ),
             (
                 f"restart latency median (ms, {RESTART_TRIALS} trials)",

@@ -116,7 +116,9 @@ def instance_lines(rows: list[dict[str, Any]], now: float) -> list[str]:
         started = r.get("started")
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "-"
         reason = (
-            r.get("reason") or instance_note(r, now) or f"last exit {exit_text(r.get('last_exit'))}"
+            r.get("last_exit_reason")
+            or instance_note(r, now)
+            or f"last exit {exit_text(r.get('last_exit'))}"
         )
         out.append(
             f"  {r['name']:<14} {r['state']:<9} pid {r.get('pid') or '-':<8} started {since}  "

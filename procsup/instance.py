@@ -404,6 +404,7 @@ class Instance:
             "last_exit_reason": info.exit_reason,
             "last_exit_cause": info.exit_cause,
             "desired": self.desired,
+            **self.output.log_status(),
         }
 
 

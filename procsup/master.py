@@ -24,6 +24,8 @@ from procsup.cgtree import open_tracking
 from procsup.config import Config, ConfigError, deprecations, load_config
 from procsup.events import Broadcaster, Event
 from procsup.leftovers import find_leftovers, stop_leftovers
+from procsup.logfile import LogFile
+from procsup.logregistry import LOG_FILES
 from procsup.memguard import MemoryGuard
 from procsup.metrics import Sampler
 from procsup.process import Reaper, become_subreaper, quiet_signal_wakeup, send_signal
@@ -37,6 +39,7 @@ from procsup.statefile import (
     load_output,
     load_state,
     save_output,
+    secure_state_dir,
     write_state,
 )
 from procsup.stopping import KILL_GRACE, stop_orphans
@@ -105,6 +108,7 @@ class Master:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> int:
+        secure_state_dir(self.config.master, self.config.path.parent)
         self._lock.acquire()
         self._raise_fd_limit()
         try:
@@ -128,6 +132,7 @@ class Master:
             str(self.config.path.parent),
             on_change=self._schedule_state_write,
         )
+        LOG_FILES.on_status = self._log_status
         self.saved = load_state(self.state_path)
         await self._open_tracking()
         await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
@@ -249,6 +254,10 @@ class Master:
             log.info("reloaded: %s", summary)
         except ConfigError as exc:
             log.error("reload rejected, running configuration unchanged:\n%s", exc)
+
+    def _log_status(self, f: LogFile) -> None:
+        """A log file stopped or started taking output (the master log says so in logfile.py)."""
+        self.events.publish(Event("log", f.path, f.status()))
 
     def publish_master(self, what: str) -> None:
         self.events.publish(Event("master", socket.gethostname(), {"event": what}))

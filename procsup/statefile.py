@@ -3,6 +3,7 @@ the pids of running instances (so the next master can find leftovers after a `ki
 
 from __future__ import annotations
 
+import grp
 import json
 import logging
 import os
@@ -10,9 +11,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from procsup.config import MasterConfig
 from procsup.logs import LogChunk
 
 log = logging.getLogger(__name__)
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 @dataclass
@@ -43,9 +48,58 @@ def load_state(path: Path) -> SavedState:
 
 def write_state(path: Path, state: SavedState) -> None:
     """Atomic replace, so a crash mid-write never leaves a torn file."""
+    _write_private(path, json.dumps(asdict(state), separators=(",", ":")))
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, readable by the master's user only (0600): the state
+    holds ad-hoc programs' environment (passwords), the kept output whatever programs printed."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), separators=(",", ":")))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(fd, PRIVATE_FILE)  # an older .tmp may have had another mode
+        f.write(text)
     os.replace(tmp, path)
+
+
+def secure_state_dir(master: MasterConfig, config_dir: Path) -> None:
+    """Create the state_dir private, and make an existing one private (older procsup versions
+    made it 0755). The config file's folder (or a parent of it) is left alone: programs may run
+    there as other users."""
+    state_dir = master.state_dir
+    mode, group = _state_dir_access(master)
+    state_dir.mkdir(mode=mode, parents=True, exist_ok=True)
+    if config_dir.is_relative_to(state_dir):
+        log.warning(
+            "state_dir %s holds the config file's folder, so it is not made private (%o); "
+            "give the state_dir a folder of its own",
+            state_dir,
+            mode,
+        )
+        return
+    st = state_dir.stat()
+    if group is not None and st.st_gid != group:
+        os.chown(state_dir, -1, group)
+    if st.st_mode & 0o7777 != mode:
+        os.chmod(state_dir, mode)
+        log.info("state_dir %s was mode %o, now %o (private)", state_dir, st.st_mode & 0o7777, mode)
+
+
+def _state_dir_access(master: MasterConfig) -> tuple[int, int | None]:
+    """0700, plus the search bit (never read) for whoever `socket_mode` lets use a socket that
+    lives inside the state_dir, so sharing the socket keeps working; with `socket_group`, the
+    folder's group becomes that group (so its search bit is theirs)."""
+    if not master.socket.is_relative_to(master.state_dir):
+        return PRIVATE_DIR, None
+    group_x = 0o010 if master.socket_mode & 0o060 else 0
+    other_x = 0o001 if master.socket_mode & 0o006 else 0
+    group = None
+    if group_x and master.socket_group:
+        try:
+            group = grp.getgrnam(master.socket_group).gr_gid
+        except KeyError:
+            group = None  # the server reports the unknown group
+    return PRIVATE_DIR | group_x | other_x, group
 
 
 def save_output(path: Path, rings: dict[str, list[LogChunk]]) -> None:
@@ -55,9 +109,7 @@ def save_output(path: Path, rings: dict[str, list[LogChunk]]) -> None:
         for name, chunks in rings.items()
         if chunks
     }
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, path)
+    _write_private(path, json.dumps(data, separators=(",", ":")))
 
 
 def load_output(path: Path) -> dict[str, list[LogChunk]]:

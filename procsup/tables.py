@@ -143,6 +143,21 @@ def reload_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def log_note(row: dict[str, Any]) -> str:
+    """Why output is not reaching a log file, and how much never did (since the master started)."""
+    error, dropped = row.get("log_error"), row.get("log_dropped") or 0
+    if not error and not dropped:
+        return ""
+    if not error:
+        return f"log: {format_size(dropped)} dropped"
+    return f"log {error}; {format_size(dropped)} dropped" if dropped else f"log {error}"
+
+
+def info_text(row: dict[str, Any], now: float) -> str:
+    """The INFO column: the instance's own note, then any log-file trouble."""
+    return "; ".join(part for part in (instance_note(row, now), log_note(row)) if part)
+
+
 LIST_HEADERS = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "LAST EXIT", "INFO"]
 
 
@@ -161,7 +176,7 @@ def list_rows(instances: list[dict[str, Any]], now: float | None = None) -> list
                 f"{cpu:.1f}%" if cpu is not None else "-",
                 format_size(rss) if rss is not None else "-",
                 exit_text(r.get("last_exit")),
-                instance_note(r, now),
+                info_text(r, now),
             ]
         )
     return rows

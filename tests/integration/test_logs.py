@@ -354,7 +354,7 @@ def test_last_line_of_a_program_that_exits_at_once_is_kept(start_master, pad):
     assert lines[0] == "first line"
     assert lines[-1] == "last words, no newline"
     assert len(lines) == 2 + pad // 100
-    assert m.log_file("bye:0").read_bytes().endswith(b"last words, no newline\n")
+    assert m.log_file("bye:0").read_bytes().endswith(b"last words, no newline")  # as written
     shown = m.cli("logs", "bye", "-n", "2")  # the last line, then procsup's about the exit
     assert texts(shown.stdout) == ["last words, no newline"]
     _, marker, text = parse(shown.stdout)[-1]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from procsup.client import Client, NoMaster
+from procsup.control.client import Client, NoMaster
 
 ROOT = Path(__file__).resolve().parents[1]
 FIREHOSE = ROOT / "tests" / "children" / "firehose.py"

@@ -53,7 +53,7 @@ PM2 = OUT / "pm2" / "node_modules" / ".bin" / "pm2"
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-from procsup.client import Client, ClientError, NoMaster  # noqa: E402
+from procsup.control.client import Client, ClientError, NoMaster  # noqa: E402
 
 N_INSTANCES = 500
 LIST_PROGRAMS = 10
@@ -120,7 +120,7 @@ def warm_bytecode() -> None:
             "-S",
             "-c",
             "import sys; sys.path.insert(0, sys.argv[1]); "
-            "import procsup.cli, procsup.config, procsup.tables",
+            "import procsup.cli.main, procsup.config.load, procsup.cli.tables",
             str(REPO),
         ],
         env=py_env("procsup"),
@@ -683,7 +683,7 @@ class Bench:
                 "-S",
                 "-c",
                 "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-                "from procsup.cli import main; sys.exit(main())",
+                "from procsup.cli.main import main; sys.exit(main())",
                 str(REPO),
                 *cmd[1:],
             ]

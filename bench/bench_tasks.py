@@ -50,7 +50,7 @@ from bench_core import (
     wait_for,
 )
 
-from procsup.client import Client, ClientError, NoMaster
+from procsup.control.client import Client, ClientError, NoMaster
 
 TARGET_P99_MS = 50.0  # the issue: a run starts within 50 ms of its scheduled instant (idle box)
 TARGET_DRIFT_MS = 5.0  # "no drift": the last third's median delay exceeds the first's by less

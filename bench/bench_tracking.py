@@ -32,8 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-from procsup.cgroups import probe, subtree_path  # noqa: E402
-from procsup.client import Client, NoMaster  # noqa: E402
+from procsup.control.client import Client, NoMaster  # noqa: E402
+from procsup.engine.cgroups import probe, subtree_path  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CRASHY = REPO / "bench" / "crashy.sh"

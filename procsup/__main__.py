@@ -1,5 +1,5 @@
 """`python -m procsup` is the CLI; the background master is started this way too."""
 
-from procsup.cli import main
+from procsup.cli.main import main
 
 raise SystemExit(main())

@@ -17,8 +17,8 @@ from typing import Any
 
 import psutil
 
-from procsup.cgroups import Cgroup, CgroupUnavailable, subtree_path
-from procsup.client import Client, NoMaster
+from procsup.control.client import Client, NoMaster
+from procsup.engine.cgroups import Cgroup, CgroupUnavailable, subtree_path
 
 CHILDREN = Path(__file__).parent / "children"
 PY = sys.executable

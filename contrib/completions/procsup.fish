@@ -2,7 +2,7 @@
 #
 # Install: cp contrib/completions/procsup.fish ~/.config/fish/completions/procsup.fish
 #
-# Verbs and options follow procsup/cli.py. Program and instance names come from the running
+# Verbs and options follow procsup/cli/main.py. Program and instance names come from the running
 # master (`procsup --no-autostart list --json`, task names from `procsup --no-autostart tasks
 # --json`; a completion never starts a master), or, when none answers, from the config file
 # (`procsup check --json`). -c/--socket given on the command line are passed along.

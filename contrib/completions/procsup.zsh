@@ -5,7 +5,7 @@
 #   mkdir -p ~/.zfunc && cp contrib/completions/procsup.zsh ~/.zfunc/_procsup
 #   # in ~/.zshrc, before compinit:  fpath=(~/.zfunc $fpath)
 #
-# Verbs and options follow procsup/cli.py. Program and instance names come from the running
+# Verbs and options follow procsup/cli/main.py. Program and instance names come from the running
 # master (`procsup --no-autostart list --json`, task names from `procsup --no-autostart tasks
 # --json`; a completion never starts a master), or, when none answers, from the config file
 # (`procsup check --json`).

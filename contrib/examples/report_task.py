@@ -16,5 +16,7 @@ started = time.monotonic()
 rows = random.randint(100, 999)
 time.sleep(0.2)  # "build the report"
 took = time.monotonic() - started
-print(f"{task} run {run_id} (scheduled {scheduled}): {rows} rows summarised in {took:.2f}s",
-      flush=True)
+print(
+    f"{task} run {run_id} (scheduled {scheduled}): {rows} rows summarised in {took:.2f}s",
+    flush=True,
+)

@@ -15,9 +15,15 @@ while True:
     tick += 1
     print(f"{name} tick {tick}: all good", flush=True)
     if tick % 2 == 0:
-        print(f"{name} tick {tick}: warning: cache is {tick % 7 * 10}% full",
-              file=sys.stderr, flush=True)
+        print(
+            f"{name} tick {tick}: warning: cache is {tick % 7 * 10}% full",
+            file=sys.stderr,
+            flush=True,
+        )
     if tick % 5 == 0:
-        print(f"{name} tick {tick}: error: upstream timed out, will retry",
-              file=sys.stderr, flush=True)
+        print(
+            f"{name} tick {tick}: error: upstream timed out, will retry",
+            file=sys.stderr,
+            flush=True,
+        )
     time.sleep(2)

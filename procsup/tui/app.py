@@ -29,7 +29,7 @@ from procsup.tui.store import Store
 from procsup.tui.tasks import TaskTable
 
 if TYPE_CHECKING:
-    from procsup.commands import Context
+    from procsup.cli.commands import Context
 
 FLUSH_DELAY = 0.05  # events arriving within this are applied to the tables together
 FILTER_DELAY = 0.15  # typing in the filter: apply when the keys pause this long

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.text import Text
 
-from procsup.humanize import format_duration, format_size
+from procsup.core.humanize import format_duration, format_size
 
 Row = dict[str, Any]
 DASH = Text("-", style="dim")

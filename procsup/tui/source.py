@@ -14,7 +14,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from procsup.client import unix_address
+from procsup.control.client import unix_address
 
 STREAM_LIMIT = 64 * 1024 * 1024  # an events snapshot of many instances is one long line
 CLIENT_NAME = "procsup-tui"

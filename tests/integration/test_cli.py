@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 import procsup
-from procsup.config import load_config
+from procsup.config.load import load_config
 from tests.harness import CHILDREN, PY, child, env_without_master, wait_for
 
 
@@ -332,7 +332,12 @@ def test_version():
 
 HEAVY = ("textual", "croniter", "redis", "dotenv", "yaml")
 #: import, startup, describe and env_file code is never loaded by `list`
-NOT_FOR_LIST = ("procsup.migrate", "procsup.startup", "procsup.describe", "procsup.envfile")
+NOT_FOR_LIST = (
+    "procsup.cli.migrate",
+    "procsup.cli.startup",
+    "procsup.cli.describe",
+    "procsup.config.envfile",
+)
 
 
 def test_list_imports_none_of_the_heavy_libraries(start_master):
@@ -359,7 +364,7 @@ def test_list_imports_none_of_the_heavy_libraries(start_master):
         for line in result.stderr.splitlines()
         if line.startswith("import time:") and "imported package" not in line
     ]
-    assert "procsup.cli" in imported  # the parsing works
+    assert "procsup.cli.main" in imported  # the parsing works
     top_level = {name.split(".")[0] for name in imported}
     assert not top_level & set(HEAVY), sorted(top_level & set(HEAVY))
     assert not [n for n in imported if n.startswith(NOT_FOR_LIST)]
@@ -513,7 +518,8 @@ def test_save_keeps_comments_and_formatting(master_factory):
 def test_save_is_the_only_command_that_imports_tomlkit():
     """tomlkit is loaded by the master's `save` only: neither the CLI nor config loading pays."""
     probe = (
-        "import sys, procsup.cli, procsup.config, procsup.commands, procsup.check; "
+        "import sys, procsup.cli.main, procsup.config.load, procsup.cli.commands, "
+        "procsup.cli.check; "
         "print('tomlkit' in sys.modules)"
     )
     result = subprocess.run([PY, "-c", probe], capture_output=True, text=True, timeout=30)

@@ -310,15 +310,15 @@ def _system_user() -> pwd.struct_passwd:
 
 
 def run_cli_as(user: pwd.struct_passwd, argv: list[str]) -> tuple[int, str]:
-    """The real CLI (`procsup.cli.main`) in a forked child that became `user`. In-process,
+    """The real CLI (`procsup.cli.main.main`) in a forked child that became `user`. In-process,
     because the test's interpreter may live where that user cannot read (a pyenv under /root);
     everything the command needs is imported before the fork."""
     import traceback
 
-    import procsup.cli
-    import procsup.commands
-    import procsup.locate
-    import procsup.tables
+    import procsup.cli.commands
+    import procsup.cli.main
+    import procsup.cli.tables
+    import procsup.core.locate
 
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -333,7 +333,7 @@ def run_cli_as(user: pwd.struct_passwd, argv: list[str]) -> tuple[int, str]:
             os.dup2(write_end, 2)
             sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 (pytest swapped these)
             sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-            code = procsup.cli.main(argv)
+            code = procsup.cli.main.main(argv)
         except BaseException:
             traceback.print_exc()
         finally:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from procsup.config import load_config
-from procsup.datatypes import parse_duration
+from procsup.config.load import load_config
+from procsup.core.values import parse_duration
 
 UNIT = Path(__file__).parents[2] / "contrib" / "procsup.service"
 

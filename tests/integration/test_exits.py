@@ -10,7 +10,7 @@ import os
 import re
 import signal
 
-from procsup.client import Client
+from procsup.control.client import Client
 from tests.harness import child, wait_for
 
 KILLED = re.compile(

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from procsup.client import Client
+from procsup.control.client import Client
 from tests.harness import MasterProc, child, wait_for
 
 ATTACKER = "procsup-attacker"

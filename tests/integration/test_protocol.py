@@ -1,6 +1,6 @@
 """The control protocol over a raw socket: framing, errors, limits, garbage, streams, peers.
 
-These tests speak the wire format directly (no procsup.client), as another tool would.
+These tests speak the wire format directly (no procsup.control.client), as another tool would.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import procsup
-from procsup.protocol import MAX_LINE, PROTOCOL_VERSION
+from procsup.control.protocol import MAX_LINE, PROTOCOL_VERSION
 from tests.harness import MasterProc, child, short_tmpdir, wait_for
 
 NUMBER_SETTINGS = settings(

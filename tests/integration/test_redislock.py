@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio
 
-from procsup.redislock import FENCE_PREFIX, LOCK_PREFIX, Lease, LockUnavailable, RedisLocks
+from procsup.tasks.redislock import FENCE_PREFIX, LOCK_PREFIX, Lease, LockUnavailable, RedisLocks
 from tests.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.redis

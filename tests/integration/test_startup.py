@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from procsup.startup import documented_default
+from procsup.cli.startup import documented_default
 from tests.harness import PY
 from tests.integration.test_contrib import UNIT, _settings, _systemd_analyze
 

@@ -325,7 +325,7 @@ def test_catch_up_runs_once_after_downtime(master_factory, tmp_path):
 
 
 def test_run_events_on_the_stream(start_master, tmp_path):
-    from procsup.client import Client
+    from procsup.control.client import Client
 
     m = start_master(
         """

@@ -15,9 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from procsup.cgroups import probe, subtree_path
-from procsup.client import NoMaster
-from procsup.config import ConfigError, load_config
+from procsup.config.load import ConfigError, load_config
+from procsup.control.client import NoMaster
+from procsup.engine.cgroups import probe, subtree_path
 from tests.harness import PY, MasterProc, child, short_tmpdir, wait_for
 
 MODES = ("env-i", "clobber")
@@ -254,7 +254,7 @@ def test_cgroup_kill_without_cgroup_kill_file(daemons: list[int]) -> None:
     """The fallback for kernels before 5.14 (freeze, SIGKILL each member, thaw) empties a cgroup
     whose members fork."""
     require_cgroups()
-    from procsup.cgroups import Cgroup
+    from procsup.engine.cgroups import Cgroup
 
     root = short_tmpdir()
     cg = Cgroup(str(Path(subtree_path(str(root))).parent / f"procsup-test-kill-{os.getpid()}"))

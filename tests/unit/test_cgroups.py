@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from procsup.cgroups import cgroup2_mount, own_cgroup, probe
+from procsup.engine.cgroups import cgroup2_mount, own_cgroup, probe
 
 HYBRID = """\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755

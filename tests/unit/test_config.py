@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from procsup.config import (
+from procsup.config.checks import every_interval, user_check
+from procsup.config.dump import program_to_dict
+from procsup.config.load import (
     ConfigError,
     ConfigIssue,
     ProgramConfig,
@@ -24,8 +26,6 @@ from procsup.config import (
     program_from_dict,
     task_from_dict,
 )
-from procsup.config_checks import every_interval, user_check
-from procsup.config_dump import program_to_dict
 
 
 def write(path: Path, text: str) -> Path:
@@ -458,7 +458,7 @@ def test_errors_in_included_file_carry_its_name(tmp_path: Path) -> None:
 def test_finding_the_socket_imports_no_cron_or_zoneinfo(tmp_path: Path) -> None:
     path = write(tmp_path / "procsup.toml", '[tasks.t]\ncommand = "x"\nschedule = "@daily"\n')
     code = (
-        "import sys; from procsup.locate import master_paths; "
+        "import sys; from procsup.core.locate import master_paths; "
         f"master_paths({str(path)!r}); "
         "print(sorted(m for m in ('croniter', 'zoneinfo') if m in sys.modules))"
     )

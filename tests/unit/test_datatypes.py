@@ -1,4 +1,4 @@
-"""The pure converters in procsup.datatypes."""
+"""The pure converters in procsup.core.values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import signal
 
 import pytest
 
-from procsup.datatypes import (
+from procsup.core.humanize import format_duration, format_size
+from procsup.core.values import (
     duration_for_toml,
     parse_duration,
     parse_exit_codes,
@@ -15,7 +16,6 @@ from procsup.datatypes import (
     parse_size,
     size_for_toml,
 )
-from procsup.humanize import format_duration, format_size
 
 
 @pytest.mark.parametrize(

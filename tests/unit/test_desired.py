@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from procsup.desired import (
+from procsup.engine.desired import (
     RunTimeChanges,
     adhoc_override,
     desired_override,

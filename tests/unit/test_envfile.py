@@ -1,4 +1,4 @@
-"""env_file: a Laravel `.env` loads as documented in procsup/envfile.py and the README."""
+"""env_file: a Laravel `.env` loads as documented in procsup/config/envfile.py and the README."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from procsup.envfile import load_env_files, parse_dotenv
+from procsup.config.envfile import load_env_files, parse_dotenv
 
 LARAVEL_ENV = Path(__file__).parents[1] / "fixtures" / "migrate" / "laravel-env" / ".env"
 
@@ -63,7 +63,7 @@ def _config(tmp_path: Path, body: str) -> Path:
 
 
 def test_env_file_in_the_config_merges_under_environment(tmp_path: Path):
-    from procsup.config import load_config
+    from procsup.config.load import load_config
 
     (tmp_path / ".env").write_text('APP_ENV=local\nAPP_NAME="Demo"\n')
     path = _config(
@@ -79,7 +79,7 @@ def test_env_file_in_the_config_merges_under_environment(tmp_path: Path):
 
 
 def test_a_missing_env_file_is_a_config_error_with_its_key_path(tmp_path: Path):
-    from procsup.config import ConfigError, load_config
+    from procsup.config.load import ConfigError, load_config
 
     path = _config(tmp_path, '[programs.w]\ncommand = "sleep 1"\nenv_file = "nope.env"\n')
     with pytest.raises(ConfigError) as err:
@@ -93,8 +93,8 @@ def test_a_missing_env_file_is_a_config_error_with_its_key_path(tmp_path: Path):
 
 
 def test_save_does_not_copy_env_file_values_into_the_config(tmp_path: Path):
-    from procsup.config import load_config
-    from procsup.config_dump import program_to_dict
+    from procsup.config.dump import program_to_dict
+    from procsup.config.load import load_config
 
     (tmp_path / ".env").write_text("SECRET=s3cret\n")
     path = _config(

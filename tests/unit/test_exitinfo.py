@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import errno
 
-from procsup import exitinfo
-from procsup.exitinfo import RESTART, RETRY, exit_cause, next_step, sentence, spawn_error_text
+from procsup.engine import exitinfo
+from procsup.engine.exitinfo import (
+    RESTART,
+    RETRY,
+    exit_cause,
+    next_step,
+    sentence,
+    spawn_error_text,
+)
 
 
 def test_the_sentences_of_the_issue() -> None:

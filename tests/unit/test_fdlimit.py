@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from procsup import fdlimit
-from procsup.process import wait_gone
+from procsup.engine import fdlimit
+from procsup.engine.process import wait_gone
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""procsup.history on real SQLite files in tmp_path."""
+"""procsup.tasks.history on real SQLite files in tmp_path."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from procsup import history as history_mod
-from procsup.history import ABANDONED_REASON, History, RunRecord, open_history
+from procsup.tasks import history as history_mod
+from procsup.tasks.history import ABANDONED_REASON, History, RunRecord, open_history
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_corrupt_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFi
     path = tmp_path / "history.sqlite3"
     garbage = b"this is not a database\x00\xff" * 200
     path.write_bytes(garbage)
-    with caplog.at_level(logging.WARNING, logger="procsup.history"):
+    with caplog.at_level(logging.WARNING, logger="procsup.tasks.history"):
         h = open_history(tmp_path)
     try:
         (aside,) = tmp_path.glob("history.corrupt-*")
@@ -318,7 +318,7 @@ def test_write_after_close_is_logged_not_raised(
     hist: History, caplog: pytest.LogCaptureFixture
 ) -> None:
     hist.close()
-    with caplog.at_level(logging.WARNING, logger="procsup.history"):
+    with caplog.at_level(logging.WARNING, logger="procsup.tasks.history"):
         hist.record(run("t", "a"), keep=10)
         rec = skip("t", "s", "overlap", 1.0)
         assert hist.record_skip(rec, keep=10) is rec

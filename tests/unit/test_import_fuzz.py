@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from procsup.migrate.output import run_import
+from procsup.cli.migrate.output import run_import
 
 SECTIONS = st.sampled_from(
     [

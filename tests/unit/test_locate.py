@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from procsup import locate
+from procsup.core import locate
 
 
 @pytest.fixture(autouse=True)

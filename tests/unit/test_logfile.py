@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from procsup import safefs
-from procsup.logfile import LogFile
-from procsup.logregistry import LogFiles
+from procsup.engine import safefs
+from procsup.engine.logfile import LogFile
+from procsup.engine.logregistry import LogFiles
 
 A, B = object(), object()  # two writers (two pipes)
 
@@ -150,7 +150,7 @@ def test_a_refused_file_works_again_once_it_is_removed(tmp_path):
 
 
 def test_list_info_tells_log_trouble_after_the_instance_note():
-    from procsup.tables import info_text
+    from procsup.cli.tables import info_text
 
     row = {"state": "RUNNING", "log_error": "x.log refused: it is a symlink", "log_dropped": 2048}
     assert info_text(row, 0.0) == "log x.log refused: it is a symlink; 2.0K dropped"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from procsup.migrate import convert, detect_text
-from procsup.migrate.crontab import split_percent, split_schedule
-from procsup.migrate.supervisord import parse_environment
+from procsup.cli.migrate import convert, detect_text
+from procsup.cli.migrate.crontab import split_percent, split_schedule
+from procsup.cli.migrate.supervisord import parse_environment
 
 
 def _one(tmp_path: Path, name: str, text: str, kind: str | None = None, env: str | None = None):

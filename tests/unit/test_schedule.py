@@ -1,4 +1,4 @@
-"""procsup.schedule: next-fire times, above all across DST changes. No clock reads."""
+"""procsup.tasks.schedule: next-fire times, above all across DST changes. No clock reads."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procsup.schedule import Fire, Schedule, Skipped
+from procsup.tasks.schedule import Fire, Schedule, Skipped
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"

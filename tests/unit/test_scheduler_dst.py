@@ -13,12 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from procsup.config import load_config
-from procsup.events import Broadcaster
-from procsup.history import RunRecord
-from procsup.process import Reaper
-from procsup.runtime import Runtime
-from procsup.scheduler import Scheduler
+from procsup.config.load import load_config
+from procsup.engine.events import Broadcaster
+from procsup.engine.process import Reaper
+from procsup.engine.runtime import Runtime
+from procsup.tasks.history import RunRecord
+from procsup.tasks.scheduler import Scheduler
 
 
 def utc(text: str) -> float:

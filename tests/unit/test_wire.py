@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from procsup.logs import LogChunk
-from procsup.logview import escape_controls
-from procsup.protocol import MAX_INT, ProtocolError, parse_request
+from procsup.cli.logview import escape_controls
+from procsup.control.protocol import MAX_INT, ProtocolError, parse_request
+from procsup.engine.logs import LogChunk
 
 numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**70), 2**70)
 nested = st.recursive(
@@ -80,7 +80,7 @@ def test_escapes_are_readable():
 
 @given(data=st.binary(max_size=64) | st.text(alphabet="a\n\r\u2028", max_size=20).map(str.encode))
 def test_followers_split_lines_like_chunk_lines(data):
-    from procsup.log_handlers import _iter_lines
+    from procsup.control.handlers.logs import _iter_lines
 
     chunk = LogChunk(0.0, "stdout", data)
     assert list(_iter_lines(chunk)) == chunk.lines()

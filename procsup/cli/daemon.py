@@ -1,0 +1,27 @@
+"""`procsup daemon -f`: the master in the foreground, logging to stderr (systemd, Docker, CI),
+or to a rotating file when the CLI started it in the background."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+LOG_FORMAT = "%(asctime)s procsup[%(process)d] %(levelname)s %(message)s"
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 3
+
+
+def run_foreground(config_path: Path, log_file: str | None = None) -> int:
+    handler: logging.Handler
+    if log_file:
+        handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, handlers=[handler])
+    from procsup.engine.master import run_master
+
+    return run_master(config_path)

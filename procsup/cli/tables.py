@@ -1,0 +1,260 @@
+"""Formatting for people: aligned tables and short relative times. All output formatting of the
+CLI lives here, so the commands stay about what to ask and the look stays consistent."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Sequence
+
+from procsup.core.humanize import format_duration, format_size
+
+TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
+if TYPE_CHECKING:
+    from typing import Any
+
+COLOURS = {
+    "RUNNING": "32",
+    "STARTING": "33",
+    "BACKOFF": "33",
+    "STOPPING": "33",
+    "FATAL": "31",
+    "EXITED": "31",
+    "STOPPED": "2",
+}
+
+
+def table(
+    headers: Sequence[str],
+    rows: list[list[str]],
+    colour_col: int | None = None,
+    colour: bool = False,
+) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
+        if colour and colour_col is not None and row[colour_col] in COLOURS:
+            cells[colour_col] = f"\033[{COLOURS[row[colour_col]]}m{cells[colour_col]}\033[0m"
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def exit_text(code: int | None) -> str:
+    """`0`, `1`, `SIGKILL` — how a process last ended."""
+    if code is None:
+        return "-"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return str(code)
+
+
+def ago(ts: float | None, now: float) -> str:
+    return "-" if ts is None else f"{format_duration(max(0.0, now - ts))} ago"
+
+
+def until(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    clock = time.strftime("%H:%M:%S", time.localtime(ts))
+    return f"{clock} (in {format_duration(max(0.0, ts - now))})"
+
+
+def instance_note(row: dict[str, Any], now: float) -> str:
+    """What a person wants to know beyond the state: why it is not running (the exit sentence
+    the master logged, without the name), when it retries, and whether the user's start/stop
+    overrides the file."""
+    notes = [_state_note(row, now), *_overrides(row, program_wide=False)]
+    return "; ".join(n for n in notes if n)
+
+
+def _state_note(row: dict[str, Any], now: float) -> str:
+    state, reason, cause = row["state"], row.get("last_exit_reason"), row.get("last_exit_cause")
+    if state in ("EXITED", "FATAL") and reason:
+        return f"{reason.removeprefix(row['name'] + ' ')} ({ago(row.get('last_exit_time'), now)})"
+    if state == "BACKOFF" and cause:
+        note = cause
+    elif row.get("spawn_error") and state in ("BACKOFF", "FATAL"):
+        note = f"could not start: {row['spawn_error']}"
+    elif state in ("EXITED", "FATAL", "BACKOFF"):
+        note = f"exited {exit_text(row.get('last_exit'))} {ago(row.get('last_exit_time'), now)}"
+    else:
+        return ""
+    if state == "BACKOFF":
+        note += f"; attempt {row.get('attempt', 0)}, next try {until(row.get('next_try'), now)}"
+    return note
+
+
+PROGRAM_WIDE = ("scaled", "adhoc")  # overrides that every instance of a program carries
+RESET_HINT = "(`procsup reload --reset` applies the config file as written)"
+
+
+def _overrides(row: dict[str, Any], program_wide: bool) -> list[str]:
+    return [
+        str(o.get("text"))
+        for o in row.get("overrides") or []
+        if (o.get("kind") in PROGRAM_WIDE) == program_wide
+    ]
+
+
+def program_notes(instances: list[dict[str, Any]]) -> list[str]:
+    """Lines under the `list` table for run-time changes of whole programs (`worker: scaled to
+    4, file says 2`), once per program, with how to undo them; [] when there are none."""
+    notes: dict[str, None] = {}
+    for row in instances:
+        for text in _overrides(row, program_wide=True):
+            notes[f"{row['program']}: {text}"] = None
+    if not notes and not any(_overrides(r, program_wide=False) for r in instances):
+        return []
+    return [*notes, RESET_HINT]
+
+
+RELOAD_KEYS = (
+    "added",
+    "removed",
+    "changed",
+    "scaled",
+    "tasks_added",
+    "tasks_removed",
+    "tasks_changed",
+    "needs_restart",
+)
+
+
+def reload_lines(result: dict[str, Any]) -> list[str]:
+    """What `reload` did, what it kept of the user's run-time changes, or what --reset undid."""
+    lines = [
+        f"{key.replace('_', ' ')}: {', '.join(result[key])}"
+        for key in RELOAD_KEYS
+        if result.get(key)
+    ]
+    if not lines:
+        lines.append("nothing changed in the config file")
+    if result.get("reset"):
+        lines.append("undone by --reset: " + "; ".join(result["reset"]))
+    if result.get("kept"):
+        lines.append("kept: " + "; ".join(result["kept"]))
+        lines.append(RESET_HINT)
+    return lines
+
+
+def log_note(row: dict[str, Any]) -> str:
+    """Why output is not reaching a log file, and how much never did (since the master started)."""
+    error, dropped = row.get("log_error"), row.get("log_dropped") or 0
+    if not error and not dropped:
+        return ""
+    if not error:
+        return f"log: {format_size(dropped)} dropped"
+    return f"log {error}; {format_size(dropped)} dropped" if dropped else f"log {error}"
+
+
+def info_text(row: dict[str, Any], now: float) -> str:
+    """The INFO column: the instance's own note, then any log-file trouble."""
+    return "; ".join(part for part in (instance_note(row, now), log_note(row)) if part)
+
+
+LIST_HEADERS = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "LAST EXIT", "INFO"]
+
+
+def list_rows(instances: list[dict[str, Any]], now: float | None = None) -> list[list[str]]:
+    now = time.time() if now is None else now
+    rows = []
+    for r in instances:
+        cpu, rss, uptime = r.get("cpu"), r.get("rss"), r.get("uptime")
+        rows.append(
+            [
+                r["name"],
+                r["state"],
+                str(r["pid"]) if r.get("pid") else "-",
+                format_duration(uptime) if uptime is not None else "-",
+                str(r.get("restarts", 0)),
+                f"{cpu:.1f}%" if cpu is not None else "-",
+                format_size(rss) if rss is not None else "-",
+                exit_text(r.get("last_exit")),
+                info_text(r, now),
+            ]
+        )
+    return rows
+
+
+TASK_HEADERS = ["TASK", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT", "DURATION", "RUNNING"]
+HISTORY_HEADERS = ["RUN", "TASK", "TRIGGER", "SCHEDULED", "STARTED", "DURATION", "RESULT"]
+
+
+def task_rows(tasks: list[dict[str, Any]], now: float | None = None) -> list[list[str]]:
+    now = time.time() if now is None else now
+    rows = []
+    for t in tasks:
+        last = t.get("last") or {}
+        running = t.get("running") or []
+        nxt = t.get("next_run")
+        next_text = "-" if nxt is None else f"{_zone_clock(t.get('next_run_local'))}"
+        if nxt is not None:
+            next_text += f" (in {format_duration(max(0.0, nxt - now))})"
+        if not t.get("enabled", True):
+            next_text = "disabled"
+        last_at = last.get("started") or last.get("last_scheduled") or last.get("scheduled")
+        rows.append(
+            [
+                t["name"],
+                t["schedule"],
+                t.get("timezone") or "-",
+                next_text,
+                ago(last_at, now) if last else "-",
+                run_result(last) if last else "never ran",
+                _duration(last.get("duration")),
+                ", ".join(f"pid {r['pid']}" for r in running if r.get("pid")) or "-",
+            ]
+        )
+    return rows
+
+
+def history_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            r["run_id"],
+            r["task"],
+            r["trigger"],
+            _clock(r.get("scheduled")),
+            _clock(r.get("started")),
+            _duration(r.get("duration")),
+            run_result(r),
+        ]
+        for r in runs
+    ]
+
+
+def run_result(run: dict[str, Any]) -> str:
+    """`ok`, `failed (exit 2)`, `timeout`, `skipped ×12: overlap`, with the reason when known."""
+    status = run.get("status", "?")
+    if status == "failed" and run.get("exit_code") is not None and not run.get("reason"):
+        status += f" (exit {exit_text(run['exit_code'])})"
+    if status == "skipped" and run.get("count", 1) > 1:
+        status += f" ×{run['count']}"
+    reason = run.get("reason")
+    return f"{status}: {reason}" if reason else status
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.3f}s" if seconds < 10 else format_duration(seconds)
+
+
+def _clock(ts: float | None) -> str:
+    """A run's time in the viewer's zone, to the millisecond (start delays are visible)."""
+    if ts is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1000):03d}"
+
+
+def _zone_clock(iso: str | None) -> str:
+    """'2026-11-23T14:05:00+01:00' → '2026-11-23 14:05:00' (the zone is its own column)."""
+    if not iso:
+        return "-"
+    return iso[:19].replace("T", " ")

@@ -1,0 +1,67 @@
+"""`procsup save`: write the running set back into the config file, edited in place.
+
+Ad-hoc programs are added as `[programs.NAME]` tables and run-time numprocs written into their
+programs' tables; every other line, comment and blank line of a hand-written file stays as it
+was (tomlkit edits the parsed document; tomli-w, which writes from scratch, would drop them).
+The previous file is kept as `.bak`. tomlkit is imported here only: the CLI never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tomlkit
+from tomlkit.items import Table
+
+from procsup.config.dump import program_to_dict
+
+if TYPE_CHECKING:
+    from procsup.engine.registry import Registry
+
+
+def save_config(path: Path, registry: Registry) -> list[str]:
+    """Returns the programs whose run-time numprocs could not be written: they are defined in an
+    included file, which `save` leaves alone."""
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except ValueError as exc:  # edited since the master loaded it: leave it to its author
+        raise OSError(f"it is not valid TOML any more ({exc}); fix it, then save") from None
+    if "programs" not in doc:
+        doc.append("programs", tomlkit.table(is_super_table=True))
+    programs = doc["programs"]
+    if not isinstance(programs, dict):
+        raise OSError("its `programs` is not a table any more; fix it, then save")
+    log_dir = registry.config.master.log_dir
+    elsewhere = []
+    for name, prog in registry.programs.items():
+        if prog.adhoc:
+            programs[name] = _new_table(program_to_dict(prog.config, log_dir))
+        if name in programs:
+            if programs[name].get("numprocs", 1) != prog.numprocs:
+                programs[name]["numprocs"] = prog.numprocs
+        elif prog.numprocs != prog.config.numprocs:
+            elsewhere.append(name)
+    shutil.copy2(path, path.with_name(path.name + ".bak"))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    shutil.copystat(path, tmp)  # keep the file's mode
+    os.replace(tmp, path)
+    return elsewhere
+
+
+def _new_table(values: dict[str, Any]) -> Table:
+    """A `[programs.NAME]` table as a person would write it: tables of values (environment)
+    inline, and a blank line after it."""
+    table = tomlkit.table()
+    for key, value in values.items():
+        if isinstance(value, dict):
+            inline = tomlkit.inline_table()
+            inline.update(value)
+            table.add(key, inline)
+        else:
+            table.add(key, value)
+    table.add(tomlkit.nl())
+    return table

@@ -1,0 +1,233 @@
+"""The `logs` control command: recent output, and following it live (see base.py for the
+conventions; this registers into the same table).
+
+A follower never makes the master hold more than FOLLOW_BUDGET bytes of output for it: when a
+client reads slower than programs write, the oldest queued output is skipped and the client is
+told how many bytes it missed, as one marked item in the stream. Following a program (or
+everything) picks up instances and tasks that appear later, as `tail -F` picks up new files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from procsup.control import protocol
+from procsup.control.handlers.base import Connection, _arg, _names, _number, command
+from procsup.control.protocol import ProtocolError
+from procsup.engine.logs import Follower, LogChunk, tail_file
+from procsup.engine.output import MARK_STREAM, Output
+from procsup.engine.registry import NotFound
+
+if TYPE_CHECKING:
+    from procsup.engine.events import Event
+    from procsup.engine.master import Master
+
+FOLLOW_BUDGET = 256 * 1024  # bytes of output queued for one follower before it skips ahead
+DEFAULT_LINES = 20
+MAX_LINES = 1_000_000
+MAX_SINCE = 10 * 365 * 86400.0
+
+
+class SkippingQueue(asyncio.Queue[tuple[str, LogChunk]]):
+    """Output chunks for one follower, bounded by bytes: a new chunk that does not fit pushes
+    the oldest ones out, and `skipped` counts their bytes until the follower reads the count."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+        self.held = 0
+        self.skipped = 0
+
+    def put_nowait(self, item: tuple[str, LogChunk]) -> None:
+        size = len(item[1].data)
+        while self._queue and self.held + size > self.budget:  # type: ignore[attr-defined]
+            _, old = self._queue.popleft()  # type: ignore[attr-defined]
+            self.held -= len(old.data)
+            self.skipped += len(old.data)
+        self.held += size
+        super().put_nowait(item)
+
+    def get_nowait(self) -> tuple[str, LogChunk]:
+        item = super().get_nowait()
+        self.held -= len(item[1].data)
+        return item
+
+    def take_skipped(self) -> int:
+        skipped, self.skipped = self.skipped, 0
+        return skipped
+
+
+class SkippingFollower(Follower):
+    """A Follower whose queue never fills (so it is never dropped): it skips ahead instead."""
+
+    def __init__(self, budget: int = FOLLOW_BUDGET) -> None:
+        super().__init__()
+        self.queue = SkippingQueue(budget)
+
+
+@command("logs")
+async def logs(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+    """Recent output of the named instances (all when none), stdout and stderr interleaved in
+    arrival order; `follow` streams new lines until the client leaves."""
+    names = _names(args, required=False)
+    sources = _log_sources(master, names)
+    streams = _streams(_arg(args, "stream", str, None))
+    since = _number(args, "since", None, 0, MAX_SINCE)
+    count = _number(args, "lines", DEFAULT_LINES, -1, MAX_LINES, integer=True)
+    if not _arg(args, "follow", bool, False):
+        return {"lines": _backlog(sources, count, streams, since)}
+    follower = SkippingFollower()
+    followed = {id(out): out for out in sources}
+    for out in sources:  # subscribe before reading the backlog: no line falls in between
+        out.ring.follow(follower)
+    watcher = asyncio.ensure_future(_watch_new_sources(master, names, followed, follower))
+    try:
+        for line in _backlog(sources, count, streams, since):
+            await conn.send_item(line)
+        await _follow(follower, streams, conn)
+    finally:
+        watcher.cancel()
+        for out in followed.values():
+            out.ring.unfollow(follower)
+    return None
+
+
+def _log_sources(master: Master, names: list[str]) -> list[Output]:
+    """The outputs of the named instances and tasks (every one when none is named)."""
+    tasks = master.scheduler.tasks
+    if not names:
+        return [i.output for i in master.registry.instances()] + [t.output for t in tasks.values()]
+    found: dict[str, Output] = {}
+    for name in names:
+        matched = [t for t in tasks if name in (t, "all") or fnmatch.fnmatchcase(t, name)]
+        found.update((t, tasks[t].output) for t in matched)
+        try:
+            found.update((i.name, i.output) for i in master.registry.resolve([name]))
+        except NotFound:
+            if not matched:
+                raise ProtocolError(
+                    protocol.NOT_FOUND,
+                    f"no program, instance or task matches {name!r} "
+                    "(see `procsup list` and `procsup tasks`)",
+                ) from None
+    return list(found.values())
+
+
+def _streams(stream: str | None) -> set[str]:
+    if stream is None:  # both streams, and procsup's marked lines about exits between them
+        return {"stdout", "stderr", MARK_STREAM}
+    if stream not in ("stdout", "stderr"):
+        raise ProtocolError(protocol.INVALID, "args.stream must be 'stdout' or 'stderr'")
+    return {stream}
+
+
+def _line_items(name: str, chunk: LogChunk) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
+        for line in chunk.lines()
+    ]
+
+
+def _backlog(
+    sources: list[Output], n: int, streams: set[str], since: float | None
+) -> list[dict[str, Any]]:
+    """The last `n` lines (0: none, as `tail -n 0`; negative: all that is held)."""
+    if n == 0:
+        return []
+    cutoff = time.time() - since if since is not None else None
+    items: list[dict[str, Any]] = []
+    for out in sources:
+        chunks = out.ring.chunks()
+        if not chunks:  # nothing since this master started: fall back to the files
+            for stream, path in out.paths().items():
+                chunks.extend(tail_file(path, stream, n))
+        for chunk in chunks:
+            if chunk.stream in streams and (cutoff is None or chunk.time >= cutoff):
+                items.extend(_line_items(out.ring.name, chunk))
+    items.sort(key=lambda it: it["time"])  # stable: keeps each chunk's lines in order
+    return items[-n:] if n > 0 else items
+
+
+def _iter_lines(chunk: LogChunk) -> Iterator[str]:
+    """LogChunk.lines() one at a time: a follower blocked on a slow client then holds one
+    line's item, not a list of items for a whole (up to 1 MiB) chunk."""
+    text = chunk.data.decode("utf-8", "replace")
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
+async def _follow(follower: Follower, streams: set[str], conn: Connection) -> None:
+    queue = follower.queue
+    while not follower.dropped or not queue.empty():
+        name, chunk = await conn.next_or_leave(queue.get())
+        skipped = queue.take_skipped() if isinstance(queue, SkippingQueue) else 0
+        if skipped:
+            await conn.send_item(
+                {"skipped": skipped, "notice": f"skipped {skipped} bytes: this reader was too slow"}
+            )
+        if chunk.stream in streams:
+            for line in _iter_lines(chunk):
+                item = {"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
+                await conn.send_item(item)
+    await conn.send_item({"notice": "output too fast for this client; lines dropped"})
+
+
+async def _watch_new_sources(
+    master: Master, names: list[str], followed: dict[int, Output], follower: Follower
+) -> None:
+    """Follow instances and tasks that appear while the stream lasts (`scale`, `add`, a reload):
+    on any event about a name not followed yet, resolve the names again."""
+    started = time.time()
+    sub = master.events.subscribe()
+    try:
+        while True:
+            if sub.dropped:  # fell behind while the client was slow: resubscribe, look again
+                master.events.unsubscribe(sub)
+                sub = master.events.subscribe()
+                _add_sources(master, names, followed, follower, started)
+            event = await sub.queue.get()
+            if _may_add_a_source(event, followed):
+                _add_sources(master, names, followed, follower, started)
+    finally:
+        master.events.unsubscribe(sub)
+
+
+def _may_add_a_source(event: Event, followed: dict[int, Output]) -> bool:
+    if event.type == "program":
+        return True
+    if event.type not in ("state", "task"):
+        return False
+    return all(out.ring.name != event.name for out in followed.values())
+
+
+def _add_sources(
+    master: Master,
+    names: list[str],
+    followed: dict[int, Output],
+    follower: Follower,
+    since: float,
+) -> None:
+    """Follow what the names match now and was not followed, with what it wrote since the
+    stream began. Synchronous, so no chunk falls between the read and the subscription."""
+    try:
+        sources = _log_sources(master, names)
+    except ProtocolError:  # a named program went away: keep following what we have
+        return
+    for out in sources:
+        if id(out) in followed:
+            continue
+        followed[id(out)] = out
+        for chunk in out.ring.chunks():
+            if chunk.time >= since:
+                follower.queue.put_nowait((out.ring.name, chunk))
+        out.ring.follow(follower)

@@ -1,0 +1,220 @@
+"""Process membership that cannot be lost: one cgroup v2 per instance spawn and per task run.
+
+A process cannot leave its cgroup by clearing its environment, rewriting its title, setsid or a
+double fork; only a write to a `cgroup.procs` it has no right to touch could move it. So when
+the master can create cgroups (as root, or in a subtree systemd delegated with `Delegate=yes`)
+stop kills a whole cgroup (`cgroup.kill`), emptiness is learned from `cgroup.events`, CPU comes
+from `cpu.stat` and memory from `memory.current` when that controller is on.
+
+Layout: `<cgroup2 mount><the master's own cgroup>/procsup-<hash of state_dir>/<leaf>`, with
+leaves `inst-<spawn id>` and `task-<run id>`. The master stays in its own cgroup, beside the
+subtree, so the "no internal processes" rule never bites: the subtree holds no process itself
+and only the leaves hold processes. Leaves of a killed master are found by the next one in the
+same subtree (same state_dir, same place).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import re
+import signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from procsup.engine.proctree import ProcessTable
+
+log = logging.getLogger(__name__)
+
+TRACKING_MODES = ("auto", "cgroup", "process")
+HINT = "run the master as root, or under systemd with Delegate=yes"
+
+
+class CgroupUnavailable(Exception):
+    """Why no cgroup can be created here (the text is shown to people)."""
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Which tracking a master uses (or would use): `cgroup` with its subtree, or `process`
+    with the reason."""
+
+    kind: str
+    detail: str
+
+    def describe(self) -> str:
+        return f"{self.kind} ({self.detail})"
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040 …)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
+
+
+def cgroup2_mount(mountinfo: str = "/proc/self/mountinfo") -> tuple[str, str] | None:
+    """(mount point, root within the hierarchy) of the first cgroup2 mount, or None."""
+    try:
+        with open(mountinfo) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if sep and right.split()[:1] == ["cgroup2"] and len(fields) >= 5:
+            return _unescape(fields[4]), _unescape(fields[3])
+    return None
+
+
+def own_cgroup(proc_cgroup: str = "/proc/self/cgroup") -> str | None:
+    """This process's cgroup v2 path (the `0::` line), or None when there is none."""
+    try:
+        with open(proc_cgroup) as f:
+            for line in f:
+                if line.startswith("0::"):
+                    return line[3:].rstrip("\n")
+    except OSError:
+        return None
+    return None
+
+
+def subtree_path(state_dir: str) -> str:
+    """Where this state_dir's cgroups live; raises CgroupUnavailable when cgroup2 is absent."""
+    mount = cgroup2_mount()
+    if mount is None:
+        raise CgroupUnavailable("no cgroup2 file system is mounted")
+    point, root = mount
+    own = own_cgroup()
+    if own is None:
+        raise CgroupUnavailable("this process has no cgroup v2 membership (/proc/self/cgroup)")
+    if root != "/" and own.startswith(root):
+        own = own[len(root) :]
+    base = os.path.normpath(point + "/" + own.lstrip("/"))
+    if not base.startswith(point) or not os.path.isdir(base):
+        raise CgroupUnavailable(f"the master's cgroup {own} is not visible under {point}")
+    digest = hashlib.sha256(os.path.realpath(state_dir).encode()).hexdigest()[:16]
+    return f"{base}/procsup-{digest}"
+
+
+def probe(mode: str, state_dir: str) -> Tracking:
+    """What tracking a master started now would use, without creating anything (`check`)."""
+    if mode == "process":
+        return Tracking("process", "tracking = process")
+    try:
+        path = subtree_path(state_dir)
+    except CgroupUnavailable as exc:
+        return Tracking("process", str(exc))
+    parent = os.path.dirname(path)
+    where = path if os.path.isdir(path) else parent
+    if not os.access(where, os.W_OK) or not os.access(f"{parent}/cgroup.procs", os.W_OK):
+        return Tracking("process", f"{where} is not writable ({HINT})")
+    return Tracking("cgroup", path)
+
+
+# --- one cgroup -------------------------------------------------------------------------------
+
+
+class Cgroup:
+    """One leaf cgroup: what is in it, how much it used, and how to kill it all."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def _read(self, name: str) -> str:
+        with open(f"{self.path}/{name}") as f:
+            return f.read()
+
+    def _write(self, name: str, value: str) -> bool:
+        try:
+            with open(f"{self.path}/{name}", "w") as f:
+                f.write(value)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def open_procs(self) -> int:
+        """A descriptor on cgroup.procs; a child writes "0" to it before exec to join."""
+        return os.open(f"{self.path}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(p) for p in self._read("cgroup.procs").split()]
+        except (OSError, ValueError):
+            return []
+
+    def populated(self) -> bool:
+        try:
+            return "populated 1" in self._read("cgroup.events")
+        except OSError:
+            return False  # removed: nothing is in it
+
+    def signal(self, sig: int) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL every process in it at once (`cgroup.kill`, Linux 5.14), else `kill_each`."""
+        try:
+            if self._write("cgroup.kill", "1"):
+                return
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return
+            raise
+        self.kill_each()
+
+    def kill_each(self) -> None:
+        """Before Linux 5.14: freeze the cgroup (5.2+) so nothing in it can fork, SIGKILL each
+        member, and thaw, so the kills are delivered."""
+        frozen = self._write("cgroup.freeze", "1")
+        self.signal(signal.SIGKILL)
+        if frozen:
+            self._write("cgroup.freeze", "0")
+
+    def cpu_seconds(self) -> float:
+        """CPU used by every process that ever ran in it (cpu.stat usage_usec)."""
+        try:
+            for line in self._read("cpu.stat").splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+        except (OSError, ValueError):
+            pass
+        return 0.0
+
+    def memory(self) -> int | None:
+        """memory.current less the page cache (so it compares with RSS), when the memory
+        controller is on for this cgroup; None otherwise."""
+        try:
+            current = int(self._read("memory.current"))
+            stat = dict(line.split() for line in self._read("memory.stat").splitlines())
+        except (OSError, ValueError):
+            return None
+        return max(current - int(stat.get("file", 0)), 0)
+
+    def usage(self, table: ProcessTable) -> tuple[float, int]:
+        """(CPU seconds, memory bytes): memory.current when available, else the RSS summed over
+        the members (read from `table`)."""
+        mem = self.memory()
+        if mem is None:
+            mem = sum(table.rss.get(pid, 0) for pid in self.pids())
+        return self.cpu_seconds(), mem
+
+    def remove(self) -> bool:
+        """rmdir; False when it still holds processes (or is gone already: True)."""
+        try:
+            os.rmdir(self.path)
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            log.warning("cannot remove cgroup %s: %s", self.path, exc.strerror)
+            return False
+        return True

@@ -1,0 +1,413 @@
+"""One supervised slot (`queue:3`): its state machine, restart backoff and current child.
+
+An Instance knows its program's policy and nothing of sockets or other programs. Every state change
+goes through `_set_state`, which checks the transition and publishes the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from procsup.config.load import ProgramConfig
+from procsup.core.states import RUNNING_STATES, State, can_transition
+from procsup.engine import exitinfo
+from procsup.engine.cgroups import Cgroup
+from procsup.engine.events import Event
+from procsup.engine.exitinfo import Ending
+from procsup.engine.output import Output
+from procsup.engine.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
+from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
+from procsup.engine.runtime import Runtime
+from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
+
+log = logging.getLogger(__name__)
+
+MIN_RETRY_DELAY = 0.1  # even `restart_delay = 0` never spins a CPU
+#: a run shorter than this is a failed start even when start_seconds is lower (0 included),
+#: so that no setting turns a program that exits at once into a busy loop
+QUICK_EXIT_FLOOR = 1.0
+
+
+def backoff_delay(failures: int, first: float, cap: float) -> float:
+    """Delay before retry number `failures` (1-based): first, 2×first, 4×first … up to cap."""
+    first = max(first, MIN_RETRY_DELAY)
+    return min(first * 2 ** min(failures - 1, 62), max(cap, first))
+
+
+@dataclass
+class RunInfo:
+    """Facts about the current or last run, for `list`."""
+
+    pid: int | None = None
+    started_wall: float | None = None
+    started_mono: float = 0.0
+    last_exit: int | None = None
+    last_exit_time: float | None = None
+    spawn_error: str | None = None
+    exit_cause: str | None = None  # "exited with code 1 after 3s (not expected)"
+    exit_reason: str | None = None  # the whole sentence, with what happened next
+    start_ticks: int = 0  # kernel start time: tells a leftover of ours from a recycled pid
+    restarts: int = 0
+    failures: int = 0
+    next_try: float | None = None
+
+
+class Instance:
+    """A program instance: spawns, watches, restarts with backoff, stops its whole tree."""
+
+    def __init__(self, config: ProgramConfig, num: int, runtime: Runtime) -> None:
+        self.config = config
+        self.num = num
+        self.name = f"{config.name}:{num}"
+        self.rt = runtime
+        self.state = State.STOPPED
+        self.info = RunInfo()
+        self.desired = config.autostart
+        self.output = self._make_output()
+        self.ring = self.output.ring
+        self._child: Child | None = None
+        self._cgroup: Cgroup | None = None  # the current spawn's, under cgroup tracking
+        self._timer: asyncio.TimerHandle | None = None
+        self._exited: asyncio.Future[int] | None = None
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+        self._spawns = 0
+        self._stop_facts: dict[str, Any] = {}
+        self._stop_why = ("stop requested", exitinfo.STOPPED)
+
+    @property
+    def instance_id(self) -> str:
+        """Marks every process of the current spawn (inherited through the environment)."""
+        return f"{self.rt.run_id}:{self.name}:{self._spawns}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child else None
+
+    # --- state ------------------------------------------------------------------------------
+
+    def _set_state(self, new: State, **data: Any) -> None:
+        old = self.state
+        if old == new:
+            return
+        if not can_transition(old, new):
+            log.error("%s: refusing transition %s -> %s", self.name, old, new)
+            return
+        self.state = new
+        self._changed.set()
+        self._changed = asyncio.Event()
+        log.info("%s: %s -> %s%s", self.name, old, new, _log_details(data))
+        self.rt.publish(
+            Event("state", self.name, {"from": old, "to": new, "program": self.config.name, **data})
+        )
+        self.rt.changed()
+
+    # --- user actions -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start now, clearing any backoff. Running instances are left alone."""
+        async with self._lock:
+            self.desired = True
+            self.info.failures = 0
+            if self.state in (State.STARTING, State.RUNNING):
+                return
+            self._cancel_timer()
+            self._spawn()  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
+
+    async def stop(self, why: str = "stop requested", then: str = exitinfo.STOPPED) -> None:
+        """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); cancel retries.
+        `why` and `then` (what follows: STOPPED, or RESTART) go into the exit sentence."""
+        async with self._lock:
+            self._stop_why = (why, then)
+            self.desired = False
+            self.info.failures = 0
+            self._cancel_timer()
+            if self.state == State.BACKOFF:
+                self.info.next_try = None
+                self._set_state(State.STOPPED)  # BACKOFF -> STOPPED
+            elif self.state in RUNNING_STATES:
+                await self._terminate()
+
+    async def restart(self, why: str = "restart requested") -> None:
+        await self.stop(why, exitinfo.RESTART)
+        await self.start()
+
+    async def wait_running(self, timeout: float) -> bool:
+        """Wait until the instance has left STARTING; True if it is RUNNING then."""
+        deadline = time.monotonic() + timeout
+        while self.state == State.STARTING:
+            try:
+                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        return self.state == State.RUNNING
+
+    def kill(self, sig: int) -> bool:
+        """Send `sig` to the instance's whole tree. False when nothing is running."""
+        if self._child is None:
+            return False
+        pids = self.tree(ProcessTable(scan=self._cgroup is None))
+        send_signal(pids, sig, pgid=self._child.pid)
+        return True
+
+    def tree(self, table: ProcessTable) -> set[int]:
+        if self._cgroup is not None:
+            return set(self._cgroup.pids())
+        return instance_tree(table, self.pid, self.instance_id, self.rt.leaders())
+
+    def usage(self, table: ProcessTable) -> tuple[float, int]:
+        """CPU seconds and memory bytes of the whole tree (its cgroup's, when it has one)."""
+        if self._cgroup is not None:
+            return self._cgroup.usage(table)
+        return tree_stats(table, self.tree(table))
+
+    # --- spawning ---------------------------------------------------------------------------
+
+    def spawn_spec(self) -> SpawnSpec:
+        num = str(self.num)
+        env = dict(self.rt.base_env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update({k: v.replace("{num}", num) for k, v in self.config.environment.items()})
+        env.update(
+            {
+                "PROCSUP_PROGRAM": self.config.name,
+                "PROCSUP_PROCESS_NAME": self.name,
+                "PROCSUP_PROCESS_NUM": num,
+                INSTANCE_ENV: self.instance_id,
+                "PROCSUP_STATE_DIR": self.rt.state_dir,
+            }
+        )
+        cwd = str(self.config.directory) if self.config.directory else self.rt.base_dir
+        argv = [arg.replace("{num}", num) for arg in self.config.command]
+        return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
+
+    def _spawn(self, **exit_facts: Any) -> None:
+        """Start a new child; `exit_facts` describe the run it replaces (for the event)."""
+        self._set_state(State.STARTING, **exit_facts)
+        self._spawns += 1
+        self.info.next_try = None
+        spec = self.spawn_spec()
+        cgroup = None
+        try:
+            if self.rt.cgroups is not None:
+                spec.cgroup = cgroup = self.rt.cgroups.leaf("inst", self.instance_id)
+            child = spawn(spec)
+        except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
+            if cgroup is not None:
+                cgroup.remove()
+            self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
+            return
+        try:
+            self.output.attach(child)
+        except OSError as exc:  # out of descriptors for its log files: give the child up
+            self._abandon(child, cgroup)
+            self._spawn_failed(f"cannot open its log files: {exc.strerror or exc}")
+            return
+        self._child, self._cgroup = child, cgroup
+        self.rt.leader_set.add(child.pid)
+        self.info.start_ticks = start_ticks(child.pid) or 0
+        self.info.spawn_error = None
+        self.info.pid = child.pid
+        self.info.started_mono = time.monotonic()
+        self.info.started_wall = time.time()
+        self.rt.reaper.watch(child.pid, self._on_exit)
+        if self.config.start_seconds <= 0:
+            self._set_state(State.RUNNING, pid=child.pid)  # STARTING -> RUNNING
+        else:
+            self._timer = self.rt.loop.call_later(self.config.start_seconds, self._mark_running)
+
+    def _spawn_failed(self, error: str) -> None:
+        self.info.spawn_error = error
+        self.info.last_exit_time = time.time()
+        self._after_failure(Ending(exitinfo.spawn_cause(error), spawn_error=error))
+
+    def _abandon(self, child: Child, cgroup: Cgroup | None) -> None:
+        """Kill a child we cannot serve (its pipes would never be read) and reap it quietly."""
+        send_signal((), signal.SIGKILL, pgid=child.pid)
+        if cgroup is not None:  # its now-empty leaf goes with the subtree at shutdown
+            cgroup.kill()
+        for fd in (child.stdout_fd, child.stderr_fd):
+            if fd is not None:
+                os.close(fd)
+        self.rt.reaper.watch(child.pid, child.mark_reaped)
+
+    def _mark_running(self) -> None:
+        self._timer = None
+        if self.state == State.STARTING:
+            self._set_state(State.RUNNING, pid=self.pid)  # STARTING -> RUNNING
+
+    def _retry(self) -> None:
+        self._timer = None
+        if self.state == State.BACKOFF and self.desired:
+            self.info.restarts += 1
+            self._spawn()  # BACKOFF -> STARTING
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # --- exits ------------------------------------------------------------------------------
+
+    def _on_exit(self, code: int) -> None:
+        child, self._child = self._child, None
+        cgroup, self._cgroup = self._cgroup, None
+        if child is None:
+            return
+        child.mark_reaped(code)
+        self.rt.leader_set.discard(child.pid)
+        self.output.drain()
+        self._cancel_timer()
+        ran = time.monotonic() - self.info.started_mono
+        self.info.last_exit = code
+        self.info.last_exit_time = time.time()
+        if self._exited is not None and not self._exited.done():
+            why, then = self._stop_why
+            cfg = self.config
+            note = exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
+            self._stop_facts = self._report(Ending.of(code, ran, note), then)
+            self._exited.set_result(code)
+            return
+        self._cleanup_leftovers(child.pid, self.instance_id, cgroup)
+        self._decide_after_exit(code, ran)
+
+    def _decide_after_exit(self, code: int, ran: float) -> None:
+        """One policy for every unexpected exit: restart at once, back off, or leave it.
+
+        A run that got past start_seconds (and QUICK_EXIT_FLOOR) is restarted at once and
+        clears the backoff; a shorter one is a failed start and waits a doubling delay."""
+        cfg = self.config
+        expected = code in cfg.exit_codes
+        wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
+        ending = Ending.of(code, ran, expected)
+        if not wanted or not self.desired:
+            why = f"autorestart = {cfg.autorestart}" if self.desired else "not meant to run"
+            facts = self._report(ending, exitinfo.EXITED, why=why)
+            self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
+            return
+        if ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR):
+            self.info.failures = 0
+            self.info.restarts += 1
+            self._spawn(**self._report(ending, exitinfo.RESTART))  # RUNNING -> STARTING at once
+            return
+        self._after_failure(ending)
+
+    def _after_failure(self, ending: Ending) -> None:
+        """A failed start (a quick exit or a spawn error): back off, or give up (FATAL)."""
+        cfg = self.config
+        self.info.failures += 1
+        attempt = self.info.failures
+        if cfg.max_restarts and attempt > cfg.max_restarts:
+            facts = self._report(
+                ending, exitinfo.FATAL, attempt=attempt, max_restarts=cfg.max_restarts
+            )
+            self._set_state(State.FATAL, failures=attempt, **facts)  # -> FATAL
+            return
+        delay = backoff_delay(attempt, cfg.restart_delay, cfg.restart_delay_max)
+        self.info.next_try = time.time() + delay
+        quick = ending.code is not None
+        facts = self._report(ending, exitinfo.RETRY, delay=delay, attempt=attempt, quick=quick)
+        self._set_state(State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts)
+        self._timer = self.rt.loop.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
+
+    def _report(self, ending: Ending, what: str, **step: Any) -> dict[str, Any]:
+        """Say why the run ended and what comes next: in the master log, as a marked line in
+        the output stream, in `list`; returns the fields for the state event."""
+        facts = ending.fields(self.name, what, **step)
+        self.info.exit_cause, self.info.exit_reason = ending.cause, facts["reason"]
+        quiet = ending.expected is not False and ending.code is not None
+        log.log(logging.INFO if quiet else logging.WARNING, "%s", facts["reason"])
+        self.output.mark(facts["reason"])
+        return facts
+
+    def _cleanup_leftovers(self, pgid: int, spawn_id: str, cgroup: Cgroup | None) -> None:
+        """Descendants left behind by a leader that died are stopped too, in the background."""
+        self.rt.background(stop_leftovers(self.rt, self._stop_policy(), pgid, spawn_id, cgroup))
+
+    def _stop_policy(self) -> StopPolicy:
+        return StopPolicy(self.name, self.config.stop_signal, self.config.stop_timeout)
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    async def _terminate(self) -> None:
+        child, cgroup = self._child, self._cgroup
+        if child is None:
+            return
+        self._cancel_timer()
+        self._exited = self.rt.loop.create_future()
+        self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
+        try:
+            table = ProcessTable(scan=False) if cgroup else await self.rt.tables.fresh()
+            await kill_tree(
+                self.rt,
+                self._stop_policy(),
+                self.tree(table),
+                child.pid,
+                self.instance_id,
+                self._exited,
+                cgroup,
+            )
+        finally:
+            self._exited = None
+            if cgroup is not None:
+                cgroup.remove()
+        facts, self._stop_facts = self._stop_facts, {}
+        self._set_state(State.STOPPED, **facts)  # STOPPING -> STOPPED
+
+    # --- output -----------------------------------------------------------------------------
+
+    def _make_output(self) -> Output:
+        cfg, num = self.config, str(self.num)
+        stderr = None if cfg.merge_stderr else cfg.stderr_log.replace("{num}", num)
+        return Output(
+            self.name,
+            cfg.stdout_log.replace("{num}", num),
+            stderr,
+            cfg.log_max_size,
+            cfg.log_backups,
+            cfg.log_timestamps,
+        )
+
+    def log_paths(self) -> dict[str, str]:
+        return self.output.paths()
+
+    def close(self) -> None:
+        """Forget this instance (it must be stopped): release timers and files."""
+        self._cancel_timer()
+        self.output.close()
+
+    # --- reporting --------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        info = self.info
+        running = self.state in RUNNING_STATES
+        return {
+            "name": self.name,
+            "program": self.config.name,
+            "num": self.num,
+            "state": self.state,
+            "pid": self.pid,
+            "started": info.started_wall if running else None,
+            "uptime": time.monotonic() - info.started_mono if running else None,
+            "restarts": info.restarts,
+            "attempt": info.failures if self.state == State.BACKOFF else 0,
+            "next_try": info.next_try,
+            "last_exit": info.last_exit,
+            "last_exit_time": info.last_exit_time,
+            "spawn_error": info.spawn_error,
+            "last_exit_reason": info.exit_reason,
+            "last_exit_cause": info.exit_cause,
+            "desired": self.desired,
+            **self.output.log_status(),
+        }
+
+
+def _log_details(data: dict[str, Any]) -> str:
+    """` pid=123` for the master's log; why a run ended was logged just before, in a sentence."""
+    return f" pid={data['pid']}" if data.get("pid") else ""

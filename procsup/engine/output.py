@@ -1,0 +1,135 @@
+"""Where a child's output goes: rotating log files, the in-memory ring `logs` and the TUI read,
+and the readers draining its pipes. Shared by program instances and task runs, so both write
+their output the same way."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from procsup.engine.logfile import LogFile
+from procsup.engine.logregistry import LOG_FILES, LogFiles
+from procsup.engine.logs import RING_BYTES, LogChunk, LogRing, OutputReader, stamp_lines
+from procsup.engine.process import Child
+
+#: the stream name of procsup's own marked lines in the output ring (see `mark`)
+MARK_STREAM = "procsup"
+
+
+class Output:
+    """The output of one instance or one task (all its runs go to the same files).
+
+    Its files come from a `LogFiles` registry, so outputs naming the same file share its writer.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        stdout_log: str,
+        stderr_log: str | None,
+        max_size: int,
+        backups: int,
+        timestamps: bool = False,
+        files: LogFiles = LOG_FILES,
+    ) -> None:
+        self.ring = LogRing(name)
+        self.timestamps = timestamps
+        self._registry = files
+        self._files = {"stdout": files.acquire(stdout_log, max_size, backups)}
+        if stderr_log is not None:  # None: stderr is merged into stdout
+            self._files["stderr"] = files.acquire(stderr_log, max_size, backups)
+        for f in self._unique_files():
+            f.listeners.append(self._on_file_status)
+        self._readers: list[OutputReader] = []
+        self._note_source = object()
+        self._closed = False
+
+    def attach(self, child: Child) -> None:
+        """Start draining a new child's pipes (readers of earlier children finish on their own)."""
+        self._readers = [r for r in self._readers if r.fd >= 0]
+        self._readers.append(self._reader(child.stdout_fd, "stdout"))
+        if child.stderr_fd is not None:
+            self._readers.append(self._reader(child.stderr_fd, "stderr"))
+
+    def _reader(self, fd: int, stream: str) -> OutputReader:
+        """A reader of one pipe: one writer of its file, its own source of unfinished lines."""
+        f = self._file(stream)
+        f.begin()
+        source = object()
+        return OutputReader(fd, stream, lambda s, data: self._emit(s, data, source), f.end)
+
+    def drain(self) -> None:
+        """Read what the exited child left in its pipes, so no last line is lost."""
+        for reader in self._readers:
+            reader.drain()
+
+    def emit(self, stream: str, data: bytes) -> None:
+        self._emit(stream, data, self._note_source)
+
+    def _emit(self, stream: str, data: bytes | memoryview, source: object) -> None:
+        now = time.time()
+        if self.timestamps:
+            data = stamp_lines(bytes(data), now)
+        self._file(stream).write(data, source)
+        self.ring.append(LogChunk(now, stream, self._for_ring(data)))
+
+    def _for_ring(self, data: bytes | memoryview) -> bytes:
+        """What the ring keeps of a chunk. The ring holds only the last RING_BYTES anyway, so
+        of a big view only its last whole lines are copied out, unless someone follows (they
+        get every line)."""
+        if isinstance(data, bytes):
+            return data
+        if self.ring.followers or len(data) <= RING_BYTES:
+            return bytes(data)
+        tail = bytes(data[-RING_BYTES:])
+        return tail[tail.find(b"\n") + 1 :] or tail
+
+    def _file(self, stream: str) -> LogFile:
+        return self._files.get(stream, self._files["stdout"])
+
+    def note(self, text: str) -> None:
+        """A line from procsup itself (a spawn error, a lost lock), on stderr with the rest."""
+        self.emit("stderr", f"procsup: {text}\n".encode())
+
+    def mark(self, text: str) -> None:
+        """A line from procsup about the process (why it exited, what happens next): shown
+        between its output by `logs` and `logs -f`, never written into its log files."""
+        self.ring.append(LogChunk(time.time(), MARK_STREAM, f"{text}\n".encode()))
+
+    def _on_file_status(self, f: LogFile) -> None:
+        """A file stopped or started taking output: say so where `logs` looks (not in the file,
+        which may be the very thing that fails)."""
+        if f.error is not None:
+            text = f"log {f.path}: {f.error}; output is dropped from the file until it works"
+        else:
+            text = f"log {f.path}: writing again ({f.dropped} bytes dropped in all)"
+        self.ring.append(LogChunk(time.time(), "stderr", f"procsup: {text}\n".encode()))
+
+    def log_status(self) -> dict[str, Any]:
+        """For the instance row: the first file problem, and bytes dropped from its files."""
+        files = self._unique_files()
+        errors = [f"{os.path.basename(f.path)} {f.error}" for f in files if f.error is not None]
+        return {
+            "log_error": errors[0] if errors else None,
+            "log_dropped": sum(f.dropped for f in files),
+        }
+
+    def _unique_files(self) -> list[LogFile]:
+        return list({id(f): f for f in self._files.values()}.values())
+
+    def paths(self) -> dict[str, str]:
+        return {stream: f.path for stream, f in self._files.items()}
+
+    def close(self) -> None:
+        """Stop the readers and give the files back (idempotent)."""
+        for reader in self._readers:
+            reader.close()
+        self._readers = []
+        if self._closed:
+            return
+        self._closed = True
+        for f in self._unique_files():
+            f.listeners.remove(self._on_file_status)
+        for f in self._files.values():
+            self._registry.release(f)

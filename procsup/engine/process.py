@@ -1,0 +1,283 @@
+"""One child process: spawn it in its own session, learn when it exits, signal its whole tree.
+
+No policy lives here (that is `program.py`). Exits are learned from a single SIGCHLD-driven reaper,
+which also reaps orphans re-parented to us as child subreaper; processes that are not our children
+are awaited through pidfds. Nothing here polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import grp
+import logging
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from procsup.engine.cgroups import Cgroup
+
+from procsup.engine import fdlimit
+
+log = logging.getLogger(__name__)
+
+PR_SET_CHILD_SUBREAPER = 36
+#: Environment variable naming the instance a process belongs to; inherited by descendants,
+#: so even a grandchild that double-forked and called setsid can be traced back to its instance.
+INSTANCE_ENV = "PROCSUP_INSTANCE_ID"
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to us instead of init (Linux >= 3.4)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def quiet_signal_wakeup() -> None:
+    """Let asyncio's signal self-pipe overflow silently.
+
+    asyncio writes one byte per delivered signal into a socketpair that holds about 280 of them,
+    so 500 children exiting at once overflow it. By default CPython then reports every lost byte
+    through a pending call, which floods the interpreter and was seen to spin a master at 100%
+    CPU mid-shutdown. A lost byte costs us nothing: a write only fails while unread SIGCHLD
+    bytes are queued, and each of those triggers a full `waitpid` sweep afterwards. Call after
+    the last `add_signal_handler`, which re-installs the wakeup fd each time.
+    """
+    fd = signal.set_wakeup_fd(-1)
+    if fd != -1:
+        signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+
+
+class Reaper:
+    """Reaps every child on SIGCHLD and routes exit codes to whoever watches that pid.
+
+    Children we do not watch (orphans of our instances) are reaped and forgotten, so no zombie
+    is ever left behind.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._watchers: dict[int, Callable[[int], None]] = {}
+        self._loop = loop
+        loop.add_signal_handler(signal.SIGCHLD, self.reap)
+
+    def watch(self, pid: int, on_exit: Callable[[int], None]) -> None:
+        """Call `on_exit(returncode)` once `pid` exits; negative codes are signals.
+
+        Call it right after spawning, with no await in between: reaping only happens in a loop
+        callback, so the exit cannot be reaped before the watcher is in place."""
+        self._watchers[pid] = on_exit
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            callback = self._watchers.pop(pid, None)
+            if callback is not None:
+                callback(os.waitstatus_to_exitcode(status))
+
+    def close(self) -> None:
+        self._loop.remove_signal_handler(signal.SIGCHLD)
+
+
+@dataclass
+class SpawnSpec:
+    """Everything needed to start one child."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None = None
+    user: str | None = None
+    merge_stderr: bool = False
+    pass_fds: tuple[
+        int, ...
+    ] = ()  # descriptors the child inherits (a task's lock, a keeper's link)
+    cgroup: Cgroup | None = None  # the child joins it before it execs
+
+
+@dataclass
+class Child:
+    """A started child: its pid and the read ends of its output pipes (non-blocking)."""
+
+    pid: int
+    popen: subprocess.Popen[bytes]
+    stdout_fd: int
+    stderr_fd: int | None
+
+    def mark_reaped(self, returncode: int) -> None:
+        """Tell Popen we reaped it, so it never calls waitpid on a recycled pid."""
+        self.popen.returncode = returncode
+
+
+def _identity(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
+    """uid, gid and supplementary groups to switch to (only when we are root)."""
+    if user is None or os.getuid() != 0:
+        return None, None, None
+    pw = pwd.getpwnam(user)
+    return pw.pw_uid, pw.pw_gid, [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
+
+
+def _joiner(cgroup: Cgroup | None) -> tuple[int | None, Callable[[], None] | None]:
+    """A descriptor on the cgroup's `cgroup.procs` and the preexec hook that writes "0" to it:
+    the child moves itself in between fork and exec, so not even its first instruction runs
+    outside. The hook only makes one write(2) on a descriptor opened beforehand (no locks, no
+    allocation worth the name), which is what makes preexec_fn safe here. The kernel checks
+    the opener's rights (Linux 5.16+), so the write works after the switch to `user`."""
+    if cgroup is None:
+        return None, None
+    fd = cgroup.open_procs()
+
+    def join() -> None:
+        os.write(fd, b"0")
+
+    return fd, join
+
+
+def spawn(spec: SpawnSpec) -> Child:
+    """Start `spec` in a new session with piped output. Raises OSError on spawn failure,
+    EMFILE included when the spawn would use descriptors the master keeps for itself."""
+    fdlimit.BUDGET.ensure()
+    join_fd, join = _joiner(spec.cgroup)
+    try:
+        return _spawn(spec, join)
+    except subprocess.SubprocessError as exc:  # only the preexec hook raises this
+        raise OSError(f"cannot join cgroup {spec.cgroup and spec.cgroup.path}: {exc}") from None
+    finally:
+        if join_fd is not None:
+            os.close(join_fd)
+
+
+def _spawn(spec: SpawnSpec, join: Callable[[], None] | None) -> Child:
+    out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        os.close(out_r)
+        os.close(out_w)
+        raise
+    # The child must see blocking pipes; O_NONBLOCK is on the shared file description.
+    os.set_blocking(out_w, True)
+    if err_w is not None:
+        os.set_blocking(err_w, True)
+    uid, gid, groups = _identity(spec.user)
+    try:
+        popen = subprocess.Popen(
+            spec.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=subprocess.STDOUT if err_w is None else err_w,
+            cwd=spec.cwd,
+            env=spec.env,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=spec.pass_fds,
+            user=uid,
+            group=gid,
+            extra_groups=groups,
+            preexec_fn=join,
+        )
+    except BaseException:
+        for fd in (out_r, err_r):
+            if fd is not None:
+                os.close(fd)
+        raise
+    finally:
+        os.close(out_w)
+        if err_w is not None:
+            os.close(err_w)
+    return Child(popen.pid, popen, out_r, err_r)
+
+
+def send_signal(pids: Iterable[int], sig: int, pgid: int | None = None) -> None:
+    """Send `sig` to a process group and to each pid; processes already gone are ignored."""
+    if pgid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if pgid is None or os.getpgid(pid) != pgid:  # the group got it already
+                os.kill(pid, sig)
+
+
+async def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:
+    """Wait until every pid has exited or `timeout` passes; return the ones still alive.
+
+    Uses pidfds, so it works for processes that are not our children and costs nothing while
+    waiting.
+    """
+    loop = asyncio.get_running_loop()
+    pending: dict[int, int] = {}
+    polled: set[int] = set()
+    for pid in pids:
+        try:
+            pending[os.pidfd_open(pid)] = pid
+        except ProcessLookupError:
+            continue
+        except OSError:  # out of descriptors: this one is watched by polling instead
+            polled.add(pid)
+    if polled:
+        return await _wait_polled(pending, polled, timeout)
+    if not pending:
+        return set()
+    alive = set(pending.values())
+    done = loop.create_future()
+
+    def on_exit(fd: int) -> None:
+        loop.remove_reader(fd)
+        alive.discard(pending[fd])
+        if not alive and not done.done():
+            done.set_result(None)
+
+    for fd in pending:
+        loop.add_reader(fd, on_exit, fd)
+    try:
+        await asyncio.wait_for(asyncio.shield(done), timeout)
+    except TimeoutError:
+        pass
+    finally:
+        for fd in pending:
+            loop.remove_reader(fd)
+            os.close(fd)
+    return alive
+
+
+POLL_INTERVAL = 0.05
+
+
+async def _wait_polled(pending: dict[int, int], polled: set[int], timeout: float) -> set[int]:
+    """wait_gone when pidfds ran out (EMFILE): every pid is checked with signal 0 until gone.
+    Only used while descriptors are short, so that a stop never fails for want of one."""
+    for fd in pending:
+        os.close(fd)
+    alive = polled | set(pending.values())
+    deadline = asyncio.get_running_loop().time() + timeout
+    while alive:
+        alive = {pid for pid in alive if _exists(pid)}
+        if not alive or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(POLL_INTERVAL)
+    return alive
+
+
+def _exists(pid: int) -> bool:
+    """True while `pid` is a live process (a zombie of ours counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return True

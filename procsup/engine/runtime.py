@@ -1,0 +1,65 @@
+"""The services an instance needs from the master, grouped so the constructor stays small.
+
+This is the seam between policy (instances, programs) and the master that owns everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from procsup.engine.events import Broadcaster, Event
+from procsup.engine.process import Reaper
+from procsup.engine.proctree import TableSource
+
+if TYPE_CHECKING:
+    from procsup.engine.cgtree import CgroupTree
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    loop: asyncio.AbstractEventLoop
+    reaper: Reaper
+    events: Broadcaster
+    run_id: str
+    state_dir: str
+    base_env: dict[str, str]
+    base_dir: str  # the config file's folder: where programs without `directory` run
+    on_change: Callable[[], None] = lambda: None
+    #: pids of every instance's current leader, kept up to date at spawn and exit
+    leader_set: set[int] = field(default_factory=set)
+    tables: TableSource = field(default_factory=TableSource)
+    #: the cgroup subtree every spawn gets a leaf in; None under process tracking
+    cgroups: CgroupTree | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def publish(self, event: Event) -> None:
+        self.events.publish(event)
+
+    def changed(self) -> None:
+        """Something worth persisting changed (the master debounces the write)."""
+        self.on_change()
+
+    def leaders(self) -> set[int]:
+        return self.leader_set
+
+    def background(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a fire-and-forget job, keeping a reference and logging its failure."""
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background job failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for background jobs (used at shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

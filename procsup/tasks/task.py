@@ -1,0 +1,286 @@
+"""A configured cron task: its schedule, what keeps it from overlapping itself, its runs in
+progress, its hooks and what it reports (history, events, the `tasks` row).
+
+Policy lives here; the mechanics of one run (spawn, keeper, lease renewal, timeout) are in
+taskrun.py, the timing of fires in scheduler.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from procsup.config.load import TaskConfig
+from procsup.engine import exitinfo
+from procsup.engine.events import Event
+from procsup.engine.output import Output
+from procsup.engine.process import send_signal, spawn
+from procsup.engine.runtime import Runtime
+from procsup.tasks.history import History, RunRecord
+from procsup.tasks.locallock import LocalLock
+from procsup.tasks.schedule import Fire, Schedule
+from procsup.tasks.taskrun import Hold, TaskRun, task_spec
+
+if TYPE_CHECKING:
+    from procsup.tasks.redislock import RedisLocks
+
+log = logging.getLogger(__name__)
+
+HOOK_TIMEOUT = 60.0  # a hook still running after this is killed with its process group
+FAILED_STATUSES = ("failed", "timeout", "lock-lost")
+
+
+@dataclass
+class TaskServices:
+    """What tasks need from the master (a narrow seam, like Runtime for instances)."""
+
+    rt: Runtime
+    history: History
+    host: str
+    state_dir: Path
+    redis: Callable[[], RedisLocks]  # the shared Redis client, created on first use
+    next_run_id: Callable[[], str]
+
+
+class Task:
+    def __init__(self, config: TaskConfig, services: TaskServices, anchor: float) -> None:
+        self.config = config
+        self.sv = services
+        self.schedule = Schedule(config.schedule, config.timezone, anchor)
+        self.output = _output(config)
+        self.runs: dict[str, TaskRun] = {}
+        self.retired = False  # removed by a reload: a fire still in its jitter does not run
+        self.next: Fire | None = None
+        self.last: RunRecord | None = services.history.last(config.name)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def reconfigure(self, config: TaskConfig, anchor: float) -> None:
+        """New settings from the next run on (a reload); runs in progress keep theirs."""
+        self.config = config
+        self.schedule = Schedule(config.schedule, config.timezone, anchor)
+        output = _output(config)
+        if output.paths() == self.output.paths():
+            output.close()
+        else:
+            if not self.runs:
+                self.output.close()
+            output.ring.restore(self.output.ring.chunks())
+            self.output = output
+
+    # --- triggering -------------------------------------------------------------------------
+
+    async def fire(self, fire: Fire) -> None:
+        """A scheduled fire: skipped while disabled, else run after the jitter."""
+        if not self.config.enabled:
+            self._skip(self._record("schedule", fire.at), "disabled")
+            return
+        if self.config.jitter > 0:
+            await asyncio.sleep(random.uniform(0, self.config.jitter))
+            if self.retired or not self.config.enabled:  # a reload meanwhile
+                return
+        await self.launch("schedule", fire.at, fire.note)
+
+    async def launch(
+        self, trigger: str, scheduled: float | None, note: str | None = None
+    ) -> TaskRun | RunRecord:
+        """Start a run through the task's overlap policy and lock; a skip returns its record."""
+        cfg = self.config
+        rec = self._record(trigger, scheduled)
+        rec.reason = note
+        if cfg.overlap == "skip" and self.runs:
+            return self._skip(rec, "overlap")
+        if cfg.overlap == "replace" and self.runs:
+            await asyncio.gather(*(run.stop("replaced") for run in list(self.runs.values())))
+        hold = Hold() if cfg.overlap == "allow" else await self._take_lock(rec)
+        if hold is None:
+            return rec  # skipped, recorded by _take_lock
+        at = scheduled if scheduled is not None else time.time()
+        run = TaskRun(cfg, self.sv.rt, self.output, rec, hold, self.schedule.local_iso(at))
+        if not run.start():
+            self._ended(run)
+            return run
+        self.runs[rec.run_id] = run
+        run.done.add_done_callback(lambda _: self._ended(run))
+        self._publish_run("start", rec)
+        self.sv.history.record(rec, cfg.history)
+        self._changed()
+        log.info("task %s: run %s started (pid %s)", self.name, rec.run_id, run.pid)
+        return run
+
+    async def _take_lock(self, rec: RunRecord) -> Hold | None:
+        """The overlap lock, or None when the run is skipped (recorded here)."""
+        cfg = self.config
+        if cfg.lock == "local":
+            try:
+                fd = LocalLock(self.sv.state_dir, self.name).acquire()
+            except OSError as exc:  # e.g. a lock file left by a master running as another user
+                self._skip(rec, f"lock-error: {exc}")
+                return None
+            if fd is None:
+                self._skip(rec, "lock-held")
+                return None
+            return Hold(fd=fd)
+        from procsup.tasks.redislock import LockUnavailable
+
+        try:
+            locks = self.sv.redis()
+            lease = await locks.acquire(self.name, cfg.lock_ttl)
+        except LockUnavailable as exc:
+            if cfg.on_lock_unavailable == "run":
+                log.warning("task %s: running without the lock: %s", self.name, exc)
+                self.output.note(f"running without the lock: {exc}")
+                rec.reason = f"lock-unavailable, ran anyway: {exc}"
+                return Hold()
+            self._skip(rec, f"lock-unavailable: {exc}")
+            return None
+        if lease is None:
+            self._skip(rec, "lock-held")
+            return None
+        rec.fencing_token = lease.fence
+        return Hold(lease=lease, locks=locks)
+
+    def _record(self, trigger: str, scheduled: float | None) -> RunRecord:
+        return RunRecord(
+            task=self.name,
+            run_id=self.sv.next_run_id(),
+            trigger=trigger,
+            status="running",
+            scheduled=scheduled,
+            host=self.sv.host,
+        )
+
+    def _skip(self, rec: RunRecord, reason: str) -> RunRecord:
+        rec.status, rec.reason = "skipped", reason
+        log.info("task %s: %s run skipped: %s", self.name, rec.trigger, reason)
+        stored = self.sv.history.record_skip(rec, self.config.history)
+        self.last = stored
+        self._publish_run("skip", stored)
+        self._changed()
+        if reason.startswith("lock-unavailable"):
+            self._run_hook(stored)
+        return stored
+
+    # --- the end of a run -------------------------------------------------------------------
+
+    def _ended(self, run: TaskRun) -> None:
+        rec = run.record
+        self.runs.pop(rec.run_id, None)
+        self.sv.history.record(rec, self.config.history)
+        self.last = rec
+        self._publish_run("end", rec)
+        self._changed()
+        text = exitinfo.run_sentence(
+            self.name, rec.run_id, rec.status, rec.exit_code, rec.duration, rec.reason
+        )
+        log.log(logging.INFO if rec.status == "ok" else logging.WARNING, "%s", text)
+        self.output.mark(text)
+        self._run_hook(rec)
+
+    def _run_hook(self, rec: RunRecord) -> None:
+        """on_success / on_failure: a command told about the run through its environment."""
+        cfg = self.config
+        argv = cfg.on_success if rec.status == "ok" else None
+        if rec.status in FAILED_STATUSES or rec.status == "skipped":
+            argv = cfg.on_failure
+        if not argv:
+            return
+        about = {
+            "PROCSUP_RUN_ID": rec.run_id,
+            "PROCSUP_STATUS": rec.status,
+            "PROCSUP_EXIT_CODE": "" if rec.exit_code is None else str(rec.exit_code),
+            "PROCSUP_REASON": rec.reason or "",
+        }
+        try:
+            child = spawn(task_spec(self.sv.rt, cfg, argv, about))
+        except OSError as exc:
+            self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
+            return
+        rt = self.sv.rt
+        try:
+            self.output.attach(child)
+        except OSError as exc:  # no descriptor for the log: the hook still runs, unheard
+            log.error("task %s: hook %s: cannot open the log files: %s", self.name, argv[0], exc)
+            for fd in (child.stdout_fd, child.stderr_fd):
+                if fd is not None:
+                    os.close(fd)
+        kill = rt.loop.call_later(
+            HOOK_TIMEOUT, lambda: send_signal((), signal.SIGKILL, pgid=child.pid)
+        )
+
+        def exited(code: int) -> None:
+            child.mark_reaped(code)
+            kill.cancel()
+            self.output.drain()
+            if code != 0:
+                self.output.note(f"hook {argv[0]} exited with {code}")
+
+        rt.reaper.watch(child.pid, exited)
+
+    # --- stopping ---------------------------------------------------------------------------
+
+    async def stop_runs(self, reason: str) -> list[RunRecord]:
+        """Stop every run in progress (its whole tree); returns their records once ended."""
+        runs = list(self.runs.values())
+        await asyncio.gather(*(run.stop(reason) for run in runs))
+        ended = await asyncio.gather(
+            *(asyncio.shield(run.done) for run in runs), return_exceptions=True
+        )
+        return [rec for rec in ended if isinstance(rec, RunRecord)]
+
+    def close(self) -> None:
+        self.output.close()
+
+    # --- reporting --------------------------------------------------------------------------
+
+    def _publish_run(self, what: str, rec: RunRecord) -> None:
+        self.sv.rt.publish(Event("run", self.name, {"event": what, "run": rec.to_json()}))
+
+    def _changed(self) -> None:
+        self.sv.rt.publish(Event("task", self.name, {"task": self.snapshot()}))
+
+    def rescheduled(self, fire: Fire | None) -> None:
+        self.next = fire
+        self._changed()
+
+    def snapshot(self) -> dict[str, Any]:
+        cfg, nxt = self.config, self.next
+        return {
+            "name": cfg.name,
+            "schedule": cfg.schedule,
+            "timezone": self.schedule.zone_name,
+            "enabled": cfg.enabled,
+            "overlap": cfg.overlap,
+            "lock": cfg.lock,
+            "next_run": nxt.at if nxt else None,
+            "next_run_local": self.schedule.local_iso(nxt.at) if nxt else None,
+            "running": [
+                {
+                    "run_id": run.record.run_id,
+                    "pid": run.pid,
+                    "started": run.record.started,
+                    "scheduled": run.record.scheduled,
+                }
+                for run in self.runs.values()
+            ],
+            "last": self.last.to_json() if self.last else None,
+        }
+
+
+def _output(config: TaskConfig) -> Output:
+    stderr = None if config.merge_stderr else config.stderr_log
+    return Output(config.name, config.stdout_log, stderr, config.log_max_size, config.log_backups)
+
+
+def host_name() -> str:
+    return os.uname().nodename

@@ -331,12 +331,15 @@ def test_version():
 # --- against a running master -----------------------------------------------------------------
 
 HEAVY = ("textual", "croniter", "redis", "dotenv", "yaml")
-#: import, startup, describe and env_file code is never loaded by `list`
+#: import, startup, describe, env_file, config loading, engine and tasks code: never for `list`
 NOT_FOR_LIST = (
     "procsup.cli.migrate",
     "procsup.cli.startup",
     "procsup.cli.describe",
     "procsup.config.envfile",
+    "procsup.config.load",  # the config loader: `list` finds the socket with core.locate
+    "procsup.engine",
+    "procsup.tasks",
 )
 
 

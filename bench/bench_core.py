@@ -103,8 +103,9 @@ def warm_bytecode() -> None:
     """Import every procsup module once so its .pyc (and the stdlib's) exist in PYCACHE."""
     code = (
         "import importlib, pkgutil, procsup\n"
-        "for m in pkgutil.iter_modules(procsup.__path__):\n"
-        "    try: importlib.import_module('procsup.' + m.name)\n"
+        "for m in pkgutil.walk_packages(procsup.__path__, 'procsup.'):\n"
+        "    if m.name.endswith('__main__'): continue\n"
+        "    try: importlib.import_module(m.name)\n"
         "    except Exception: pass\n"
     )
     subprocess.run(

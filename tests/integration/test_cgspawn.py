@@ -6,9 +6,11 @@ real master."""
 from __future__ import annotations
 
 import os
+import platform
 import pwd
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 
 from procsup.cgroups import Cgroup, cgroup2_mount, subtree_path
 from procsup.process import Child, SpawnSpec, spawn
-from tests.harness import MasterProc, wait_for
+from tests.harness import CHILDREN, MasterProc, wait_for
 from tests.integration.test_tracking import require_cgroups
 
 
@@ -164,3 +166,20 @@ def test_a_master_spawns_into_the_leaf_through_clone3(
     out = m.log_file("where:0").read_text()
     assert "/inst-" in out.split("0::", 1)[1].split("\n", 1)[0]
     assert "clone3" not in m.log()  # no fallback warning: the clone3 path was taken
+
+
+def test_where_seccomp_denies_clone3_children_join_after_fork(leaf: Cgroup) -> None:
+    """ENOSYS from clone3 (a container's seccomp profile): the old path, warned about once."""
+    if platform.machine() not in ("x86_64", "aarch64"):
+        pytest.skip(f"the test's seccomp filter knows no {platform.machine()}")
+    repo = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, str(CHILDREN / "no_clone3.py"), leaf.path],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ, PYTHONPATH=repo),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"popen {relative(leaf)}"] * 2
+    assert done.stderr.count("clone3 into a cgroup is not available") == 1

@@ -142,18 +142,19 @@ def spawn_into(cgroup_dir: str, launch: Launch) -> int:
 
 def _fork_into(cg_fd: int, in_child: object) -> int:
     """clone3 with every signal blocked and the gc off, so nothing of the master's runs in the
-    child; both are restored in the parent. Runs `in_child` (which never returns) in the child."""
+    child; both are restored in the parent. Runs `in_child` (which never returns) in the child.
+    (`_signal` rather than `signal`: the same calls without an enum made per signal.)"""
     args = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cg_fd)
     gc_was_on = gc.isenabled()
     gc.disable()
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())
     try:
         pid = _clone3()(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
         if pid == 0:
             in_child()  # type: ignore[operator]
             os._exit(255)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        _signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         if gc_was_on:
             gc.enable()
     if pid < 0:
@@ -192,7 +193,7 @@ def _signals_to_reset() -> list[int]:
     SIGXFSZ (Popen's restore_signals); other ignored signals stay ignored across exec, as with
     Popen. Worked out here: in the child every object touched costs a copied page."""
     found = []
-    for sig in _signal.valid_signals():  # _signal: plain ints, no enum per signal (10x faster)
+    for sig in _signal.valid_signals():  # plain ints: no enum per signal (10x faster)
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
         handler = _signal.getsignal(sig)
@@ -258,7 +259,7 @@ def _child(
         _close_fds(keep=(pipe, *launch.pass_fds))
         for fd in launch.pass_fds:
             os.set_inheritable(fd, True)
-        signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        _signal.pthread_sigmask(signal.SIG_SETMASK, ())
         stage = "exec"
         _exec(paths, argv, env)
     except OSError as exc:

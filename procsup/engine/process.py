@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from procsup.engine.cgroups import Cgroup
 
-from procsup.engine import fdlimit
+from procsup.engine import cgspawn, fdlimit
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +109,14 @@ class Child:
     """A started child: its pid and the read ends of its output pipes (non-blocking)."""
 
     pid: int
-    popen: subprocess.Popen[bytes]
+    popen: subprocess.Popen[bytes] | None  # None: spawned by clone3 into its cgroup
     stdout_fd: int
     stderr_fd: int | None
 
     def mark_reaped(self, returncode: int) -> None:
         """Tell Popen we reaped it, so it never calls waitpid on a recycled pid."""
-        self.popen.returncode = returncode
+        if self.popen is not None:
+            self.popen.returncode = returncode
 
 
 def _identity(user: str | None) -> tuple[int | None, int | None, list[int] | None]:
@@ -144,8 +145,16 @@ def _joiner(cgroup: Cgroup | None) -> tuple[int | None, Callable[[], None] | Non
 
 def spawn(spec: SpawnSpec) -> Child:
     """Start `spec` in a new session with piped output. Raises OSError on spawn failure,
-    EMFILE included when the spawn would use descriptors the master keeps for itself."""
+    EMFILE included when the spawn would use descriptors the master keeps for itself.
+
+    Into a cgroup, the child is cloned straight into it (cgspawn.py) while the master has one
+    thread and the kernel allows it; else it joins the cgroup itself between fork and exec."""
     fdlimit.BUDGET.ensure()
+    if spec.cgroup is not None and cgspawn.usable():
+        try:
+            return _spawn(spec, None, clone_into=spec.cgroup)
+        except cgspawn.Unsupported:
+            pass  # logged once and remembered: the old path from now on
     join_fd, join = _joiner(spec.cgroup)
     try:
         return _spawn(spec, join)
@@ -156,7 +165,9 @@ def spawn(spec: SpawnSpec) -> Child:
             os.close(join_fd)
 
 
-def _spawn(spec: SpawnSpec, join: Callable[[], None] | None) -> Child:
+def _spawn(
+    spec: SpawnSpec, join: Callable[[], None] | None, clone_into: Cgroup | None = None
+) -> Child:
     out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
@@ -168,23 +179,11 @@ def _spawn(spec: SpawnSpec, join: Callable[[], None] | None) -> Child:
     os.set_blocking(out_w, True)
     if err_w is not None:
         os.set_blocking(err_w, True)
-    uid, gid, groups = _identity(spec.user)
     try:
-        popen = subprocess.Popen(
-            spec.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out_w,
-            stderr=subprocess.STDOUT if err_w is None else err_w,
-            cwd=spec.cwd,
-            env=spec.env,
-            start_new_session=True,
-            close_fds=True,
-            pass_fds=spec.pass_fds,
-            user=uid,
-            group=gid,
-            extra_groups=groups,
-            preexec_fn=join,
-        )
+        if clone_into is not None:
+            pid = cgspawn.spawn_into(clone_into.path, _launch(spec, out_w, err_w))
+            return Child(pid, None, out_r, err_r)
+        popen = _popen(spec, out_w, err_w, join)
     except BaseException:
         for fd in (out_r, err_r):
             if fd is not None:
@@ -195,6 +194,33 @@ def _spawn(spec: SpawnSpec, join: Callable[[], None] | None) -> Child:
         if err_w is not None:
             os.close(err_w)
     return Child(popen.pid, popen, out_r, err_r)
+
+
+def _launch(spec: SpawnSpec, out_w: int, err_w: int | None) -> cgspawn.Launch:
+    uid, gid, groups = _identity(spec.user)
+    ids = None if uid is None or gid is None else (uid, gid, groups or [])
+    return cgspawn.Launch(spec.argv, spec.env, spec.cwd, out_w, err_w, spec.pass_fds, ids)
+
+
+def _popen(
+    spec: SpawnSpec, out_w: int, err_w: int | None, join: Callable[[], None] | None
+) -> subprocess.Popen[bytes]:
+    uid, gid, groups = _identity(spec.user)
+    return subprocess.Popen(
+        spec.argv,
+        stdin=subprocess.DEVNULL,
+        stdout=out_w,
+        stderr=subprocess.STDOUT if err_w is None else err_w,
+        cwd=spec.cwd,
+        env=spec.env,
+        start_new_session=True,
+        close_fds=True,
+        pass_fds=spec.pass_fds,
+        user=uid,
+        group=gid,
+        extra_groups=groups,
+        preexec_fn=join,
+    )
 
 
 def send_signal(pids: Iterable[int], sig: int, pgid: int | None = None) -> None:

@@ -424,11 +424,19 @@ class Procsup(Runner):
         )
 
     def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
+        try:
+            return self._call(cmd, args)
+        except ClientError as exc:
+            if exc.code != "timeout":  # the master closes a connection idle past idle_timeout
+                raise
+            return self._call(cmd, args)
+
+    def _call(self, cmd: str, args: dict[str, Any] | None) -> Any:
         if self._client is None:
             self._client = Client(self.socket, timeout=60).connect()
         try:
             return self._client.call(cmd, args)
-        except (OSError, NoMaster):
+        except (OSError, NoMaster, ClientError):
             self._client.close()
             self._client = None
             raise

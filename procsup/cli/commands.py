@@ -151,8 +151,9 @@ def cmd_daemon(ctx: Context) -> int:
 
         return run_foreground(Path(ctx.config_path), ctx.args.log_file)
     try:
-        info = Client(ctx.socket, timeout=5).connect().call("hello")
-        raise CliError(f"a master is already running (pid {info['pid']}) on {ctx.socket}")
+        with Client(ctx.socket, timeout=5) as client:
+            pid = client.master["pid"] if client.master else "?"
+        raise CliError(f"a master is already running (pid {pid}) on {ctx.socket}")
     except NoMaster:
         pass
     pid = ctx.start_master(quiet=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from procsup.config.load import ConfigError, program_from_dict
 from procsup.control import protocol
 from procsup.control.protocol import ProtocolError
-from procsup.core.schema import InstanceRow
+from procsup.core.schema import InstanceRow, StatsItem
 from procsup.core.values import parse_signal
 from procsup.engine.instance import Instance
 from procsup.engine.registry import NotFound
@@ -329,7 +329,7 @@ async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     return None
 
 
-def _stats_item(master: Master) -> dict[str, Any]:
+def _stats_item(master: Master) -> StatsItem:
     running = [i for i in master.registry.instances() if i.pid is not None]
     sampled = master.sampler.sample(running)
     return {

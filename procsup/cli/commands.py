@@ -15,7 +15,12 @@ from procsup.control.client import Client, ClientError, NoMaster, live_master_pi
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    #: run_tui(socket, screenshot): the CLI and the TUI are layers side by side, so the CLI
+    #: is handed the dashboard instead of importing it
+    RunTui = Callable[[str, str | None], int]
 
 
 OK, FAILED, USAGE, NO_MASTER = 0, 1, 2, 3
@@ -36,10 +41,11 @@ class CliError(Exception):
 class Context:
     """What every command needs: where the config and socket are, and a client on demand."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, tui: RunTui | None = None) -> None:
         from procsup.core import locate
 
         self.args = args
+        self.tui = tui  # the dashboard, given by the composition root (procsup/__main__.py)
         self.config_path = locate.find_config_path(args.config)
         socket, state_dir = locate.master_paths(str(self.config_path))
         self.socket = args.socket or socket
@@ -145,8 +151,9 @@ def cmd_daemon(ctx: Context) -> int:
 
         return run_foreground(Path(ctx.config_path), ctx.args.log_file)
     try:
-        info = Client(ctx.socket, timeout=5).connect().call("hello")
-        raise CliError(f"a master is already running (pid {info['pid']}) on {ctx.socket}")
+        with Client(ctx.socket, timeout=5) as client:
+            pid = client.master["pid"] if client.master else "?"
+        raise CliError(f"a master is already running (pid {pid}) on {ctx.socket}")
     except NoMaster:
         pass
     pid = ctx.start_master(quiet=True)
@@ -237,8 +244,23 @@ def cmd_signal(ctx: Context) -> int:
 
 def cmd_logs(ctx: Context) -> int:
     from procsup.cli.logview import show_logs
+    from procsup.core.values import parse_duration
 
-    return show_logs(ctx)
+    args = ctx.args
+    since = None
+    if args.since:
+        try:
+            since = parse_duration(args.since)
+        except ValueError as exc:
+            raise CliError(f"--since {args.since!r}: {exc}", USAGE) from None
+    req = {
+        "names": [args.name] if args.name else [],
+        "lines": args.lines,
+        "stream": args.stream,
+        "since": since,
+        "follow": args.follow,
+    }
+    return show_logs(ctx.client(autostart=False), req, args.raw)
 
 
 def cmd_scale(ctx: Context) -> int:
@@ -361,13 +383,13 @@ def cmd_events(ctx: Context) -> int:
 def cmd_tui(ctx: Context) -> int:
     import contextlib
 
-    from procsup.tui.app import run_tui  # textual is imported only here
-
+    if ctx.tui is None:
+        raise CliError("the dashboard is not part of this entry point; run `procsup tui`")
     # start a master if none answers and autostart is on (if not, the dashboard says so
     # itself, and connects when a master appears)
     with contextlib.suppress(NoMaster):
         ctx.client(autostart=True)
-    return run_tui(ctx)
+    return ctx.tui(ctx.socket, ctx.args.screenshot)
 
 
 def cmd_check(ctx: Context) -> int:

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procsup.cli.tables import exit_text, instance_note
+from procsup.cli.tables import instance_note
 from procsup.config.load import Config, ProgramConfig, TaskConfig, load_config
 from procsup.control.client import Client, ClientError, NoMaster
-from procsup.core.humanize import format_duration, format_size
+from procsup.core.humanize import exit_text, format_duration, format_size
+from procsup.core.schema import InstanceRow
 
 HIDDEN = {"name", "env_file_values"}
 HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
@@ -110,7 +111,7 @@ def log_lines(paths: list[str]) -> list[str]:
     return out
 
 
-def instance_lines(rows: list[dict[str, Any]], now: float) -> list[str]:
+def instance_lines(rows: list[InstanceRow], now: float) -> list[str]:
     out = []
     for r in rows:
         started = r.get("started")
@@ -118,7 +119,7 @@ def instance_lines(rows: list[dict[str, Any]], now: float) -> list[str]:
         reason = (
             r.get("last_exit_reason")
             or instance_note(r, now)
-            or f"last exit {exit_text(r.get('last_exit'))}"
+            or f"last exit: {exit_text(r.get('last_exit'))}"
         )
         out.append(
             f"  {r['name']:<14} {r['state']:<9} pid {r.get('pid') or '-':<8} started {since}  "
@@ -166,11 +167,11 @@ def describe_task(config: Config, task: TaskConfig, client: Client | None) -> li
     return out
 
 
-def _adhoc_rows(socket: str, name: str) -> list[dict[str, Any]]:
+def _adhoc_rows(socket: str, name: str) -> list[InstanceRow]:
     """The master's instances of a program that is not in the config file (ad-hoc)."""
     try:
         with Client(socket).connect() as client:
-            rows: list[dict[str, Any]] = client.call("list", {"names": [name], "stats": False})[
+            rows: list[InstanceRow] = client.call("list", {"names": [name], "stats": False})[
                 "instances"
             ]
     except (NoMaster, ClientError):

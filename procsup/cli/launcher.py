@@ -75,9 +75,8 @@ def launch_master(config: str, socket_path: str, state_dir_name: str) -> int:
         if code is not None:
             raise LaunchError(_failure(log_path, start_at, code))
         try:
-            with Client(socket_path, timeout=2) as client:
-                client.call("hello")
-            return proc.pid
+            with Client(socket_path, timeout=2):  # connecting asks `hello`
+                return proc.pid
         except (NoMaster, OSError):
             time.sleep(0.02)
     raise LaunchError(f"the master did not answer within {START_TIMEOUT:.0f}s; see {log_path}")

@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from procsup.cli.commands import Context
+    from procsup.control.client import Client
 
 #: C0 controls except TAB, DEL, and C1 controls (U+0080–U+009F): what a terminal acts upon
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -43,28 +43,11 @@ def skipped_line(item: dict[str, Any], colour: bool) -> str:
     return f"\033[33m{text}\033[0m" if colour else text
 
 
-def show_logs(ctx: Context) -> int:
-    from procsup.cli.commands import USAGE, CliError
-    from procsup.core.values import parse_duration
-
-    args = ctx.args
-    since = None
-    if args.since:
-        try:
-            since = parse_duration(args.since)
-        except ValueError as exc:
-            raise CliError(f"--since {args.since!r}: {exc}", USAGE) from None
-    req = {
-        "names": [args.name] if args.name else [],
-        "lines": args.lines,
-        "stream": args.stream,
-        "since": since,
-        "follow": args.follow,
-    }
+def show_logs(client: Client, req: dict[str, Any], raw: bool = False) -> int:
+    """Print the lines of a `logs` request (docs/protocol.md), following when it says so."""
     colour = sys.stdout.isatty()
-    escape = colour and not args.raw
-    client = ctx.client(autostart=False)
-    if not args.follow:
+    escape = colour and not raw
+    if not req.get("follow"):
         items = client.call("logs", req)["lines"]
         width = max((len(i["name"]) for i in items), default=0)
         for item in items:

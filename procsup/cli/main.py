@@ -50,6 +50,8 @@ TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
     from typing import Any
 
+    from procsup.cli.commands import RunTui
+
 
 def _names(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument(
@@ -349,7 +351,9 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, tui: RunTui | None = None) -> int:
+    """The CLI. `tui` runs the dashboard (procsup/__main__.py passes it: the CLI does not import
+    the TUI, its sibling layer)."""
     argv = sys.argv[1:] if argv is None else argv
     opts, command = _split_command(argv)
     args = build_parser(_verb_of(opts)).parse_args(opts)
@@ -359,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx: Context | None = None
     try:
-        ctx = Context(args)
+        ctx = Context(args, tui)
         return args.verbs[args.verb](ctx)
     except LocateError as exc:
         print(f"procsup: {exc}", file=sys.stderr)

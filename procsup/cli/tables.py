@@ -3,25 +3,16 @@ CLI lives here, so the commands stay about what to ask and the look stays consis
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Sequence
 
-from procsup.core.humanize import format_duration, format_size
+from procsup.core.humanize import ago, exit_text, format_duration, format_size, state_ansi
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
     from typing import Any
 
-COLOURS = {
-    "RUNNING": "32",
-    "STARTING": "33",
-    "BACKOFF": "33",
-    "STOPPING": "33",
-    "FATAL": "31",
-    "EXITED": "31",
-    "STOPPED": "2",
-}
+    from procsup.core.schema import InstanceRow, RunRow, TaskRow
 
 
 def table(
@@ -36,26 +27,11 @@ def table(
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in rows:
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
-        if colour and colour_col is not None and row[colour_col] in COLOURS:
-            cells[colour_col] = f"\033[{COLOURS[row[colour_col]]}m{cells[colour_col]}\033[0m"
+        code = state_ansi(row[colour_col]) if colour and colour_col is not None else None
+        if code is not None and colour_col is not None:
+            cells[colour_col] = f"\033[{code}m{cells[colour_col]}\033[0m"
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
-
-
-def exit_text(code: int | None) -> str:
-    """`0`, `1`, `SIGKILL` — how a process last ended."""
-    if code is None:
-        return "-"
-    if code < 0:
-        try:
-            return signal.Signals(-code).name
-        except ValueError:
-            return f"signal {-code}"
-    return str(code)
-
-
-def ago(ts: float | None, now: float) -> str:
-    return "-" if ts is None else f"{format_duration(max(0.0, now - ts))} ago"
 
 
 def until(ts: float | None, now: float) -> str:
@@ -65,7 +41,7 @@ def until(ts: float | None, now: float) -> str:
     return f"{clock} (in {format_duration(max(0.0, ts - now))})"
 
 
-def instance_note(row: dict[str, Any], now: float) -> str:
+def instance_note(row: InstanceRow, now: float) -> str:
     """What a person wants to know beyond the state: why it is not running (the exit sentence
     the master logged, without the name), when it retries, and whether the user's start/stop
     overrides the file."""
@@ -73,7 +49,7 @@ def instance_note(row: dict[str, Any], now: float) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def _state_note(row: dict[str, Any], now: float) -> str:
+def _state_note(row: InstanceRow, now: float) -> str:
     state, reason, cause = row["state"], row.get("last_exit_reason"), row.get("last_exit_cause")
     if state in ("EXITED", "FATAL") and reason:
         return f"{reason.removeprefix(row['name'] + ' ')} ({ago(row.get('last_exit_time'), now)})"
@@ -82,7 +58,7 @@ def _state_note(row: dict[str, Any], now: float) -> str:
     elif row.get("spawn_error") and state in ("BACKOFF", "FATAL"):
         note = f"could not start: {row['spawn_error']}"
     elif state in ("EXITED", "FATAL", "BACKOFF"):
-        note = f"exited {exit_text(row.get('last_exit'))} {ago(row.get('last_exit_time'), now)}"
+        note = f"{exit_text(row.get('last_exit'))} {ago(row.get('last_exit_time'), now)}"
     else:
         return ""
     if state == "BACKOFF":
@@ -94,7 +70,7 @@ PROGRAM_WIDE = ("scaled", "adhoc")  # overrides that every instance of a program
 RESET_HINT = "(`procsup reload --reset` applies the config file as written)"
 
 
-def _overrides(row: dict[str, Any], program_wide: bool) -> list[str]:
+def _overrides(row: InstanceRow, program_wide: bool) -> list[str]:
     return [
         str(o.get("text"))
         for o in row.get("overrides") or []
@@ -102,7 +78,7 @@ def _overrides(row: dict[str, Any], program_wide: bool) -> list[str]:
     ]
 
 
-def program_notes(instances: list[dict[str, Any]]) -> list[str]:
+def program_notes(instances: list[InstanceRow]) -> list[str]:
     """Lines under the `list` table for run-time changes of whole programs (`worker: scaled to
     4, file says 2`), once per program, with how to undo them; [] when there are none."""
     notes: dict[str, None] = {}
@@ -143,7 +119,7 @@ def reload_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def log_note(row: dict[str, Any]) -> str:
+def log_note(row: InstanceRow) -> str:
     """Why output is not reaching a log file, and how much never did (since the master started)."""
     error, dropped = row.get("log_error"), row.get("log_dropped") or 0
     if not error and not dropped:
@@ -153,7 +129,7 @@ def log_note(row: dict[str, Any]) -> str:
     return f"log {error}; {format_size(dropped)} dropped" if dropped else f"log {error}"
 
 
-def info_text(row: dict[str, Any], now: float) -> str:
+def info_text(row: InstanceRow, now: float) -> str:
     """The INFO column: the instance's own note, then any log-file trouble."""
     return "; ".join(part for part in (instance_note(row, now), log_note(row)) if part)
 
@@ -161,7 +137,7 @@ def info_text(row: dict[str, Any], now: float) -> str:
 LIST_HEADERS = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "LAST EXIT", "INFO"]
 
 
-def list_rows(instances: list[dict[str, Any]], now: float | None = None) -> list[list[str]]:
+def list_rows(instances: list[InstanceRow], now: float | None = None) -> list[list[str]]:
     now = time.time() if now is None else now
     rows = []
     for r in instances:
@@ -186,35 +162,37 @@ TASK_HEADERS = ["TASK", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT", "D
 HISTORY_HEADERS = ["RUN", "TASK", "TRIGGER", "SCHEDULED", "STARTED", "DURATION", "RESULT"]
 
 
-def task_rows(tasks: list[dict[str, Any]], now: float | None = None) -> list[list[str]]:
+def task_rows(tasks: list[TaskRow], now: float | None = None) -> list[list[str]]:
     now = time.time() if now is None else now
     rows = []
     for t in tasks:
-        last = t.get("last") or {}
-        running = t.get("running") or []
-        nxt = t.get("next_run")
-        next_text = "-" if nxt is None else f"{_zone_clock(t.get('next_run_local'))}"
+        last, running = t["last"], t["running"]
+        nxt = t["next_run"]
+        next_text = "-" if nxt is None else f"{_zone_clock(t['next_run_local'])}"
         if nxt is not None:
             next_text += f" (in {format_duration(max(0.0, nxt - now))})"
-        if not t.get("enabled", True):
+        if not t["enabled"]:
             next_text = "disabled"
-        last_at = last.get("started") or last.get("last_scheduled") or last.get("scheduled")
         rows.append(
             [
                 t["name"],
                 t["schedule"],
-                t.get("timezone") or "-",
+                t["timezone"] or "-",
                 next_text,
-                ago(last_at, now) if last else "-",
+                ago(_last_at(last), now) if last else "-",
                 run_result(last) if last else "never ran",
-                _duration(last.get("duration")),
-                ", ".join(f"pid {r['pid']}" for r in running if r.get("pid")) or "-",
+                _duration(last["duration"] if last else None),
+                ", ".join(f"pid {r['pid']}" for r in running if r["pid"]) or "-",
             ]
         )
     return rows
 
 
-def history_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
+def _last_at(run: RunRow) -> float | None:
+    return run["started"] or run["last_scheduled"] or run["scheduled"]
+
+
+def history_rows(runs: list[RunRow]) -> list[list[str]]:
     return [
         [
             r["run_id"],
@@ -229,11 +207,11 @@ def history_rows(runs: list[dict[str, Any]]) -> list[list[str]]:
     ]
 
 
-def run_result(run: dict[str, Any]) -> str:
+def run_result(run: RunRow) -> str:
     """`ok`, `failed (exit 2)`, `timeout`, `skipped ×12: overlap`, with the reason when known."""
     status = run.get("status", "?")
     if status == "failed" and run.get("exit_code") is not None and not run.get("reason"):
-        status += f" (exit {exit_text(run['exit_code'])})"
+        status += f" ({exit_text(run['exit_code'])})"
     if status == "skipped" and run.get("count", 1) > 1:
         status += f" ×{run['count']}"
     reason = run.get("reason")

@@ -1,42 +1,105 @@
-"""A blocking client for the control socket, shared by the CLI (and any script).
+"""The one client of the control socket: a blocking face (`Client`, for the CLI and scripts)
+and an asyncio face (`AsyncClient`, for the TUI), sharing the framing of protocol.py, the reply
+unpacking, one error hierarchy (rooted at protocol.ProtocolError) and the `hello` version check.
 
-Only the stdlib: `procsup list` must start fast. Every wait has a deadline: connecting takes at
-most CONNECT_TIMEOUT, and a reply at most the client's timeout, so a stuck or busy master gives
-a one-line error, never a hang.
+Only the stdlib, and asyncio only when the asyncio face is used: `procsup list` must start fast.
+Every blocking wait has a deadline: connecting takes at most CONNECT_TIMEOUT, and a reply at most
+the client's timeout, so a stuck or busy master gives a one-line error, never a hang.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+
+from procsup.control.protocol import (
+    BUSY,
+    FAILED,
+    FORBIDDEN,
+    PROTOCOL_VERSION,
+    TIMEOUT,
+    ProtocolError,
+    encode,
+)
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
+    import asyncio
     from typing import Any
 
 CONNECT_TIMEOUT = 5.0
+NO_MASTER = "no_master"  # the code of NoMaster: not a reply of the master's, so not in protocol.py
+STREAM_LIMIT = 64 * 1024 * 1024  # asyncio face: an events snapshot of many instances is one line
 #: sun_path holds 108 bytes with the terminating NUL; longer paths go through a directory fd
 MAX_SUN_PATH = 107
 
 
-class NoMaster(Exception):
-    """Nothing answers on the socket."""
+class NoMaster(ProtocolError):
+    """Nothing answers on the socket, or the master closed the connection."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(NO_MASTER, message)
 
 
-class NotAllowed(Exception):
+class NotAllowed(ProtocolError):
     """The socket is there, but this user may not connect to it."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(FORBIDDEN, message)
 
-class ClientError(Exception):
-    """The master answered with an error."""
 
-    def __init__(self, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
+class ClientError(ProtocolError):
+    """The master answered with an error (or did not answer in time): `code` is the protocol's
+    error code (docs/protocol.md, "Error codes")."""
+
+
+class VersionMismatch(ClientError):
+    """The master speaks another protocol version than this client (its `hello` says so)."""
+
+
+def check_hello(info: Any, path: str) -> Any:
+    """`hello`'s result, once its protocol version is known to be ours (docs/protocol.md: call
+    `hello` first and check `protocol`); VersionMismatch otherwise, in one line."""
+    theirs = info.get("protocol") if isinstance(info, dict) else None
+    if theirs != PROTOCOL_VERSION:
+        version = info.get("version", "?") if isinstance(info, dict) else "?"
+        raise VersionMismatch(
+            "protocol",
+            f"the master at {path} speaks protocol {theirs} (procsup {version}), this client "
+            f"protocol {PROTOCOL_VERSION}; use the procsup that started it, or restart the master",
+        )
+    return info
+
+
+def request_line(req_id: int, cmd: str, args: dict[str, Any] | None) -> bytes:
+    return encode({"id": req_id, "cmd": cmd, "args": args or {}})
+
+
+def reply_of(line: bytes) -> dict[str, Any]:
+    """One line from the master as a reply object; NoMaster when it is not one (a broken
+    master is no master to talk to)."""
+    if not line:
+        raise NoMaster("the master closed the connection")
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        raise NoMaster("the master sent a line that is not JSON") from None
+    if not isinstance(msg, dict):
+        raise NoMaster("the master sent a line that is not a JSON object")
+    return msg
+
+
+def result_of(msg: dict[str, Any]) -> Any:
+    """The result of a reply; ClientError with the master's code for an error reply."""
+    if msg.get("ok"):
+        return msg.get("result")
+    err = msg.get("error") or {}
+    raise ClientError(
+        str(err.get("code", FAILED)), str(err.get("message", "unknown error")), err.get("details")
+    )
 
 
 def unix_address(path: str) -> tuple[str, int | None]:
@@ -76,9 +139,14 @@ def live_master_pid(state_dir: str) -> int | None:
 
 
 class Client:
-    def __init__(self, path: str, timeout: float | None = 60.0) -> None:
+    """The blocking face: one connection, requests answered in order. `connect()` checks the
+    master's protocol version with `hello` first (`check=False` skips it: `hello` itself)."""
+
+    def __init__(self, path: str, timeout: float | None = 60.0, check: bool = True) -> None:
         self.path = path
         self.timeout = timeout
+        self.check = check
+        self.master: dict[str, Any] | None = None  # hello's result, once checked
         self._sock: socket.socket | None = None
         self._file: Any = None
         self._next_id = 0
@@ -94,6 +162,12 @@ class Client:
         sock.settimeout(self.timeout)
         self._sock = sock
         self._file = sock.makefile("rb")
+        if self.check:
+            try:
+                self.master = check_hello(self.call("hello"), self.path)
+            except BaseException:
+                self.close()
+                raise
         return self
 
     def _connect(self, sock: socket.socket) -> None:
@@ -109,7 +183,7 @@ class Client:
             raise NotAllowed(_not_allowed(self.path)) from None
         except (TimeoutError, BlockingIOError):
             raise ClientError(
-                "busy", f"master busy: it accepted no connection within {CONNECT_TIMEOUT:g}s"
+                BUSY, f"master busy: it accepted no connection within {CONNECT_TIMEOUT:g}s"
             ) from None
         finally:
             if fd is not None:
@@ -139,13 +213,12 @@ class Client:
             self.connect()
         assert self._sock is not None
         self._next_id += 1
-        req = {"id": self._next_id, "cmd": cmd, "args": args or {}}
         try:
-            self._sock.sendall(json.dumps(req).encode() + b"\n")
+            self._sock.sendall(request_line(self._next_id, cmd, args))
         except (BrokenPipeError, ConnectionResetError):
             # the master refused the connection (busy, forbidden) and closed it; its reply
             # is already waiting to be read
-            _result(self._read())
+            result_of(self._read())
             raise NoMaster("the master closed the connection") from None
         return self._next_id
 
@@ -154,19 +227,16 @@ class Client:
             line = self._file.readline()
         except TimeoutError:
             raise ClientError(
-                "timeout", f"the master at {self.path} did not answer within {self.timeout:g}s"
+                TIMEOUT, f"the master at {self.path} did not answer within {self.timeout:g}s"
             ) from None
         except ConnectionResetError:
             line = b""
-        if not line:
-            raise NoMaster("the master closed the connection")
-        msg: dict[str, Any] = json.loads(line)
-        return msg
+        return reply_of(line)
 
     def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         """Send one request and return its result; raises ClientError on an error reply."""
         self._send(cmd, args)
-        return _result(self._read())
+        return result_of(self._read())
 
     def stream(self, cmd: str, args: dict[str, Any] | None = None) -> Iterator[Any]:
         """Yield the items of a streaming reply until the master ends it."""
@@ -176,8 +246,87 @@ class Client:
             if "item" in msg:
                 yield msg["item"]
                 continue
-            _result(msg)
+            result_of(msg)
             return
+
+
+class AsyncClient:
+    """The asyncio face, for the TUI: one connection per request or stream (a stream owns its
+    connection, so a slow `stop` never waits behind a log being followed). Each connection
+    checks `hello` first, as the blocking face does."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._ids = 0
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        import asyncio
+
+        try:
+            address, fd = unix_address(self.path)  # also past the 107-byte path limit
+            try:
+                conn = await asyncio.open_unix_connection(address, limit=STREAM_LIMIT)
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise NoMaster(f"no procsup master at {self.path} ({exc.strerror})") from None
+        except PermissionError:
+            raise NotAllowed(_not_allowed(self.path)) from None
+        except OSError as exc:
+            raise NoMaster(f"cannot connect to {self.path}: {exc}") from None
+        try:
+            await self._send(conn[1], "hello", {})
+            check_hello(result_of(await _read_async(conn[0])), self.path)
+        except BaseException:
+            _close_async(conn[1])
+            raise
+        return conn
+
+    async def _send(self, writer: asyncio.StreamWriter, cmd: str, args: dict[str, Any]) -> None:
+        self._ids += 1
+        writer.write(request_line(self._ids, cmd, args))
+        try:
+            await writer.drain()
+        except OSError as exc:
+            raise NoMaster(f"the master went away ({exc})") from None
+
+    async def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
+        """One request; returns the result or raises ClientError / NoMaster."""
+        reader, writer = await self._open()
+        try:
+            await self._send(writer, cmd, args or {})
+            return result_of(await _read_async(reader))
+        finally:
+            _close_async(writer)
+
+    async def stream(self, cmd: str, args: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+        """The items of a streaming reply; NoMaster when the stream ends (a stream the TUI
+        follows ends only when the master goes or drops a slow reader)."""
+        reader, writer = await self._open()
+        try:
+            await self._send(writer, cmd, args or {})
+            while True:
+                msg = await _read_async(reader)
+                if "item" not in msg:
+                    result_of(msg)
+                    raise NoMaster("the master ended the stream")
+                yield msg["item"]
+        finally:
+            _close_async(writer)
+
+
+async def _read_async(reader: asyncio.StreamReader) -> dict[str, Any]:
+    try:
+        line = await reader.readline()
+    except (OSError, ValueError) as exc:  # ValueError: a line over the stream limit
+        raise NoMaster(f"the connection broke ({exc})") from None
+    return reply_of(line)
+
+
+def _close_async(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        writer.close()  # not awaiting wait_closed(): this also runs while a worker is cancelled
 
 
 def _connect_retrying(sock: socket.socket, address: str) -> None:
@@ -207,13 +356,4 @@ def _not_allowed(path: str) -> str:
         f"permission denied on {path}: this socket belongs to {owner}'s master; to share it, "
         'set socket_mode = "0660" and socket_group = "GROUP" in [procsup] and add yourself '
         "to GROUP (or run as that user)"
-    )
-
-
-def _result(msg: dict[str, Any]) -> Any:
-    if msg.get("ok"):
-        return msg.get("result")
-    err = msg.get("error") or {}
-    raise ClientError(
-        err.get("code", "error"), err.get("message", "unknown error"), err.get("details")
     )

@@ -1,7 +1,63 @@
-"""Compact human forms of durations and sizes for tables. Imports nothing: the CLI's `list`
-path loads it on every call."""
+"""How things look to people, in one place for the CLI tables and the TUI alike: durations,
+sizes, exit statuses, and each state's colour and rank. Imports only states.py and the stdlib
+(no `typing`): the CLI's `list` path loads it on every call."""
 
 from __future__ import annotations
+
+import signal
+
+from procsup.core.states import State
+
+#: each state's look, in the order a summary lists them (most alive first): the ANSI SGR code
+#: the CLI colours it with, and the rich style the TUI uses
+STATE_LOOKS: dict[State, tuple[str, str]] = {
+    State.RUNNING: ("32", "bold green"),
+    State.STARTING: ("33", "yellow"),
+    State.STOPPING: ("33", "yellow"),
+    State.BACKOFF: ("33", "bold yellow"),
+    State.FATAL: ("31", "bold red"),
+    State.EXITED: ("31", "red"),
+    State.STOPPED: ("2", "dim"),
+}
+STATE_ORDER: list[State] = list(STATE_LOOKS)
+
+
+def state_rank(state: str) -> int:
+    """Where a state sorts (RUNNING first); an unknown word last."""
+    return STATE_ORDER.index(State(state)) if state in STATE_LOOKS else len(STATE_ORDER)
+
+
+def _look(state: str) -> tuple[str, str] | None:
+    return STATE_LOOKS[State(state)] if state in STATE_LOOKS else None
+
+
+def state_ansi(state: str) -> str | None:
+    """The CLI's colour of a state (None: an unknown word, shown plain)."""
+    look = _look(state)
+    return None if look is None else look[0]
+
+
+def state_style(state: str) -> str:
+    """The TUI's style of a state."""
+    look = _look(state)
+    return "" if look is None else look[1]
+
+
+def exit_text(code: int | None) -> str:
+    """How a process last ended: `exit 0`, `exit 1`, `SIGKILL` (`-` when it never has)."""
+    if code is None:
+        return "-"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit {code}"
+
+
+def ago(ts: float | None, now: float) -> str:
+    """`5m02s ago`; `-` for no time."""
+    return "-" if ts is None else f"{format_duration(max(0.0, now - ts))} ago"
 
 
 def format_duration(seconds: float) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+
+from procsup.core import schema
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,9 @@ class Override:
         """True for overrides of the whole program (every instance carries the same one)."""
         return self.kind in ("scaled", "adhoc")
 
-    def to_json(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"kind": self.kind, "text": self.text, "at": self.at}
-        if self.kind == "scaled":
+    def to_json(self) -> schema.Override:
+        row: schema.Override = {"kind": self.kind, "text": self.text, "at": self.at}
+        if self.kind == "scaled" and self.numprocs is not None and self.file_numprocs is not None:
             row |= {"numprocs": self.numprocs, "file_numprocs": self.file_numprocs}
         return row
 

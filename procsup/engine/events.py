@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ SUBSCRIBER_QUEUE = 10_000
 class Event:
     type: str  # "state", "program", "master", "task", …
     name: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)  # a core/schema event's own keys
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:

@@ -19,6 +19,8 @@ TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
     from typing import Any
 
+    from procsup.core.schema import ExitFacts
+
 #: what happens after an exit, as the `next` field of a state event
 RESTART, RETRY, FATAL, EXITED, STOPPED = "restart", "retry", "fatal", "exited", "stopped"
 
@@ -78,7 +80,7 @@ class Ending:
             return cls(text, code, uptime, note)
         return cls(exit_cause(code, uptime, note), code, uptime)
 
-    def fields(self, name: str, what: str, **step: Any) -> dict[str, Any]:
+    def fields(self, name: str, what: str, **step: Any) -> ExitFacts:
         """The keys of the state event (`reason` is the whole sentence; see docs/protocol.md)."""
         code = self.code
         return {

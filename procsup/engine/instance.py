@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from procsup.config.load import ProgramConfig
+from procsup.core.schema import ExitFacts, InstanceRow
 from procsup.core.states import RUNNING_STATES, State, can_transition
 from procsup.engine import exitinfo
 from procsup.engine.cgroups import Cgroup
@@ -78,7 +79,7 @@ class Instance:
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
         self._spawns = 0
-        self._stop_facts: dict[str, Any] = {}
+        self._stop_facts: ExitFacts | None = None
         self._stop_why = ("stop requested", exitinfo.STOPPED)
 
     @property
@@ -103,9 +104,9 @@ class Instance:
         self._changed.set()
         self._changed = asyncio.Event()
         log.info("%s: %s -> %s%s", self.name, old, new, _log_details(data))
-        self.rt.publish(
-            Event("state", self.name, {"from": old, "to": new, "program": self.config.name, **data})
-        )
+        row = self.rt.describe(self) if self.rt.describe else self.snapshot()  # the row after it
+        facts = {"from": old, "to": new, "program": self.config.name, "row": row, **data}
+        self.rt.publish(Event("state", self.name, facts))
         self.rt.changed()
 
     # --- user actions -----------------------------------------------------------------------
@@ -316,7 +317,7 @@ class Instance:
         self._set_state(State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts)
         self._timer = self.rt.loop.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
 
-    def _report(self, ending: Ending, what: str, **step: Any) -> dict[str, Any]:
+    def _report(self, ending: Ending, what: str, **step: Any) -> ExitFacts:
         """Say why the run ended and what comes next: in the master log, as a marked line in
         the output stream, in `list`; returns the fields for the state event."""
         facts = ending.fields(self.name, what, **step)
@@ -357,8 +358,11 @@ class Instance:
             self._exited = None
             if cgroup is not None:
                 cgroup.remove()
-        facts, self._stop_facts = self._stop_facts, {}
-        self._set_state(State.STOPPED, **facts)  # STOPPING -> STOPPED
+        facts, self._stop_facts = self._stop_facts, None
+        if facts is None:
+            self._set_state(State.STOPPED)  # STOPPING -> STOPPED
+        else:
+            self._set_state(State.STOPPED, **facts)  # STOPPING -> STOPPED
 
     # --- output -----------------------------------------------------------------------------
 
@@ -384,7 +388,8 @@ class Instance:
 
     # --- reporting --------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> InstanceRow:
+        """The instance row without `overrides` (the registry knows those: Registry.row)."""
         info = self.info
         running = self.state in RUNNING_STATES
         return {
@@ -404,6 +409,7 @@ class Instance:
             "last_exit_reason": info.exit_reason,
             "last_exit_cause": info.exit_cause,
             "desired": self.desired,
+            "overrides": [],
             **self.output.log_status(),
         }
 

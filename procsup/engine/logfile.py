@@ -19,8 +19,8 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
 
+from procsup.core.schema import LogFileStatus
 from procsup.engine import safefs
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class LogFile:
         for listener in list(self.listeners):
             listener(self)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> LogFileStatus:
         return {"path": self.path, "error": self.error, "dropped": self.dropped}
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import procsup
 from procsup.config.load import Config, ConfigError, deprecations, load_config
 from procsup.control.protocol import PROTOCOL_VERSION
+from procsup.core.schema import MasterInfo
 from procsup.engine import fdlimit
 from procsup.engine.cgroups import CgroupUnavailable, Tracking
 from procsup.engine.cgtree import open_tracking
@@ -313,7 +314,7 @@ class Master:
         for inst in self.registry.instances():
             inst.ring.restore(kept.get(inst.name, []))
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> MasterInfo:
         return {
             "version": procsup.__version__,
             "protocol": PROTOCOL_VERSION,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
+from procsup.core.schema import LogStatus
 from procsup.engine.logfile import LogFile
 from procsup.engine.logregistry import LOG_FILES, LogFiles
 from procsup.engine.logs import RING_BYTES, LogChunk, LogRing, OutputReader, stamp_lines
@@ -106,7 +106,7 @@ class Output:
             text = f"log {f.path}: writing again ({f.dropped} bytes dropped in all)"
         self.ring.append(LogChunk(time.time(), "stderr", f"procsup: {text}\n".encode()))
 
-    def log_status(self) -> dict[str, Any]:
+    def log_status(self) -> LogStatus:
         """For the instance row: the first file problem, and bytes dropped from its files."""
         files = self._unique_files()
         errors = [f"{os.path.basename(f.path)} {f.error}" for f in files if f.error is not None]

@@ -12,6 +12,7 @@ from typing import Any
 
 from procsup.config.dump import program_to_dict
 from procsup.config.load import Config, ConfigError, ProgramConfig, program_from_dict
+from procsup.core.schema import InstanceRow
 from procsup.core.states import RUNNING_STATES, State
 from procsup.engine.desired import (
     Override,
@@ -40,6 +41,7 @@ class Registry:
             dict(saved.desired), dict(saved.desired_at), dict(saved.program_at)
         )
         self.programs: dict[str, Program] = {}
+        rt.describe = self.row  # state events carry the whole row, overrides included
         for name, cfg in config.programs.items():
             self._add(cfg, saved.numprocs.get(name))
         for name, raw in saved.adhoc.items():
@@ -146,7 +148,7 @@ class Registry:
         for inst in added:
             inst.desired = True
         await asyncio.gather(*(inst.start() for inst in added))
-        self._publish_program(name, "scaled", numprocs=n)
+        self._publish_program(name, "scaled", numprocs=n, instances=self._rows(prog))
         return prog
 
     async def add_adhoc(self, cfg: ProgramConfig) -> Program:
@@ -155,7 +157,7 @@ class Registry:
         self.changes.forget_program(cfg.name)
         self.changes.program_at[cfg.name] = time.time()
         prog = self._add(cfg, adhoc=True)
-        self._publish_program(cfg.name, "added")
+        self._publish_program(cfg.name, "added", instances=self._rows(prog))
         await asyncio.gather(*(inst.start() for inst in prog))
         return prog
 
@@ -170,6 +172,9 @@ class Registry:
             self.changes.forget_program(name)
         self._publish_program(name, "removed")
         self.rt.changed()
+
+    def _rows(self, prog: Program) -> list[InstanceRow]:
+        return [self.row(inst) for inst in prog]
 
     def _publish_program(self, name: str, what: str, **data: Any) -> None:
         self.rt.publish(Event("program", name, {"event": what, **data}))
@@ -193,9 +198,11 @@ class Registry:
             found.append(desired_override(wanted, at, now))
         return found
 
-    def row(self, inst: Instance) -> dict[str, Any]:
+    def row(self, inst: Instance) -> InstanceRow:
         """The instance row of the protocol: its snapshot plus how it differs from the file."""
-        return inst.snapshot() | {"overrides": [o.to_json() for o in self.overrides_of(inst)]}
+        row = inst.snapshot()
+        row["overrides"] = [o.to_json() for o in self.overrides_of(inst)]
+        return row
 
     def kept(self) -> list[str]:
         """Every run-time change still in force, one line per program or group of instances."""
@@ -276,7 +283,7 @@ class Registry:
         if numprocs == cfg.numprocs:
             numprocs = None
         prog = self._add(cfg, numprocs)
-        self._publish_program(cfg.name, "added")
+        self._publish_program(cfg.name, "added", instances=self._rows(prog))
         await asyncio.gather(*(i.start() for i in prog if i.desired))
 
     async def _reset_to_file(self) -> None:

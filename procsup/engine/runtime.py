@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from procsup.core.schema import InstanceRow
 from procsup.engine.events import Broadcaster, Event
 from procsup.engine.process import Reaper
 from procsup.engine.proctree import TableSource
@@ -36,6 +37,8 @@ class Runtime:
     tables: TableSource = field(default_factory=TableSource)
     #: the cgroup subtree every spawn gets a leaf in; None under process tracking
     cgroups: CgroupTree | None = None
+    #: an instance's whole protocol row (Registry.row), for the `state` events it publishes
+    describe: Callable[[Any], InstanceRow] | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def publish(self, event: Event) -> None:

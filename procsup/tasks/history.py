@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from procsup.core.schema import RunRow
+
 log = logging.getLogger(__name__)
 
 STATUSES = ("running", "ok", "failed", "timeout", "lock-lost", "stopped", "skipped", "unknown")
@@ -49,8 +51,9 @@ class RunRecord:
             return None
         return self.ended - self.started
 
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "duration": self.duration}
+    def to_json(self) -> RunRow:
+        row: RunRow = {**asdict(self), "duration": self.duration}  # type: ignore[typeddict-item]
+        return row
 
 
 _FIELDS = tuple(f.name for f in fields(RunRecord))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from procsup.config.load import Config, TaskConfig
+from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
 from procsup.tasks.history import History, RunRecord, open_history
@@ -214,7 +215,7 @@ class Scheduler:
         stopped = await asyncio.gather(*(self.task(n).stop_runs(STOPPED_BY_USER) for n in names))
         return [rec for records in stopped for rec in records]
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self) -> list[TaskRow]:
         return [task.snapshot() for task in self.tasks.values()]
 
     # --- reload -----------------------------------------------------------------------------

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from procsup.config.load import TaskConfig
+from procsup.core.schema import TaskRow
 from procsup.engine import exitinfo
 from procsup.engine.events import Event
 from procsup.engine.output import Output
@@ -253,7 +254,7 @@ class Task:
         self.next = fire
         self._changed()
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> TaskRow:
         cfg, nxt = self.config, self.next
         return {
             "name": cfg.name,

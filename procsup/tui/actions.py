@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from procsup.control.client import ClientError
+from procsup.control.protocol import ProtocolError
 from procsup.tui.fmt import details_lines
 from procsup.tui.screens import ConfirmScreen, DetailsScreen, HelpScreen, SignalScreen
-from procsup.tui.source import CommandError, MasterGone
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -44,10 +45,10 @@ class Actions(Base):
         """Send one command; its result or its error becomes a notification."""
         try:
             result = await self.source.call(cmd, args)
-        except CommandError as exc:
+        except ClientError as exc:
             self.notify(f"{what}: {exc.message}", title=f"{cmd} failed", severity="error")
             return
-        except MasterGone as exc:
+        except ProtocolError as exc:  # no master, not allowed
             self.notify(str(exc), title=f"{cmd} failed", severity="error")
             return
         self.notify(summary(cmd, result), title=what)
@@ -88,7 +89,7 @@ class Actions(Base):
         """`r` on a task: stop its runs in progress, then run it now."""
         try:
             await self.source.call("stop", {"names": [task]})
-        except (CommandError, MasterGone) as exc:
+        except ProtocolError as exc:
             self.notify(str(exc), title=f"restart {task} failed", severity="error")
             return
         await self._command("run", {"task": task}, f"restart {task}")

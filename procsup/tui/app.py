@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -20,21 +20,18 @@ from textual.containers import Center, Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
+from procsup.control.protocol import ProtocolError
 from procsup.tui.actions import Actions
 from procsup.tui.fmt import Clock, header_text, offline_text
 from procsup.tui.instances import InstanceTable
 from procsup.tui.logpane import LogPane
-from procsup.tui.source import CommandError, MasterGone, MasterSource, Source
+from procsup.tui.source import MasterSource, Source
 from procsup.tui.store import Store
 from procsup.tui.tasks import TaskTable
-
-if TYPE_CHECKING:
-    from procsup.cli.commands import Context
 
 FLUSH_DELAY = 0.05  # events arriving within this are applied to the tables together
 FILTER_DELAY = 0.15  # typing in the filter: apply when the keys pause this long
 FOLLOW_DELAY = 0.15  # moving the cursor: switch the log when it rests this long
-REFRESH_DELAY = 0.3  # re-read rows whose last exit / restarts an event could not tell
 
 
 class ProcsupApp(Actions, App[int]):
@@ -84,7 +81,6 @@ class ProcsupApp(Actions, App[int]):
         )
         self.last_table: InstanceTable | TaskTable = self.instances
         self._debounce: dict[str, Timer] = {}
-        self._to_refresh: set[str] = set()
         self.offline_message = ""
         self._header_plain = ""
         self._titles_shown: dict[str, tuple[str, str]] = {}
@@ -124,7 +120,7 @@ class ProcsupApp(Actions, App[int]):
                         continue  # an item we cannot read: skip it, keep following
                     if item.get("type") != "stats":  # stats: the next tick applies them
                         self._later("apply", FLUSH_DELAY, self._apply_changes)
-            except (MasterGone, CommandError) as exc:
+            except ProtocolError as exc:
                 attempt += 1
                 self._offline(str(exc), attempt)
             await asyncio.sleep(self.retry)
@@ -154,39 +150,9 @@ class ProcsupApp(Actions, App[int]):
         self.tasks.display = bool(self.store.tasks)
         self._header()
         self._titles()
-        for program in changes.relist:
-            self.run_worker(self._relist(program), exit_on_error=False)
-        if changes.refresh:
-            self._to_refresh |= changes.refresh
-            self._later("refresh", REFRESH_DELAY, self._start_refresh)
         target = self.log_pane.target
         if target not in self.store.instances and target not in self.store.tasks:
             self._follow_selected()  # nothing followed yet, or its row is gone: the cursor's row
-
-    async def _relist(self, program: str) -> None:
-        try:
-            result = await self.source.call("list", {"names": [program], "stats": False})
-        except CommandError:
-            self.store.drop_program(program)  # gone again before we asked
-        except MasterGone:
-            return
-        else:
-            self.store.load_program(program, result["instances"])
-        self._later("apply", FLUSH_DELAY, self._apply_changes)
-
-    def _start_refresh(self) -> None:
-        names = sorted(n for n in self._to_refresh if n in self.store.instances)
-        self._to_refresh.clear()
-        if names:
-            self.run_worker(self._refresh(names), exit_on_error=False)
-
-    async def _refresh(self, names: list[str]) -> None:
-        try:
-            result = await self.source.call("list", {"names": names, "stats": False})
-        except (CommandError, MasterGone):
-            return  # a removed instance: its program event updates the table
-        self.store.load_rows(result["instances"])
-        self._later("apply", FLUSH_DELAY, self._apply_changes)
 
     def _later(self, name: str, delay: float, callback: Any) -> None:
         """Run `callback` once after `delay`, however often this is asked meanwhile."""
@@ -332,12 +298,12 @@ class ProcsupApp(Actions, App[int]):
         self._titles()
 
 
-def run_tui(ctx: Context) -> int:
-    app = ProcsupApp(MasterSource(ctx.socket))
-    shot = getattr(ctx.args, "screenshot", None)
-    if shot:
-        from procsup.tui.shot import screenshot
+def run_tui(socket: str, screenshot: str | None = None) -> int:
+    """The dashboard on the master at `socket`; with `screenshot`, save it as SVG and exit."""
+    app = ProcsupApp(MasterSource(socket))
+    if screenshot:
+        from procsup.tui.shot import screenshot as save
 
-        return screenshot(app, shot)
+        return save(app, screenshot)
     app.run()
     return app.return_code or 0

@@ -5,30 +5,27 @@ Every function takes the time (`Clock`) explicitly, so a fixed clock gives ident
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
 from rich.text import Text
 
-from procsup.core.humanize import format_duration, format_size
+from procsup.core.humanize import (
+    STATE_ORDER,
+    ago,
+    exit_text,
+    format_duration,
+    format_size,
+    state_style,
+)
+from procsup.core.schema import InstanceRow, RunRow, TaskRow
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]
 DASH = Text("-", style="dim")
 
-STATE_STYLES = {
-    "RUNNING": "bold green",
-    "STARTING": "yellow",
-    "BACKOFF": "bold yellow",
-    "STOPPING": "yellow",
-    "EXITED": "red",
-    "FATAL": "bold red",
-    "STOPPED": "dim",
-}
-STATE_ORDER = ["RUNNING", "STARTING", "STOPPING", "BACKOFF", "FATAL", "EXITED", "STOPPED"]
 RESULT_STYLES = {
     "ok": "green",
     "running": "yellow",
@@ -81,37 +78,23 @@ class Clock:
 
 
 def state_text(state: str) -> Text:
-    return Text(state, style=STATE_STYLES.get(state, ""))
+    return Text(state, style=state_style(state))
 
 
 def _right(value: str) -> Text:
     return Text(value, justify="right")
 
 
-def ago(t: float | None, now: float) -> str:
-    return "-" if t is None else format_duration(max(0.0, now - t)) + " ago"
-
-
-def exit_text(code: int | None) -> str:
-    if code is None:
-        return "-"
-    if code < 0:
-        try:
-            return signal.Signals(-code).name
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit {code}"
-
-
-def uptime_text(row: Row, now: float) -> Text:
-    if row.get("state") == "BACKOFF" and row.get("next_try") is not None:
-        return Text("retry " + format_duration(max(0.0, row["next_try"] - now)), style="yellow")
-    if row.get("started") is None:
+def uptime_text(row: InstanceRow, now: float) -> Text:
+    next_try, started = row["next_try"], row["started"]
+    if row["state"] == "BACKOFF" and next_try is not None:
+        return Text("retry " + format_duration(max(0.0, next_try - now)), style="yellow")
+    if started is None:
         return DASH
-    return Text(format_duration(max(0.0, now - row["started"])))
+    return Text(format_duration(max(0.0, now - started)))
 
 
-def last_exit_text(row: Row, now: float) -> Text:
+def last_exit_text(row: InstanceRow, now: float) -> Text:
     if row.get("spawn_error") and row.get("state") in ("BACKOFF", "FATAL"):
         return Text("could not start", style="red")
     code = row.get("last_exit")
@@ -121,7 +104,7 @@ def last_exit_text(row: Row, now: float) -> Text:
     return Text(f"{exit_text(code)} {ago(row.get('last_exit_time'), now)}", style=style)
 
 
-def changes_text(row: Row, clock: Clock) -> Text:
+def changes_text(row: InstanceRow, clock: Clock) -> Text:
     """How the user's run-time changes make this instance differ from the config file (the
     row's `overrides`): `stopped 18:01`, `scaled to 4 (file 2)`, `added 18:01 (ad-hoc)`."""
     parts = []
@@ -138,7 +121,7 @@ def changes_text(row: Row, clock: Clock) -> Text:
     return Text("; ".join(parts), style="magenta") if parts else DASH
 
 
-def instance_cells(row: Row, now: float, clock: Clock) -> tuple[str | Text, ...]:
+def instance_cells(row: InstanceRow, now: float, clock: Clock) -> tuple[str | Text, ...]:
     cpu, rss, pid = row.get("cpu"), row.get("rss"), row.get("pid")
     return (
         row["name"],
@@ -153,7 +136,7 @@ def instance_cells(row: Row, now: float, clock: Clock) -> tuple[str | Text, ...]
     )
 
 
-def next_run_text(task: Row, now: float) -> Text:
+def next_run_text(task: TaskRow, now: float) -> Text:
     if not task.get("enabled", True):
         return Text("disabled", style="dim")
     when, local = task.get("next_run"), task.get("next_run_local")
@@ -167,7 +150,7 @@ def next_run_text(task: Row, now: float) -> Text:
     return Text(f"{rel} ({at.strftime('%H:%M:%S' if same_day else '%a %H:%M')})")
 
 
-def result_text(run: Row | None) -> Text:
+def result_text(run: RunRow | None) -> Text:
     if not run:
         return DASH
     status = str(run.get("status"))
@@ -181,7 +164,7 @@ def result_text(run: Row | None) -> Text:
     return text
 
 
-def running_text(task: Row) -> Text:
+def running_text(task: TaskRow) -> Text:
     running = task.get("running") or []
     if not running:
         return Text("no", style="dim")
@@ -191,22 +174,24 @@ def running_text(task: Row) -> Text:
     return Text("yes" if pid is None else f"yes, pid {pid}", style="bold yellow")
 
 
-def task_cells(task: Row, now: float) -> tuple[str | Text, ...]:
-    last = task.get("last") or {}
-    duration = last.get("duration")
+def task_cells(task: TaskRow, now: float) -> tuple[str | Text, ...]:
+    last = task["last"]
+    duration = last["duration"] if last else None
     return (
         task["name"],
         str(task.get("schedule") or "-"),
         str(task.get("timezone") or "local"),
         next_run_text(task, now),
-        Text(ago(last.get("started") or last.get("ended"), now)),
+        Text(ago(last["started"] or last["ended"], now) if last else "-"),
         result_text(last),
         DASH if duration is None else _right(format_duration(duration)),
         running_text(task),
     )
 
 
-def header_text(master: Row, counts: dict[str, int], tasks: dict[str, Row], now: float) -> Text:
+def header_text(
+    master: Row, counts: dict[str, int], tasks: Mapping[str, TaskRow], now: float
+) -> Text:
     text = Text()
     text.append("procsup ", style="bold")
     text.append(str(master.get("version", "?")))
@@ -221,7 +206,7 @@ def header_text(master: Row, counts: dict[str, int], tasks: dict[str, Row], now:
     for state in STATE_ORDER:
         if counts.get(state):
             text.append(" ")
-            text.append(f"{counts[state]} {state}", style=STATE_STYLES[state])
+            text.append(f"{counts[state]} {state}", style=state_style(state))
     busy = sum(1 for task in tasks.values() if task.get("running"))
     text.append(" │ ", style="dim")
     text.append(f"{len(tasks)} task" + ("" if len(tasks) == 1 else "s"))

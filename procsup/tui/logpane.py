@@ -15,8 +15,10 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import RichLog
 
+from procsup.control.client import NoMaster
+from procsup.control.protocol import ProtocolError
 from procsup.tui.fmt import Clock, log_line
-from procsup.tui.source import CommandError, MasterGone, Source
+from procsup.tui.source import Source
 
 BACKLOG = 200
 MAX_LINES = 5000
@@ -73,9 +75,9 @@ class LogPane(RichLog):
             async for item in self.source.logs(name, BACKLOG):
                 self.add(log_line(item, self.clock))
                 self.received += 1
-        except MasterGone:
+        except NoMaster:
             self._note("the connection to the master was lost")
-        except CommandError as exc:
+        except ProtocolError as exc:
             self._note(exc.message)
 
     def add(self, text: Text) -> None:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from procsup.tui.source import CommandError, MasterGone
+from procsup.control.protocol import ProtocolError
 
 if TYPE_CHECKING:
     from procsup.tui.app import ProcsupApp
@@ -39,7 +39,7 @@ async def _choose_row(app: ProcsupApp) -> str | None:
         return None
     try:
         result = await app.source.call("logs", {"names": running, "lines": RECENT_LINES})
-    except (CommandError, MasterGone):
+    except ProtocolError:
         return None
     name = best_row(running, result.get("lines") or [])
     if name is None or name not in app.store.instances:

@@ -2,7 +2,9 @@
 
 Pure and synchronous (no textual, no I/O), so it is unit-testable and snapshot tests can build
 the app from a fixed data set. Every change is recorded in `pending` (which rows, which tasks),
-and the widgets update just those rows when they `take()` it.
+and the widgets update just those rows when they `take()` it. Events carry whole rows (a `state`
+event its instance's row, `program` added/scaled the program's rows, `task` the task row), so
+nothing is ever re-read with `list`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Row = dict[str, Any]
-
-#: a state event into one of these changes facts the event does not carry (last exit, restarts),
-#: so the row is re-read with a `list` of just that instance
-REFRESH_AFTER = frozenset({"STARTING", "STOPPED", "EXITED", "BACKOFF", "FATAL"})
+from procsup.core.schema import InstanceRow, RunningRun, RunRow, TaskRow
+from procsup.core.states import RUNNING_STATES
 
 
 @dataclass
@@ -27,8 +26,6 @@ class Changes:
     tasks: set[str] = field(default_factory=set)
     tasks_removed: set[str] = field(default_factory=set)
     master: bool = False
-    relist: set[str] = field(default_factory=set)  # programs to re-read with `list`
-    refresh: set[str] = field(default_factory=set)  # instances to re-read with `list`
 
     def __bool__(self) -> bool:
         return bool(
@@ -43,9 +40,9 @@ class Changes:
 
 class Store:
     def __init__(self) -> None:
-        self.instances: dict[str, Row] = {}
-        self.tasks: dict[str, Row] = {}
-        self.master: Row = {}
+        self.instances: dict[str, InstanceRow] = {}
+        self.tasks: dict[str, TaskRow] = {}
+        self.master: dict[str, Any] = {}  # a MasterInfo, and the last `master` event
         self.pending = Changes()
 
     def take(self) -> Changes:
@@ -69,22 +66,15 @@ class Store:
         self.pending = Changes(reset=True, master=True)
 
     def _on_state(self, ev: dict[str, Any]) -> None:
-        name, to = ev["name"], ev.get("to")
-        row = self.instances.get(name)
-        if row is None:
-            row = self.instances[name] = _new_row(name, ev.get("program"))
-            self.pending.relist.add(row["program"])
-        _apply_state(row, ev)
-        self.pending.instances.add(name)
-        if to in REFRESH_AFTER:
-            self.pending.refresh.add(name)
+        """The event's row replaces ours, keeping CPU/RSS from the stats feed while it runs."""
+        self.load_rows([ev["row"]])
 
     def _on_program(self, ev: dict[str, Any]) -> None:
         program = ev["name"]
         if ev.get("event") == "removed":
             self.drop_program(program)
-        else:
-            self.pending.relist.add(program)
+        elif "instances" in ev:  # added or scaled: the program's rows as they are now
+            self.load_program(program, ev["instances"])
 
     def _on_stats(self, item: dict[str, Any]) -> None:
         stats = item.get("instances") or {}
@@ -97,7 +87,7 @@ class Store:
 
     def _on_task(self, ev: dict[str, Any]) -> None:
         name, row = ev["name"], ev.get("task")
-        if isinstance(row, dict):
+        if row is not None:
             self.tasks[name] = row
             self.pending.tasks.add(name)
             self.pending.tasks_removed.discard(name)
@@ -107,12 +97,12 @@ class Store:
             self.pending.tasks.discard(name)
 
     def _on_run(self, ev: dict[str, Any]) -> None:
-        task, run = self.tasks.get(ev["name"]), ev.get("run") or {}
+        task, run = self.tasks.get(ev["name"]), ev["run"]
         if task is None:
             return
-        running = [r for r in task.get("running") or [] if r.get("run_id") != run.get("run_id")]
+        running = [r for r in task["running"] if r["run_id"] != run["run_id"]]
         if ev.get("event") == "start":
-            running.append({k: run.get(k) for k in ("run_id", "started", "scheduled", "pid")})
+            running.append(_running(run))
         else:
             task["last"] = run
         task["running"] = running
@@ -128,8 +118,8 @@ class Store:
             self.pending.removed.add(name)
             self.pending.instances.discard(name)
 
-    def load_program(self, program: str, rows: list[Row]) -> None:
-        """A `list` of one program: its rows replace the ones held (a scaled-down one is gone)."""
+    def load_program(self, program: str, rows: list[InstanceRow]) -> None:
+        """A program's rows replace the ones held (a scaled-down one is gone)."""
         keep = {row["name"] for row in rows}
         for name in [n for n, r in self.instances.items() if r.get("program") == program]:
             if name not in keep:
@@ -137,14 +127,18 @@ class Store:
                 self.pending.removed.add(name)
         self.load_rows(rows)
 
-    def load_rows(self, rows: list[Row]) -> None:
-        """Fresh rows from a `list` (stats false): keep the CPU/RSS the stats feed gave."""
+    def load_rows(self, rows: list[InstanceRow]) -> None:
+        """Fresh rows (without stats): keep the CPU/RSS the stats feed gave while it runs."""
         for row in rows:
-            old = self.instances.get(row["name"]) or {}
-            row.setdefault("cpu", old.get("cpu"))
-            row.setdefault("rss", old.get("rss"))
+            old = self.instances.get(row["name"])
+            running = row["state"] in RUNNING_STATES
+            if "cpu" not in row:
+                row["cpu"] = old.get("cpu") if old is not None and running else None
+            if "rss" not in row:
+                row["rss"] = old.get("rss") if old is not None and running else None
             self.instances[row["name"]] = row
             self.pending.instances.add(row["name"])
+            self.pending.removed.discard(row["name"])
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -153,47 +147,10 @@ class Store:
         return counts
 
 
-def _new_row(name: str, program: str | None) -> Row:
-    prog, _, num = name.rpartition(":")
+def _running(run: RunRow) -> RunningRun:
     return {
-        "name": name,
-        "program": program or prog,
-        "num": int(num) if num.isdigit() else 0,
-        "state": "STOPPED",
-        "pid": None,
-        "started": None,
-        "restarts": 0,
-        "attempt": 0,
-        "next_try": None,
-        "last_exit": None,
-        "last_exit_time": None,
-        "cpu": None,
-        "rss": None,
-        "overrides": [],
+        "run_id": run["run_id"],
+        "pid": None,  # a run record has none: the `task` event that follows has it
+        "started": run["started"],
+        "scheduled": run["scheduled"],
     }
-
-
-def _apply_state(row: Row, ev: dict[str, Any]) -> None:
-    to, when = ev.get("to"), ev.get("time")
-    row["state"] = to
-    if to == "STARTING":
-        row.update(started=when, pid=None, next_try=None)
-    elif to == "RUNNING":
-        row.update(pid=ev.get("pid", row.get("pid")), attempt=0, next_try=None)
-        if row.get("started") is None:
-            row["started"] = when
-    elif to in ("STOPPED", "EXITED", "BACKOFF", "FATAL"):
-        row.update(pid=None, started=None, cpu=None, rss=None)
-        if "code" in ev:
-            row.update(last_exit=ev["code"], last_exit_time=when)
-        if to == "BACKOFF":
-            row.update(attempt=ev.get("attempt", row.get("attempt")), next_try=ev.get("next_try"))
-    if "reason" in ev:  # why the last run ended (an immediate restart is RUNNING -> STARTING)
-        row.update(
-            last_exit_time=when,
-            last_exit_reason=ev["reason"],
-            last_exit_cause=ev.get("cause"),
-            spawn_error=ev.get("spawn_error"),
-        )
-        if ev.get("code") is not None:
-            row["last_exit"] = ev["code"]

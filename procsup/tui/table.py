@@ -7,15 +7,16 @@ row, so a burst of events never rebuilds the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 from procsup.tui.fmt import Clock
 
-Row = dict[str, Any]
+#: the schema type of the rows (core/schema.py: InstanceRow, TaskRow)
+R = TypeVar("R", bound=Mapping[str, Any])
 Cell = str | Text
 REBUILD_OVER = 64  # removing more rows than this at once: clear and add back (remove_row is O(n))
 
@@ -26,14 +27,14 @@ def same(a: Cell, b: Cell) -> bool:
     return a == b
 
 
-class LiveTable(DataTable[Cell]):
+class LiveTable(DataTable[Cell], Generic[R]):
     """Subclasses give the columns, the cells of a row, a sort key and the filter rule."""
 
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = []
     SORTS: ClassVar[tuple[str, ...]] = ("name",)
     TIMED: ClassVar[tuple[str, ...]] = ()  # columns whose text changes with time alone
 
-    def __init__(self, rows: dict[str, Row], clock: Clock, **kwargs: Any) -> None:
+    def __init__(self, rows: Mapping[str, R], clock: Clock, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", **kwargs)
         self.rows_source = rows
         self.clock = clock
@@ -48,13 +49,13 @@ class LiveTable(DataTable[Cell]):
 
     # --- what subclasses define -----------------------------------------------------------------
 
-    def cells(self, row: Row, now: float) -> tuple[Cell, ...]:
+    def cells(self, row: R, now: float) -> tuple[Cell, ...]:
         raise NotImplementedError
 
-    def sort_value(self, row: Row) -> Any:
+    def sort_value(self, row: R) -> Any:
         return row["name"]
 
-    def matches(self, row: Row) -> bool:
+    def matches(self, row: R) -> bool:
         return not self.filter_text or self.filter_text in row["name"].lower()
 
     # --- keeping in step ------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from procsup.core.schema import TaskRow
 from procsup.tui.fmt import TASK_COLUMNS, task_cells
-from procsup.tui.table import Cell, LiveTable, Row
+from procsup.tui.table import Cell, LiveTable
 
 
-class TaskTable(LiveTable):
+class TaskTable(LiveTable[TaskRow]):
     COLUMNS = TASK_COLUMNS
     TIMED = ("next", "last")
 
-    def cells(self, row: Row, now: float) -> tuple[Cell, ...]:
+    def cells(self, row: TaskRow, now: float) -> tuple[Cell, ...]:
         return task_cells(row, now)

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from typing import Any
 
+from procsup.core import schema
+from procsup.core.schema import InstanceRow, RunRow, TaskRow
 from procsup.tui.app import ProcsupApp
 from procsup.tui.fmt import Clock
 
@@ -14,37 +16,17 @@ NOW = 1795427575.0  # 2026-11-23 09:52:55 UTC
 CLOCK = Clock(now=lambda: NOW, tz=UTC)
 
 
-def instance(name: str, state: str, **extra: Any) -> dict[str, Any]:
-    program, _, num = name.partition(":")
-    row: dict[str, Any] = {
-        "name": name,
-        "program": program,
-        "num": int(num),
-        "state": state,
-        "pid": None,
-        "started": None,
-        "uptime": None,
-        "restarts": 0,
-        "attempt": 0,
-        "next_try": None,
-        "last_exit": None,
-        "last_exit_time": None,
-        "spawn_error": None,
-        "desired": state != "STOPPED",
-        "overrides": [],
-        "cpu": None,
-        "rss": None,
-    }
-    row.update(extra)
-    return row
+def instance(name: str, state: str, **extra: Any) -> InstanceRow:
+    """A row built through the schema: a key InstanceRow does not have fails here."""
+    return schema.instance_row(name, state, **({"cpu": None, "rss": None} | extra))
 
 
-def running(name: str, pid: int, up: float, cpu: float, rss: int, **extra: Any) -> dict[str, Any]:
+def running(name: str, pid: int, up: float, cpu: float, rss: int, **extra: Any) -> InstanceRow:
     return instance(name, "RUNNING", pid=pid, started=NOW - up, cpu=cpu, rss=rss, **extra)
 
 
-SCALED = {"kind": "scaled", "text": "scaled to 2, file says 1", "at": NOW - 700, "numprocs": 2,
-          "file_numprocs": 1}  # fmt: skip
+SCALED: schema.Override = {"kind": "scaled", "text": "scaled to 2, file says 1",
+                           "at": NOW - 700, "numprocs": 2, "file_numprocs": 1}  # fmt: skip
 INSTANCES = [
     running("web:0", 4101, 3 * 3600 + 125, 2.5, 48 * 2**20),
     running("web:1", 4102, 3 * 3600 + 125, 1.0, 47 * 2**20),
@@ -60,24 +42,16 @@ INSTANCES = [
 ]  # fmt: skip
 
 
-def run(task: str, status: str, started: float, duration: float | None, **extra: Any) -> dict:
-    record = {
-        "task": task,
-        "run_id": f"{task}-1",
-        "trigger": "schedule",
-        "status": status,
+def run(task: str, status: str, started: float, duration: float | None, **extra: Any) -> RunRow:
+    fields: dict[str, Any] = {
         "scheduled": started,
         "started": started,
         "ended": None if duration is None else started + duration,
         "duration": duration,
         "exit_code": None if status == "running" else (0 if status == "ok" else None),
-        "reason": None,
         "host": "vm",
-        "fencing_token": None,
-        "count": 1,
     }
-    record.update(extra)
-    return record
+    return schema.run_row(task, f"{task}-1", status, **(fields | extra))
 
 
 def task(
@@ -86,12 +60,11 @@ def task(
     tz: str,
     next_run: float | None,
     local: str | None,
-    last: dict | None,
-    running: list | None = None,
-) -> dict[str, Any]:
-    return {"name": name, "schedule": schedule, "timezone": tz, "enabled": True,
-            "overlap": "skip", "lock": "local", "next_run": next_run, "next_run_local": local,
-            "running": running or [], "last": last}  # fmt: skip
+    last: RunRow | None,
+    running: list[schema.RunningRun] | None = None,
+) -> TaskRow:
+    return schema.task_row(name, schedule, timezone=tz, next_run=next_run,
+                           next_run_local=local, running=running or [], last=last)  # fmt: skip
 
 
 TASKS = [
@@ -104,12 +77,13 @@ TASKS = [
          running=[{"run_id": "sync-7", "pid": 5123, "started": NOW - 40, "scheduled": NOW - 40}]),
 ]  # fmt: skip
 
-MASTER = {"version": "0.1.0", "protocol": 1, "pid": 4000, "host": "vm",
+MASTER: schema.MasterInfo = {"version": "0.1.0", "protocol": 1, "pid": 4000, "host": "vm",
           "started": NOW - 3 * 3600 - 130, "uptime": 3 * 3600 + 130,
-          "config": "/srv/app/procsup.toml", "state_dir": "/srv/app/run"}  # fmt: skip
+          "config": "/srv/app/procsup.toml", "state_dir": "/srv/app/run",
+          "tracking": "process", "tracking_detail": "fake"}  # fmt: skip
 
 
-def log(name: str, t: float, stream: str, line: str) -> dict[str, Any]:
+def log(name: str, t: float, stream: str, line: str) -> schema.LogLine:
     return {"name": name, "stream": stream, "time": t, "line": line}
 
 
@@ -124,13 +98,31 @@ LOGS = {
 }
 
 
-def snapshot(instances: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def snapshot(instances: list[InstanceRow] | None = None) -> schema.SnapshotItem:
+    rows = INSTANCES if instances is None else instances
     return {
         "type": "snapshot",
-        "instances": [dict(r) for r in (INSTANCES if instances is None else instances)],
-        "tasks": [dict(t) for t in TASKS],
-        "master": dict(MASTER),
+        "instances": [InstanceRow(**r) for r in rows],  # copies: the store changes its rows
+        "tasks": [TaskRow(**t) for t in TASKS],
+        "master": schema.MasterInfo(**MASTER),
     }
+
+
+def state_event(row: InstanceRow, old: str, **facts: Any) -> schema.StateEvent:
+    """A `state` event as the master sends it: into `row`'s state, carrying the whole row."""
+    event: schema.StateEvent = {
+        "type": "state",
+        "name": row["name"],
+        "time": NOW,
+        "from": old,
+        "to": row["state"],
+        "program": row["program"],
+        "row": row,
+    }
+    unknown = set(facts) - schema.fields(schema.StateEvent)
+    assert not unknown, f"not a state event key: {unknown}"
+    event.update(facts)  # type: ignore[typeddict-item]
+    return event
 
 
 class FakeSource:
@@ -138,19 +130,19 @@ class FakeSource:
 
     address = "/srv/app/run/procsup.sock"
 
-    def __init__(self, snap: dict[str, Any] | None = None) -> None:
+    def __init__(self, snap: schema.SnapshotItem | None = None) -> None:
         self.snap = snapshot() if snap is None else snap
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.queue: asyncio.Queue[schema.Event] = asyncio.Queue()
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
-        yield self.snap
+        yield dict(self.snap)
         while True:
-            yield await self.queue.get()
+            yield dict(await self.queue.get())
 
     async def logs(self, name: str, lines: int) -> AsyncIterator[dict[str, Any]]:
         for item in LOGS.get(name, []):
-            yield item
+            yield dict(item)
         await asyncio.Event().wait()  # following: nothing more arrives
 
     async def call(self, cmd: str, args: dict[str, Any]) -> Any:

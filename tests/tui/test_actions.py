@@ -8,9 +8,9 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from procsup.control.client import ClientError
 from procsup.tui.app import ProcsupApp
 from procsup.tui.screens import ConfirmScreen, DetailsScreen, SignalScreen
-from procsup.tui.source import CommandError
 from tests.tui.fakes import FakeSource, fixed_app, until
 
 
@@ -68,7 +68,7 @@ def test_run_task_and_details() -> None:
 def test_errors_become_notifications() -> None:
     async def test(app: ProcsupApp, source: FakeSource, pilot: Pilot[Any]) -> None:
         async def refuse(cmd: str, args: dict[str, Any]) -> Any:
-            raise CommandError("not_found", "no program or instance matches 'batch:0'")
+            raise ClientError("not_found", "no program or instance matches 'batch:0'")
 
         source.call = refuse  # type: ignore[method-assign]
         await pilot.press("r")

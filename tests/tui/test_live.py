@@ -52,7 +52,7 @@ def test_table_stop_and_log(start_master: Callable[[str], MasterProc]) -> None:
             await until(pilot, lambda: cell_text(app, "sleepy:0", "state") == "STOPPED")
             assert cell_text(app, "sleepy:0", "pid") == "-"
             assert cell_text(app, "sleepy:1", "state") == "RUNNING"
-            # the refresh after the event brings the exit status (SIGTERM)
+            # the event's row brings the exit status (SIGTERM)
             await until(pilot, lambda: "SIGTERM" in cell_text(app, "sleepy:0", "last_exit"))
 
             await pilot.press("down", "s")  # start sleepy:1, already running: nothing to do

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from procsup.core.schema import instance_row, run_row
 from procsup.tui.store import Store
-from tests.tui.fakes import NOW, TASKS, instance, snapshot
+from tests.tui.fakes import NOW, TASKS, instance, snapshot, state_event
 
 
 def loaded() -> Store:
@@ -13,44 +14,52 @@ def loaded() -> Store:
     return store
 
 
-def test_state_event_updates_one_row_and_asks_for_a_refresh() -> None:
+def test_state_event_replaces_the_row_with_the_one_it_carries() -> None:
     store = loaded()
-    store.apply({"type": "state", "name": "web:0", "time": NOW, "from": "RUNNING",
-                 "to": "STOPPING", "program": "web"})  # fmt: skip
-    store.apply({"type": "state", "name": "web:0", "time": NOW + 1, "from": "STOPPING",
-                 "to": "STOPPED", "program": "web"})  # fmt: skip
+    stopping = instance_row("web:0", "STOPPING", pid=4101, started=NOW - 60)
+    store.apply(dict(state_event(stopping, "RUNNING")))
+    assert store.instances["web:0"]["cpu"] == 2.5  # still running: the stats feed's numbers stay
+    stopped = instance_row("web:0", "STOPPED", last_exit=-15, last_exit_time=NOW + 1, restarts=1)
+    store.apply(dict(state_event(stopped, "STOPPING", code=-15, signal="SIGTERM")))
     changes = store.take()
-    assert changes.instances == {"web:0"} and changes.refresh == {"web:0"}
+    assert changes.instances == {"web:0"} and not changes.removed
     row = store.instances["web:0"]
+    # the exit status and restarts come with the event: nothing is re-read with `list`
     assert row["state"] == "STOPPED" and row["pid"] is None and row["cpu"] is None
+    assert (row["last_exit"], row["restarts"]) == (-15, 1)
 
 
 def test_backoff_event_carries_code_and_next_try() -> None:
     store = loaded()
-    store.apply({"type": "state", "name": "queue:1", "time": NOW, "from": "STARTING",
-                 "to": "BACKOFF", "program": "queue", "code": 2, "attempt": 4,
-                 "next_try": NOW + 16})  # fmt: skip
+    row = instance_row("queue:1", "BACKOFF", last_exit=2, attempt=4, next_try=NOW + 16)
+    store.apply(dict(state_event(row, "STARTING", code=2, attempt=4, next_try=NOW + 16)))
     row = store.instances["queue:1"]
     assert (row["last_exit"], row["attempt"], row["next_try"]) == (2, 4, NOW + 16)
 
 
-def test_unknown_instance_becomes_a_row_and_its_program_is_relisted() -> None:
+def test_unknown_instance_becomes_a_row() -> None:
     store = loaded()
-    store.apply({"type": "state", "name": "new:0", "time": NOW, "from": "STOPPED",
-                 "to": "STARTING", "program": "new"})  # fmt: skip
-    changes = store.take()
-    assert store.instances["new:0"]["state"] == "STARTING" and changes.relist == {"new"}
+    store.apply(dict(state_event(instance_row("new:0", "STARTING"), "STOPPED")))
+    assert store.instances["new:0"]["state"] == "STARTING"
+    assert store.take().instances == {"new:0"}
 
 
-def test_program_removed_drops_rows_and_scaled_is_relisted() -> None:
+def test_program_removed_drops_rows_and_scaled_carries_the_rows() -> None:
     store = loaded()
     store.apply({"type": "program", "name": "web", "time": NOW, "event": "removed"})
-    store.apply({"type": "program", "name": "queue", "time": NOW, "event": "scaled"})
+    store.apply({"type": "program", "name": "queue", "time": NOW, "event": "scaled",
+                 "numprocs": 1, "instances": [instance("queue:0", "RUNNING")]})  # fmt: skip
     changes = store.take()
-    assert changes.removed == {"web:0", "web:1"} and "web:0" not in store.instances
-    assert changes.relist == {"queue"}
-    store.load_program("queue", [instance("queue:0", "RUNNING")])
-    assert "queue:1" not in store.instances and store.take().removed == {"queue:1"}
+    assert changes.removed == {"web:0", "web:1", "queue:1"} and "web:0" not in store.instances
+    assert changes.instances == {"queue:0"} and "queue:1" not in store.instances
+
+
+def test_program_added_with_stopped_instances_shows_them() -> None:
+    store = loaded()
+    rows = [instance("idle:0", "STOPPED"), instance("idle:1", "STOPPED")]
+    store.apply({"type": "program", "name": "idle", "time": NOW, "event": "added",
+                 "instances": rows})  # fmt: skip
+    assert store.take().instances == {"idle:0", "idle:1"}
 
 
 def test_stats_change_only_rows_whose_numbers_moved() -> None:
@@ -68,10 +77,10 @@ def test_task_and_run_events() -> None:
     store = loaded()
     row = dict(TASKS[0], next_run=NOW + 425)
     store.apply({"type": "task", "name": "report", "time": NOW, "task": row})
-    run = {"task": "report", "run_id": "r9", "status": "running", "started": NOW, "pid": 77}
+    run = run_row("report", "r9", "running", started=NOW)
     store.apply({"type": "run", "name": "report", "time": NOW, "event": "start", "run": run})
     assert store.tasks["report"]["running"][0]["run_id"] == "r9"
-    ended = dict(run, status="ok", duration=1.5)
+    ended = run_row("report", "r9", "ok", started=NOW, ended=NOW + 1.5, duration=1.5)
     store.apply({"type": "run", "name": "report", "time": NOW, "event": "end", "run": ended})
     task = store.tasks["report"]
     assert task["running"] == [] and task["last"]["status"] == "ok"
@@ -97,5 +106,6 @@ def test_task_removed_by_a_reload_drops_its_row() -> None:
     changes = store.take()
     assert "cleanup" in store.tasks and changes.tasks == {"cleanup"}
     # a run event of a task we do not know is ignored
-    store.apply({"type": "run", "name": "nosuch", "time": NOW, "event": "end", "run": {}})
+    run = run_row("nosuch", "r1", "ok")
+    store.apply({"type": "run", "name": "nosuch", "time": NOW, "event": "end", "run": run})
     assert "nosuch" not in store.tasks

@@ -44,9 +44,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("procsup.cli.check", "procsup.engine.fdlimit"): "issue 10: `check` reads the fd limit",
     ("procsup.cli.daemon", "procsup.engine.master"): "issue 10: the foreground master",
     ("procsup.cli.describe", "procsup.tasks.schedule"): "issue 10: next fire times",
-    # CLI <-> TUI: the `tui` verb starts the app, and the app takes the CLI's Context
-    ("procsup.cli.commands", "procsup.tui.app"): "issue 10: run_tui(socket, screenshot=None)",
-    ("procsup.tui.app", "procsup.cli.commands"): "issue 10: the TUI takes plain arguments",
 }
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from procsup.config.load import ConfigError, program_from_dict
 from procsup.control import protocol
 from procsup.control.protocol import ProtocolError
+from procsup.core.schema import InstanceRow, StatsItem
 from procsup.core.values import parse_signal
 from procsup.engine.instance import Instance
 from procsup.engine.registry import NotFound
@@ -135,11 +136,11 @@ def _resolve(master: Master, names: list[str]) -> list[Instance]:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
 
 
-def _rows(master: Master, insts: list[Instance]) -> list[dict[str, Any]]:
+def _rows(master: Master, insts: list[Instance]) -> list[InstanceRow]:
     return [master.registry.row(inst) for inst in insts]
 
 
-def _listing(master: Master, insts: list[Instance], stats: bool) -> list[dict[str, Any]]:
+def _listing(master: Master, insts: list[Instance], stats: bool) -> list[InstanceRow]:
     rows = _rows(master, insts)
     if stats:
         sampled = master.sampler.sample(insts)
@@ -328,7 +329,7 @@ async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     return None
 
 
-def _stats_item(master: Master) -> dict[str, Any]:
+def _stats_item(master: Master) -> StatsItem:
     running = [i for i in master.registry.instances() if i.pid is not None]
     sampled = master.sampler.sample(running)
     return {

@@ -1,0 +1,366 @@
+"""The wire contract: every row and event the master sends, as typed dicts (docs/protocol.md).
+
+A field is added here once and every reader follows: the engine annotates the builders of rows
+and events with these types (so mypy checks what it sends), the CLI tables and the TUI read them,
+the TUI's test fakes build their rows through `instance_row`/`task_row`/`run_row` (so a renamed
+field breaks them), and tests/unit/test_schema.py holds this module and the protocol page to the
+same keys. TypedDicts are plain dicts at run time: json.dumps takes them as they are.
+
+Imports `typing`, which costs `procsup list` 3 ms: modules on that path import this one only
+under TYPE_CHECKING.
+"""
+
+from typing import Literal, NotRequired, TypedDict, TypeVar
+
+# no `from __future__ import annotations`: TypedDict reads NotRequired[...] only from real types
+
+T = TypeVar("T")
+
+# --- objects -------------------------------------------------------------------------------------
+
+
+class Override(TypedDict):
+    """How an instance differs from the config file because of what the user did at run time."""
+
+    kind: Literal["stopped", "started", "scaled", "adhoc"] | str
+    text: str
+    at: float | None
+    numprocs: NotRequired[int]  # only for `scaled`
+    file_numprocs: NotRequired[int]
+
+
+class LogStatus(TypedDict):
+    """The instance row's log-file keys (engine/output.py)."""
+
+    log_error: str | None
+    log_dropped: int
+
+
+class InstanceRow(TypedDict):
+    """`list`, `start`/`stop`/`restart`/`add` results, the `events` snapshot, `state` events."""
+
+    name: str
+    program: str
+    num: int
+    state: str  # a states.State (a StrEnum: it is its own wire string)
+    pid: int | None
+    started: float | None
+    uptime: float | None
+    restarts: int
+    attempt: int
+    next_try: float | None
+    last_exit: int | None
+    last_exit_time: float | None
+    spawn_error: str | None
+    last_exit_reason: str | None
+    last_exit_cause: str | None
+    desired: bool
+    overrides: list[Override]
+    log_error: str | None
+    log_dropped: int
+    cpu: NotRequired[float | None]  # only with `stats`
+    rss: NotRequired[int | None]
+
+
+class RunningRun(TypedDict):
+    """A run in progress, in a task row's `running`."""
+
+    run_id: str
+    pid: int | None
+    started: float | None
+    scheduled: float | None
+
+
+class RunRow(TypedDict):
+    """One run or skip of a task (`run`, `history`, `run` events, a task row's `last`)."""
+
+    task: str
+    run_id: str
+    trigger: str  # "schedule" | "manual" | "catch-up"
+    status: str  # tasks/history.py STATUSES
+    scheduled: float | None
+    started: float | None
+    ended: float | None
+    duration: float | None
+    exit_code: int | None
+    reason: str | None
+    host: str
+    fencing_token: int | None
+    count: int
+    last_scheduled: float | None
+
+
+class TaskRow(TypedDict):
+    """`tasks`, the `events` snapshot's `tasks`, and `task` events."""
+
+    name: str
+    schedule: str
+    timezone: str
+    enabled: bool
+    overlap: str
+    lock: str
+    next_run: float | None
+    next_run_local: str | None
+    running: list[RunningRun]
+    last: RunRow | None
+
+
+class MasterInfo(TypedDict):
+    """`hello`'s result; also `master` in `list` and in the `events` snapshot."""
+
+    version: str
+    protocol: int
+    pid: int
+    host: str
+    started: float
+    uptime: float
+    config: str
+    state_dir: str
+    tracking: str
+    tracking_detail: str
+
+
+class LogLine(TypedDict):
+    """An item of `logs`: one line of output, or procsup's own line about an exit."""
+
+    name: str
+    stream: Literal["stdout", "stderr", "procsup"] | str
+    time: float
+    line: str
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+class ExitFacts(TypedDict):
+    """Why a run ended (or could not start) and what happens next: the exit keys of a `state`
+    event (engine/exitinfo.py `Ending.fields`)."""
+
+    reason: str
+    cause: str
+    code: int | None
+    exit_code: int | None
+    signal: str | None
+    expected: bool | None
+    uptime: float | None
+    next: str
+    delay: float | None
+    spawn_error: str | None
+
+
+#: `state`: an instance changed state. `from` is a keyword, hence the functional form.
+StateEvent = TypedDict(
+    "StateEvent",
+    {
+        "type": Literal["state"],
+        "name": str,
+        "time": float,
+        "from": str,
+        "to": str,
+        "program": str,
+        "row": InstanceRow,  # the whole row after the change (protocol 1, added)
+        "pid": NotRequired[int],  # to RUNNING
+        "attempt": NotRequired[int],  # to BACKOFF
+        "next_try": NotRequired[float],
+        "failures": NotRequired[int],  # to FATAL
+        # the exit keys (ExitFacts), when the change ends a run
+        "reason": NotRequired[str],
+        "cause": NotRequired[str],
+        "code": NotRequired[int | None],
+        "exit_code": NotRequired[int | None],
+        "signal": NotRequired[str | None],
+        "expected": NotRequired[bool | None],
+        "uptime": NotRequired[float | None],
+        "next": NotRequired[str],
+        "delay": NotRequired[float | None],
+        "spawn_error": NotRequired[str | None],
+    },
+)
+
+
+class ProgramEvent(TypedDict):
+    """`program`: the set of programs changed (`added`, `removed`, `scaled`, `planned-restart`)."""
+
+    type: Literal["program"]
+    name: str
+    time: float
+    event: str
+    numprocs: NotRequired[int]  # `scaled`
+    instances: NotRequired[list[InstanceRow]]  # `added`, `scaled`: the program's rows now
+
+
+class MasterEvent(TypedDict):
+    type: Literal["master"]
+    name: str  # the host name
+    time: float
+    event: Literal["started", "stopped"] | str
+
+
+class MaxMemoryEvent(TypedDict):
+    type: Literal["max_memory"]
+    name: str
+    time: float
+    rss: int
+    limit: int
+
+
+class TaskEvent(TypedDict):
+    type: Literal["task"]
+    name: str
+    time: float
+    task: TaskRow | None  # None: a reload removed it
+    event: NotRequired[Literal["removed"] | str]
+
+
+class RunEvent(TypedDict):
+    type: Literal["run"]
+    name: str
+    time: float
+    event: Literal["start", "end", "skip"] | str
+    run: RunRow
+
+
+class LogFileStatus(TypedDict):
+    """A log file's health (engine/logfile.py): the keys of a `log` event."""
+
+    path: str
+    error: str | None
+    dropped: int
+
+
+class LogEvent(TypedDict):
+    type: Literal["log"]
+    name: str  # the file's path
+    time: float
+    path: str
+    error: str | None
+    dropped: int
+
+
+class StatsSample(TypedDict):
+    cpu: float | None
+    rss: int | None
+
+
+class StatsItem(TypedDict):
+    """An `events` item every `stats_interval`: CPU% and RSS of every instance with a process."""
+
+    type: Literal["stats"]
+    time: float
+    instances: dict[str, StatsSample]
+
+
+class SnapshotItem(TypedDict):
+    """The first item of `events`."""
+
+    type: Literal["snapshot"]
+    instances: list[InstanceRow]
+    tasks: list[TaskRow]
+    master: MasterInfo
+
+
+Event = (
+    StateEvent
+    | ProgramEvent
+    | MasterEvent
+    | MaxMemoryEvent
+    | TaskEvent
+    | RunEvent
+    | LogEvent
+    | StatsItem
+    | SnapshotItem
+)
+
+#: every documented event `type` and the schema of its item (tests/unit/test_schema.py)
+EVENT_TYPES: dict[str, type] = {
+    "state": StateEvent,
+    "program": ProgramEvent,
+    "master": MasterEvent,
+    "max_memory": MaxMemoryEvent,
+    "task": TaskEvent,
+    "run": RunEvent,
+    "log": LogEvent,
+    "stats": StatsItem,
+    "snapshot": SnapshotItem,
+}
+
+
+def fields(schema: type) -> frozenset[str]:
+    """Every key a TypedDict of this module may hold, required or not."""
+    keys: frozenset[str] = schema.__required_keys__ | schema.__optional_keys__  # type: ignore[attr-defined]
+    return keys
+
+
+# --- builders (what tests and fakes use, so a renamed field breaks them) ------------------------
+
+
+def instance_row(name: str, state: str, **extra: object) -> InstanceRow:
+    """A complete instance row with every key at its resting value, `extra` on top; a key that
+    is not in InstanceRow is refused."""
+    program, _, num = name.rpartition(":")
+    row: InstanceRow = {
+        "name": name,
+        "program": program or name,
+        "num": int(num) if num.isdigit() else 0,
+        "state": state,
+        "pid": None,
+        "started": None,
+        "uptime": None,
+        "restarts": 0,
+        "attempt": 0,
+        "next_try": None,
+        "last_exit": None,
+        "last_exit_time": None,
+        "spawn_error": None,
+        "last_exit_reason": None,
+        "last_exit_cause": None,
+        "desired": state != "STOPPED",
+        "overrides": [],
+        "log_error": None,
+        "log_dropped": 0,
+    }
+    return _with(row, InstanceRow, extra)
+
+
+def run_row(task: str, run_id: str, status: str, **extra: object) -> RunRow:
+    row: RunRow = {
+        "task": task,
+        "run_id": run_id,
+        "trigger": "schedule",
+        "status": status,
+        "scheduled": None,
+        "started": None,
+        "ended": None,
+        "duration": None,
+        "exit_code": None,
+        "reason": None,
+        "host": "",
+        "fencing_token": None,
+        "count": 1,
+        "last_scheduled": None,
+    }
+    return _with(row, RunRow, extra)
+
+
+def task_row(name: str, schedule: str, **extra: object) -> TaskRow:
+    row: TaskRow = {
+        "name": name,
+        "schedule": schedule,
+        "timezone": "UTC",
+        "enabled": True,
+        "overlap": "skip",
+        "lock": "local",
+        "next_run": None,
+        "next_run_local": None,
+        "running": [],
+        "last": None,
+    }
+    return _with(row, TaskRow, extra)
+
+
+def _with(row: T, schema: type, extra: dict[str, object]) -> T:
+    unknown = set(extra) - fields(schema)
+    if unknown:
+        raise KeyError(f"{schema.__name__} has no field {sorted(unknown)}")
+    row.update(extra)  # type: ignore[attr-defined]
+    return row

@@ -1,6 +1,7 @@
 """The control protocol's framing and shapes: newline-delimited JSON, one object per line.
 
-Shared by the server and the clients (CLI, TUI); imports only the stdlib. See docs/protocol.md.
+The server frames and checks with it; it imports only the stdlib, so a client can use it without
+loading the engine. See docs/protocol.md.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from procsup.config.load import Config, load_config
+from procsup.config.save import save_config
 from procsup.core.states import State
 from procsup.engine.events import Broadcaster
 from procsup.engine.process import Reaper
@@ -234,3 +235,39 @@ def test_adhoc_programs_are_added_once_exported_and_restored(tmp_path: Path) -> 
             await reg.remove("tmp")
 
     run(tmp_path, BASE, restored, saved)
+
+
+def test_save_writes_run_time_changes_into_the_file_and_keeps_a_backup(tmp_path: Path) -> None:
+    extra = config(
+        tmp_path,
+        BASE + '\n[programs.tmp]\ncommand = "sleep 60"\nautostart = false\n'
+        'environment = { MODE = "fast" }\n',
+    )
+
+    async def body(reg: Registry) -> list[str]:
+        await reg.scale("queue", 1)
+        await reg.add_adhoc(extra.programs["tmp"])
+        reg.config.path.write_text(reg.config.path.read_text() + "# the author's comment\n")
+        return save_config(reg.config.path, reg)
+
+    assert run(tmp_path, BASE, body) == []
+    path = tmp_path / "procsup.toml"
+    text = path.read_text()
+    assert "# the author's comment" in text  # the rest of the file is left as written
+    assert 'environment = {MODE = "fast"}' in text.replace("{ ", "{").replace(" }", "}")
+    saved = load_config(path)
+    assert saved.programs["queue"].numprocs == 1 and saved.programs["tmp"].numprocs == 1
+    assert (tmp_path / "procsup.toml.bak").read_text().count("[programs.") == 3
+
+
+def test_save_refuses_a_file_that_is_no_longer_valid_toml(tmp_path: Path) -> None:
+    async def body(reg: Registry) -> None:
+        reg.config.path.write_text("[programs\n")
+        with pytest.raises(OSError, match=r"it is not valid TOML any more .*; fix it, then save"):
+            save_config(reg.config.path, reg)
+        reg.config.path.write_text('programs = "no table"\n')
+        with pytest.raises(OSError, match="its `programs` is not a table any more"):
+            save_config(reg.config.path, reg)
+
+    run(tmp_path, BASE, body)
+    assert not (tmp_path / "procsup.toml.bak").exists()

@@ -67,7 +67,6 @@ def launch_master(config: str, socket_path: str, state_dir_name: str) -> int:
             stderr=log,
             start_new_session=True,
             close_fds=True,
-            env={**os.environ, "PROCSUP_DAEMONIZED": "1"},
         )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from procsup.config import checks
-from procsup.core import locate
 from procsup.core.values import toml_literal
 from procsup.engine import fdlimit
 
@@ -162,11 +161,6 @@ def fd_need(config: Config) -> fdlimit.Need:
         ((p.numprocs, p.merge_stderr) for p in config.programs.values()),
         (t.merge_stderr for t in config.tasks.values()),
     )
-
-
-def find_config_path(explicit: str | None) -> Path:
-    """-c PATH, else $PROCSUP_CONFIG, else the first existing default location (see locate)."""
-    return Path(locate.find_config_path(explicit))
 
 
 def load_config(path: Path) -> Config:

@@ -1,7 +1,7 @@
 """Process states, the groups they fall into, and the transitions allowed between them.
 
-The words are supervisord's, which our users already know. This module imports nothing from
-procsup so that every layer (engine, protocol, CLI, TUI) can share one vocabulary.
+The words are supervisord's, which our users already know. The engine sets and publishes them;
+this module imports nothing from procsup, so any layer (CLI, TUI, scripts) can import it cheaply.
 """
 
 from enum import StrEnum

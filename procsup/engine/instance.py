@@ -45,7 +45,6 @@ def backoff_delay(failures: int, first: float, cap: float) -> float:
 class RunInfo:
     """Facts about the current or last run, for `list`."""
 
-    pid: int | None = None
     started_wall: float | None = None
     started_mono: float = 0.0
     last_exit: int | None = None
@@ -214,7 +213,6 @@ class Instance:
         self.rt.leader_set.add(child.pid)
         self.info.start_ticks = start_ticks(child.pid) or 0
         self.info.spawn_error = None
-        self.info.pid = child.pid
         self.info.started_mono = time.monotonic()
         self.info.started_wall = time.time()
         self.rt.reaper.watch(child.pid, self._on_exit)
@@ -377,9 +375,6 @@ class Instance:
             cfg.log_backups,
             cfg.log_timestamps,
         )
-
-    def log_paths(self) -> dict[str, str]:
-        return self.output.paths()
 
     def close(self) -> None:
         """Forget this instance (it must be stopped): release timers and files."""

@@ -1,8 +1,8 @@
 """One child process: spawn it in its own session, learn when it exits, signal its whole tree.
 
-No policy lives here (that is `program.py`). Exits are learned from a single SIGCHLD-driven reaper,
-which also reaps orphans re-parented to us as child subreaper; processes that are not our children
-are awaited through pidfds. Nothing here polls.
+No policy lives here (restarts and backoff are in `instance.py`). Exits are learned from a single
+SIGCHLD-driven reaper, which also reaps orphans re-parented to us as child subreaper; processes that
+are not our children are awaited through pidfds. Nothing here polls.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def load_state(path: Path) -> SavedState:
         return SavedState(**{k: v for k, v in raw.items() if k in known})
     except FileNotFoundError:
         return SavedState()
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:  # AttributeError: not an object
         log.warning("ignoring unreadable state file %s: %s", path, exc)
         return SavedState()
 

@@ -1,8 +1,10 @@
 """The local overlap lock of a task: an flock on a file in state_dir that the run inherits.
 
-The master takes the lock, hands the descriptor to the run's process and closes its own copy, so
-the lock lives exactly as long as the run: the kernel releases it when the run's last process
-exits, even if the master was killed with `kill -9`. There is no expiry to guess and no stale lock.
+The master takes the lock and hands the descriptor to the run's process. It keeps its own copy
+until the run and its leftovers are gone (taskrun.py closes it), so a run that closes inherited
+descriptors is still covered; if the master is killed with `kill -9`, the kernel drops that copy
+and the run's inherited one keeps the lock until the run's last process exits. There is no expiry
+to guess and no stale lock.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 `SET key token NX PX ttl` taken together with a fencing token (an `INCR` that only ever grows),
 renewed with compare-and-renew and released with compare-and-delete, each one Lua script, so a
-holder whose lease expired can never extend or delete the lock of the next holder (SPEC §3, §7).
+holder whose lease expired can never extend or delete the lock of the next holder (README,
+"Overlap locks that never go stale").
 
 redis-py is imported lazily inside `RedisLocks`: only a master with a `lock = "redis"` task pays
 for it. Every call gives up after `op_timeout` and turns every redis-py failure into

@@ -212,7 +212,8 @@ class Scheduler:
     async def stop_runs(self, names: list[str]) -> list[RunRecord]:
         """`procsup stop TASK`: stop the named tasks' runs in progress, recorded as stopped by
         the user. The schedule goes on: the next fire runs as usual."""
-        stopped = await asyncio.gather(*(self.task(n).stop_runs(STOPPED_BY_USER) for n in names))
+        tasks = [self.task(n) for n in names]  # every name checked before anything stops
+        stopped = await asyncio.gather(*(t.stop_runs(STOPPED_BY_USER) for t in tasks))
         return [rec for records in stopped for rec in records]
 
     def rows(self) -> list[TaskRow]:

@@ -153,12 +153,14 @@ def test_manual_start_clears_the_backoff(start_master):
 def test_max_restarts_gives_up_with_fatal(start_master):
     m = start_master("""
         [programs.bad]
-        command = "sh -c 'exit 2'"
+        command = "sh -c 'echo ran; exit 2'"
         restart_delay = "100ms"
         max_restarts = 2
     """)
     row = m.wait_state("bad:0", "FATAL", timeout=10)
-    assert row["last_exit"] == 2
+    # the first run, then exactly max_restarts retries, each of which failed too; then no more
+    assert row["last_exit"] == 2 and row["restarts"] == 2
+    assert m.log_file("bad:0").read_text().splitlines() == ["ran"] * 3
 
 
 def test_autorestart_on_failure_leaves_clean_exits_alone(start_master):

@@ -50,6 +50,15 @@ def _pids(m) -> dict[str, int]:
     return {n: r["pid"] for n, r in m.instances().items()}
 
 
+def _alive(proc: psutil.Process) -> bool:
+    """Whether `proc` still runs: not exited, not a zombie, its pid not reused by another
+    process. Free of the race where it exits between two questions."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _all_running(m, names) -> bool:
     rows = m.instances()
     return all(n in rows and rows[n]["state"] == "RUNNING" for n in names)
@@ -60,6 +69,7 @@ def test_reload_applies_only_the_difference(start_master, how):
     m = start_master(TWO)
     wait_for(lambda: _all_running(m, ["keep:0", "change:0", "drop:0", "grow:0", "grow:1"]), 10)
     before = _pids(m)
+    dropped = psutil.Process(before["drop:0"])  # remembers its start time: a reused pid is not it
     m.write_config(AFTER)
     if how == "cli":
         result = m.cli("reload")
@@ -75,10 +85,7 @@ def test_reload_applies_only_the_difference(start_master, how):
     assert after["grow:0"] == before["grow:0"] and after["grow:1"] == before["grow:1"]
     assert after["change:0"] != before["change:0"]
     assert psutil.Process(after["change:0"]).environ()["COLOUR"] == "blue"
-    assert (
-        not psutil.pid_exists(before["drop:0"])
-        or psutil.Process(before["drop:0"]).status() == psutil.STATUS_ZOMBIE
-    )
+    wait_for(lambda: not _alive(dropped), 10, "drop:0 to be stopped")
 
 
 def test_broken_config_is_rejected_whole_and_nothing_changes(start_master):
@@ -176,18 +183,13 @@ def test_kill9_of_the_master_never_leaves_two_copies(start_master):
     """)
     wait_for(lambda: _all_running(m, ["worker:0", "worker:1", "worker:2", "esc:0"]), 10)
     wait_for((m.root / "0.pid").exists, 10)
-    old = {p.pid for p in m.marked_processes()}
+    old = m.marked_processes()
     assert len(old) == 5
     m.kill9()
     m.start()
     wait_for(lambda: _all_running(m, ["worker:0", "worker:1", "worker:2", "esc:0"]), 20)
     wait_for(
-        lambda: (
-            not any(
-                psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                for p in old
-            )
-        ),
+        lambda: not any(_alive(p) for p in old),
         15,
         "the old copies to go",
     )

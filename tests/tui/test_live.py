@@ -143,6 +143,8 @@ def test_a_kill_shows_in_the_log_pane_and_the_last_exit(
             os.kill(first["pid"], signal.SIGKILL)
             await until(pilot, lambda: "SIGKILL" in cell_text(app, "sleepy:0", "last_exit"))
             await until(pilot, lambda: "*** sleepy:0 exited: killed by SIGKILL" in log_text(app))
+            # the restarted child's first line, once it has printed it (a slow start is no bug)
+            await until(pilot, lambda: log_text(app).count("ready sleepy:0") == 2)
             text = log_text(app)
             assert "(not expected); restarting now" in text
             assert text.index("*** sleepy:0 exited") < text.rindex("ready sleepy:0")

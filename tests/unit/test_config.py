@@ -21,11 +21,11 @@ from procsup.config.load import (
     ConfigIssue,
     ProgramConfig,
     deprecations,
-    find_config_path,
     load_config,
     program_from_dict,
     task_from_dict,
 )
+from procsup.core.locate import find_config_path
 
 
 def write(path: Path, text: str) -> Path:
@@ -469,20 +469,27 @@ def test_finding_the_socket_imports_no_cron_or_zoneinfo(tmp_path: Path) -> None:
     assert out.stdout.strip() == "[]"
 
 
+def found(explicit: str | None) -> Path:
+    return Path(find_config_path(explicit))
+
+
 def test_find_config_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home, work = tmp_path / "home", tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("PROCSUP_CONFIG", raising=False)
-    assert find_config_path(None) in (work / "procsup.toml", Path("/etc/procsup/procsup.toml"))
+    assert found(None) in (
+        work / "procsup.toml",
+        Path("/etc/procsup/procsup.toml"),
+    )
     user_cfg = write(home / ".config" / "procsup" / "procsup.toml", "")
-    assert find_config_path(None) == user_cfg
+    assert found(None) == user_cfg
     local = write(work / "procsup.toml", "")
-    assert find_config_path(None) == local
+    assert found(None) == local
     monkeypatch.setenv("PROCSUP_CONFIG", str(tmp_path / "env.toml"))
-    assert find_config_path(None) == tmp_path / "env.toml"  # named, so returned even if missing
-    assert find_config_path("other.toml") == work / "other.toml"
+    assert found(None) == tmp_path / "env.toml"  # named, so returned even if missing
+    assert found("other.toml") == work / "other.toml"
 
 
 # -- program_from_dict / program_to_dict --

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import signal
 
 import pytest
@@ -15,6 +16,8 @@ from procsup.core.values import (
     parse_signal,
     parse_size,
     size_for_toml,
+    toml_literal,
+    toml_type,
 )
 
 
@@ -178,3 +181,23 @@ def test_duration_for_toml_reads_well() -> None:
 def test_size_for_toml_round_trips(n: int) -> None:
     assert parse_size(size_for_toml(n)) == n
     assert size_for_toml(50 * 1024**2) == "50MB"
+
+
+@pytest.mark.parametrize(
+    ("value", "written", "kind"),
+    [
+        (True, "true", "a boolean"),
+        (8, "8", "an integer"),
+        (1.5, "1.5", "a float"),
+        (float("nan"), "nan", "a float"),
+        (float("-inf"), "-inf", "a float"),
+        ('say "hi"', '"say \\"hi\\""', "a string"),
+        ([0, "x"], '[0, "x"]', "an array"),
+        ({"A": "b", "two words": 1}, '{ A = "b", "two words" = 1 }', "a table"),
+        ({}, "{}", "a table"),
+        (datetime.date(2026, 5, 4), "2026-05-04", "a date or time"),
+    ],
+)
+def test_messages_show_values_as_written_in_toml(value: object, written: str, kind: str) -> None:
+    assert toml_literal(value) == written
+    assert toml_type(value) == kind

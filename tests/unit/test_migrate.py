@@ -114,3 +114,99 @@ def test_detection_from_content():
     assert detect_text("SHELL=/bin/bash\n0 * * * * run-it\n") == "crontab"
     assert detect_text("web: bundle exec puma\nworker: sidekiq\n") == "procfile"
     assert detect_text("hello world\n") is None
+
+
+def test_pm2_ecosystem_keys_map_to_procsup_settings_or_say_why_not(tmp_path: Path):
+    apps = [
+        {
+            "name": "api",
+            "script": "server.js",
+            "instances": 2,
+            "exec_mode": "cluster",
+            "autorestart": False,
+            "autostart": False,
+            "max_restarts": 5,
+            "exp_backoff_restart_delay": 100,
+            "cron_restart": "0 3 * * *",
+            "kill_timeout": 3000,
+            "out_file": "logs/api.log",
+            "error_file": "/dev/null",
+            "log_date_format": "YYYY",
+            "stop_exit_codes": [0, 3],
+            "wait_ready": True,
+            "listen_timeout": 8000,
+            "user": "www",
+            "max_memory_restart": "300M",
+        },
+        {"name": "w", "script": "w.js", "restart_delay": 500, "merge_logs": True, "instances": 2}
+        | {"out_file": "w.log", "time": True, "max_restarts": 0},
+    ]
+    conv, path = _one(tmp_path, "ecosystem.config.json", json.dumps({"apps": apps}, indent=2))
+    api, w = conv.entries
+    assert api.table == {
+        "command": f"node {tmp_path}/server.js",
+        "numprocs": 2,
+        "autorestart": "never",
+        "autostart": False,
+        "max_restarts": 5,
+        "start_seconds": "8s",
+        "restart_delay": 0.1,
+        "restart_delay_max": "15s",
+        "restart_schedule": "0 3 * * *",
+        "stop_timeout": "3s",
+        "stdout_log": f"{tmp_path}/logs/api-{{num}}.log",  # one per instance, as pm2 does
+        "log_timestamps": True,
+        "exit_codes": [0, 3],
+        "user": "www",
+        "max_memory": "300MB",
+        "directory": str(tmp_path),
+    }
+    assert w.table["stdout_log"] == f"{tmp_path}/w.log"  # merge_logs: one file for all
+    assert w.table["restart_delay"] == w.table["restart_delay_max"] == 0.5
+    assert w.table["log_timestamps"] is True
+    lines = Path(path).read_text().splitlines()
+    said = {x.message.split(": ", 2)[1]: lines[x.line - 1] for x in conv.warnings}
+    assert sorted(said) == ["error_file", "exec_mode", "max_restarts", "wait_ready"]
+    assert all(f'"{key}"' in line for key, line in said.items())  # each names its own line
+    assert any("max_restarts 0 means never give up" in x.message for x in conv.warnings)
+
+
+def test_supervisord_values_procsup_cannot_take_are_warned_about_where_they_are(tmp_path: Path):
+    conv, path = _one(
+        tmp_path,
+        "sup.conf",
+        "[program:api]\n"
+        "command=/usr/bin/api --host %(host_node_name)s --tmp %(ENV_NOPE_NOT_SET)s\n"
+        'environment=A="1",B\n'
+        "killasgroup=false\n"
+        "redirect_stderr=true\n"
+        "stderr_logfile=/var/log/api.err\n"
+        "stdout_logfile=syslog\n"
+        "stdout_logfile_maxbytes=0\n"
+        "stderr_logfile_maxbytes=1MB\n"
+        "stdout_logfile_backups=4\n"
+        "stderr_logfile_backups=4\n"
+        "priority=abc\n"
+        "[program:db]\n"
+        "command=/usr/bin/db\n"
+        "stdout_logfile=AUTO\n"
+        "stdout_logfile_maxbytes=5MB\n"
+        "stderr_logfile_maxbytes=5MB\n",
+    )
+    warned = {w.line: w.message for w in conv.warnings if w.file == path}
+    assert warned == {
+        2: "command: %(ENV_NOPE_NOT_SET)s cannot be expanded",
+        3: "environment: expected KEY=value pairs separated by commas, not 'B'",
+        4: "killasgroup: false is not possible: procsup always kills the tree",
+        7: "stdout_logfile: syslog: not supported; output goes to the default file",
+        8: "stdout_logfile_maxbytes: 0 (never rotate) is not supported; procsup keeps its "
+        "default size",
+        9: "stderr_logfile_maxbytes: procsup has one log_max_size/log_backups for both streams",
+        12: "priority: invalid literal for int() with base 10: 'abc'",
+    }
+    api, db = conv.entries
+    assert api.table["merge_stderr"] is True and "stderr_log" not in api.table
+    assert "stderr_logfile: not used (redirect_stderr=true)" in api.comments
+    assert api.table["log_backups"] == 4
+    assert db.table["log_max_size"] == "5MB" and "stdout_log" not in db.table
+    assert "stdout_logfile=AUTO: procsup's default file under log_dir" in db.comments

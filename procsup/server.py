@@ -23,6 +23,7 @@ from procsup import (
     state_handlers,  # noqa: F401  (registers stop and reload)
     task_handlers,  # noqa: F401  (registers the task commands)
 )
+from procsup.fdlimit import limits, reserve_for
 from procsup.handlers import HANDLERS, WRITE_HIGH, Connection
 from procsup.listener import Listener, ThrottledLog, bind_unix, refuse
 from procsup.protocol import MAX_LINE, ProtocolError
@@ -113,6 +114,16 @@ class Server:
                 "turning clients away"
             )
             refuse(conn, TOO_MANY)
+            return
+        soft = limits()[0]
+        if conn.fileno() >= soft - reserve_for(soft):
+            # The kernel hands out the lowest free number, so a number this high means the
+            # reserve (state file, stops, the master log) is being eaten: keep it for the master.
+            self._turned_away(
+                f"control socket: descriptor {conn.fileno()} of {soft} is in the master's "
+                "reserve; turning clients away"
+            )
+            refuse(conn, OUT_OF_FDS)
             return
         task = asyncio.get_running_loop().create_task(self._serve(conn))
         self._conns.add(task)

@@ -185,6 +185,32 @@ def test_out_of_descriptors_the_master_turns_clients_away_and_recovers(start_mas
     assert "Traceback" not in m.log()
 
 
+def test_a_connection_flood_leaves_the_masters_reserve_for_its_own_work(start_master):
+    """Clients alone never take the last descriptors: the state file is still written when an
+    instance dies in the middle of the flood (the reserve is kept, as for spawns)."""
+    m = start_master("[procsup]\nmax_connections = 5000\nidle_timeout = 60\n" + SLEEPER)
+    assert m.proc is not None
+    limit = master_fds(m) + 120
+    reserve = min(64, limit // 4)
+    resource.prlimit(m.proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    pid = m.state("h:0")["pid"]
+    with nofile_at_least(500):
+        idle = open_idle(m.socket, 300)
+        try:
+            reply = first_reply(idle[-1], 10)
+            assert reply is not None and "out of file descriptors" in reply["error"]["message"]
+            assert master_fds(m) <= limit - reserve + 2  # the reserve is left free
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: "h:0 exited: killed by SIGKILL" in m.log(), 10, "the exit logged")
+            wait_for(lambda: "h:0: STARTING" in m.log().split("SIGKILL")[-1], 10, "a restart")
+        finally:
+            for s in idle:
+                s.close()
+    wait_for(lambda: cli_list(m).returncode == 0, 15, "list once the flood is gone")
+    assert "cannot write state file" not in m.log(), m.log()
+    assert "Traceback" not in m.log()
+
+
 # --- stuck followers --------------------------------------------------------------------------
 
 

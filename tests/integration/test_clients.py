@@ -4,6 +4,7 @@ idle floods, descriptor exhaustion, stuck followers, a deleted socket, another u
 from __future__ import annotations
 
 import contextlib
+import grp
 import json
 import os
 import pwd
@@ -384,6 +385,18 @@ def test_another_users_list_is_one_line_saying_how_to_share(start_master):
     assert "Traceback" not in output
     assert "permission denied" in output
     assert "socket_mode" in output and "socket_group" in output
+
+
+def test_a_user_outside_the_sharing_group_is_told_which_group(start_master):
+    user = _system_user()
+    group = grp.getgrgid(65534).gr_name  # nogroup or nobody: the test user is not in it
+    m = start_master(f'[procsup]\nsocket_mode = "0660"\nsocket_group = "{group}"\n' + SLEEPER)
+    os.chmod(m.root, 0o711)
+    os.chmod(m.config, 0o644)
+    code, output = run_cli_as(user, ["-c", str(m.config), "--no-autostart", "list"])
+    assert code == 1, output
+    assert output.count("\n") == 1 and "Traceback" not in output, output
+    assert f"it is shared with group {group}: add yourself to {group}" in output, output
 
 
 # --- a socket path over the AF_UNIX limit ------------------------------------------------------

@@ -378,7 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"procsup: {exc}", file=sys.stderr)
         return FAILED
     except ClientError as exc:
-        print(f"procsup: {exc.message}", file=sys.stderr)
+        message = exc.message
+        if exc.code == "invalid" and message.startswith("args."):
+            message = message[len("args.") :]  # the protocol's path; the user typed an argument
+        print(f"procsup: {message}", file=sys.stderr)
         for detail in exc.details or []:
             print(f"  {detail}", file=sys.stderr)
         return USAGE if exc.code in ("invalid", "config_error", "bad_request") else FAILED

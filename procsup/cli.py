@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from procsup.client import ClientError, NoMaster, NotAllowed
+from procsup.client import ClientError, NoMaster, NotAllowed, SocketNameTooLong
 from procsup.commands import (
     FAILED,
     NO_MASTER,
@@ -377,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     except NotAllowed as exc:
         print(f"procsup: {exc}", file=sys.stderr)
         return FAILED
+    except SocketNameTooLong as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return USAGE
     except ClientError as exc:
         message = exc.message
         if exc.code == "invalid" and message.startswith("args."):

@@ -29,6 +29,11 @@ class NotAllowed(Exception):
     """The socket is there, but this user may not connect to it."""
 
 
+class SocketNameTooLong(OSError):
+    """The socket's file name alone is past what AF_UNIX can reach, even through a folder fd:
+    a configuration mistake (`check` rejects it), said in one line, never a traceback."""
+
+
 class ClientError(Exception):
     """The master answered with an error."""
 
@@ -50,7 +55,10 @@ def unix_address(path: str) -> tuple[str, int | None]:
     address = f"/proc/self/fd/{fd}/{name}"
     if len(os.fsencode(address)) > MAX_SUN_PATH:
         os.close(fd)
-        raise OSError(f"socket file name {name!r} is too long for AF_UNIX; use a shorter name")
+        raise SocketNameTooLong(
+            f"socket file name {name!r} is too long for AF_UNIX (at most 80 bytes); set a short "
+            'one in [procsup], like socket = "run/procsup.sock" (`procsup check` says so too)'
+        )
     return address, fd
 
 

@@ -429,3 +429,24 @@ def test_a_socket_file_name_too_long_is_rejected_by_check_with_the_fix(tmp_path)
     assert "procsup.socket" in res.stdout + res.stderr
     assert "short name" in res.stdout + res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_socket_file_name_too_long_is_one_line_for_every_command(tmp_path):
+    """`check` rejects it; the other commands, which read only where the socket is, say the same
+    in one line (exit 2) instead of a traceback, and start no master."""
+    config = tmp_path / "procsup.toml"
+    config.write_text(f'[procsup]\nsocket = "run/{"s" * 100}.sock"\n' + SLEEPER)
+    (tmp_path / "run").mkdir()  # the folder exists: only the name is too long
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCSUP_")}
+    for verb in ("start", "list", "daemon", "shutdown"):
+        res = subprocess.run(
+            [PY, "-m", "procsup", "-c", str(config), verb],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+        assert res.returncode == 2, (verb, res)
+        assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, (verb, res.stderr)
+        assert "too long for AF_UNIX" in res.stderr, (verb, res.stderr)
+    assert not (tmp_path / "run" / "procsup.pid").exists()  # no master was started

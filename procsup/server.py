@@ -116,12 +116,14 @@ class Server:
             refuse(conn, TOO_MANY)
             return
         soft = limits()[0]
-        if conn.fileno() >= soft - reserve_for(soft):
-            # The kernel hands out the lowest free number, so a number this high means the
-            # reserve (state file, stops, the master log) is being eaten: keep it for the master.
+        if conn.fileno() >= soft - reserve_for(soft) // 2:
+            # The kernel hands out the lowest free number, so a number this high means clients
+            # are eating the reserve. Spawns leave all of it; clients (list, stop, shutdown when
+            # instances took the rest) may use half; the other half stays for the master's own
+            # work (state file, stops, its log).
             self._turned_away(
                 f"control socket: descriptor {conn.fileno()} of {soft} is in the master's "
-                "reserve; turning clients away"
+                "own reserve; turning clients away"
             )
             refuse(conn, OUT_OF_FDS)
             return

@@ -184,6 +184,7 @@ class Server:
         while not reader.at_eof():
             try:
                 line = await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout)
+                line, conn.pending = conn.pending + line, b""
             except TimeoutError:
                 await conn.send(
                     protocol.error(
@@ -204,8 +205,9 @@ class Server:
                 )
                 return
             except asyncio.IncompleteReadError as exc:
-                if exc.partial.strip():
-                    await self._dispatch(exc.partial, conn)
+                partial, conn.pending = conn.pending + exc.partial, b""
+                if partial.strip():
+                    await self._dispatch(partial, conn)
                 return
             if line.strip():
                 await self._dispatch(line, conn)
@@ -221,7 +223,10 @@ class Server:
                     f"unknown command {cmd!r}; known: {', '.join(sorted(HANDLERS))}",
                 )
             conn.req_id = req_id
-            result = await handler(self.master, args, conn)
+            try:
+                result = await handler(self.master, args, conn)
+            finally:
+                conn.end_request()
             await conn.send(protocol.ok(req_id, result))
         except ProtocolError as exc:
             await conn.send(protocol.error(exc.req_id if req_id is None else req_id, exc))

@@ -450,3 +450,49 @@ def test_a_socket_file_name_too_long_is_one_line_for_every_command(tmp_path):
         assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, (verb, res.stderr)
         assert "too long for AF_UNIX" in res.stderr, (verb, res.stderr)
     assert not (tmp_path / "run" / "procsup.pid").exists()  # no master was started
+
+
+def _replies(sock: socket.socket, n: int, timeout: float = 15) -> list[dict[str, Any]]:
+    sock.settimeout(timeout)
+    buf = b""
+    while buf.count(b"\n") < n:
+        data = sock.recv(65536)
+        assert data, f"connection closed after {buf!r}"
+        buf += data
+    return [json.loads(line) for line in buf.split(b"\n")[:n]]
+
+
+def test_requests_after_a_run_wait_on_the_same_connection_are_answered(start_master):
+    """`run` with wait watches for the client leaving; once it is answered, the connection reads
+    requests as before, a pipelined one included, and the master logs no stray error."""
+    m = start_master(
+        '[tasks.t]\nschedule = "@every 1h"\ncommand = "sh -c \'sleep 0.3\'"\n' + SLEEPER
+    )
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(m.socket)
+        s.sendall(
+            b'{"id": 1, "cmd": "run", "args": {"task": "t", "wait": true}}\n'
+            b'{"id": 2, "cmd": "list", "args": {"stats": false}}\n'
+        )
+        first, second = _replies(s, 2)
+        assert first["id"] == 1 and first["ok"], first
+        assert second["id"] == 2 and second["ok"], second
+        s.sendall(b'{"id": 3, "cmd": "run", "args": {"task": "t", "wait": true}}\n')
+        time.sleep(0.1)  # the watch is reading while the run goes on
+        s.sendall(b'{"id": 4, "cmd": "hello"}\n')
+        third, fourth = _replies(s, 2)
+        assert (third["id"], third["ok"], fourth["id"], fourth["ok"]) == (3, True, 4, True)
+    assert "never retrieved" not in m.log() and "Traceback" not in m.log(), m.log()
+
+
+def test_followers_that_reset_their_connection_leave_no_traceback(start_master):
+    m = start_master(
+        "[programs.h]\ncommand = \"sh -c 'while true; do echo x; sleep 0.05; done'\"\n"
+    )
+    for _ in range(5):
+        s = _stuck_follower(m.socket, ["h"])
+        assert select.select([s], [], [], 10)[0]  # output is waiting, unread
+        s.close()  # closed with unread data: the master gets ECONNRESET, as from `logs -f | sleep`
+    assert cli_list(m).returncode == 0
+    wait_for(lambda: m.cli("list").returncode == 0, 5, "the master answers")
+    assert "never retrieved" not in m.log() and "Traceback" not in m.log(), m.log()

@@ -44,7 +44,7 @@ from procsup.cli.commands import (
     cmd_tasks,
     cmd_tui,
 )
-from procsup.control.client import ClientError, NoMaster, NotAllowed
+from procsup.control.client import ClientError, NoMaster, NotAllowed, SocketNameTooLong
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
@@ -381,8 +381,14 @@ def main(argv: list[str] | None = None, tui: RunTui | None = None) -> int:
     except NotAllowed as exc:
         print(f"procsup: {exc}", file=sys.stderr)
         return FAILED
+    except SocketNameTooLong as exc:
+        print(f"procsup: {exc}", file=sys.stderr)
+        return USAGE
     except ClientError as exc:
-        print(f"procsup: {exc.message}", file=sys.stderr)
+        message = exc.message
+        if exc.code == "invalid" and message.startswith("args."):
+            message = message[len("args.") :]  # the protocol's path; the user typed an argument
+        print(f"procsup: {message}", file=sys.stderr)
         for detail in exc.details or []:
             print(f"  {detail}", file=sys.stderr)
         return USAGE if exc.code in ("invalid", "config_error", "bad_request") else FAILED

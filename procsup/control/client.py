@@ -51,6 +51,11 @@ class NotAllowed(ProtocolError):
         super().__init__(FORBIDDEN, message)
 
 
+class SocketNameTooLong(OSError):
+    """The socket's file name alone is past what AF_UNIX can reach, even through a folder fd:
+    a configuration mistake (`check` rejects it), said in one line, never a traceback."""
+
+
 class ClientError(ProtocolError):
     """The master answered with an error (or did not answer in time): `code` is the protocol's
     error code (docs/protocol.md, "Error codes")."""
@@ -113,7 +118,10 @@ def unix_address(path: str) -> tuple[str, int | None]:
     address = f"/proc/self/fd/{fd}/{name}"
     if len(os.fsencode(address)) > MAX_SUN_PATH:
         os.close(fd)
-        raise OSError(f"socket file name {name!r} is too long for AF_UNIX; use a shorter name")
+        raise SocketNameTooLong(
+            f"socket file name {name!r} is too long for AF_UNIX (at most 80 bytes); set a short "
+            'one in [procsup], like socket = "run/procsup.sock" (`procsup check` says so too)'
+        )
     return address, fd
 
 
@@ -346,14 +354,30 @@ def _connect_retrying(sock: socket.socket, address: str) -> None:
 
 
 def _not_allowed(path: str) -> str:
-    try:
-        import pwd
+    import grp
+    import pwd
 
-        owner = pwd.getpwuid(os.stat(path).st_uid).pw_name
-    except (OSError, KeyError):
+    st = None
+    for candidate in (path, os.path.dirname(path) or "."):  # the folder when the file is hidden
+        try:
+            st = os.stat(candidate)
+            break
+        except OSError:
+            continue
+    try:
+        owner = pwd.getpwuid(st.st_uid).pw_name if st else "another user"
+    except KeyError:
         owner = "another user"
-    return (
-        f"permission denied on {path}: this socket belongs to {owner}'s master; to share it, "
-        'set socket_mode = "0660" and socket_group = "GROUP" in [procsup] and add yourself '
-        "to GROUP (or run as that user)"
+    head = f"permission denied on {path}: this socket belongs to {owner}'s master; "
+    if st is not None and st.st_mode & 0o070 and st.st_gid != 0:
+        try:
+            group = grp.getgrgid(st.st_gid).gr_name
+        except KeyError:
+            group = str(st.st_gid)
+        return head + (
+            f"it is shared with group {group}: add yourself to {group} (or run as {owner})"
+        )
+    return head + (
+        'to share it, set socket_mode = "0660" and socket_group = "GROUP" in [procsup] and add '
+        "yourself to GROUP (or run as that user)"
     )

@@ -30,6 +30,7 @@ from procsup.control.handlers import (
 from procsup.control.handlers.base import HANDLERS, WRITE_HIGH, Connection
 from procsup.control.listener import Listener, ThrottledLog, bind_unix, refuse
 from procsup.control.protocol import MAX_LINE, ProtocolError
+from procsup.engine.fdlimit import limits, reserve_for
 
 if TYPE_CHECKING:
     from procsup.engine.master import Master
@@ -118,6 +119,18 @@ class Server:
             )
             refuse(conn, TOO_MANY)
             return
+        soft = limits()[0]
+        if conn.fileno() >= soft - reserve_for(soft) // 2:
+            # The kernel hands out the lowest free number, so a number this high means clients
+            # are eating the reserve. Spawns leave all of it; clients (list, stop, shutdown when
+            # instances took the rest) may use half; the other half stays for the master's own
+            # work (state file, stops, its log).
+            self._turned_away(
+                f"control socket: descriptor {conn.fileno()} of {soft} is in the master's "
+                "own reserve; turning clients away"
+            )
+            refuse(conn, OUT_OF_FDS)
+            return
         task = asyncio.get_running_loop().create_task(self._serve(conn))
         self._conns.add(task)
         task.add_done_callback(self._conns.discard)
@@ -175,6 +188,7 @@ class Server:
         while not reader.at_eof():
             try:
                 line = await asyncio.wait_for(reader.readuntil(b"\n"), self.idle_timeout)
+                line, conn.pending = conn.pending + line, b""
             except TimeoutError:
                 await conn.send(
                     protocol.error(
@@ -195,8 +209,9 @@ class Server:
                 )
                 return
             except asyncio.IncompleteReadError as exc:
-                if exc.partial.strip():
-                    await self._dispatch(exc.partial, conn)
+                partial, conn.pending = conn.pending + exc.partial, b""
+                if partial.strip():
+                    await self._dispatch(partial, conn)
                 return
             if line.strip():
                 await self._dispatch(line, conn)
@@ -212,7 +227,10 @@ class Server:
                     f"unknown command {cmd!r}; known: {', '.join(sorted(HANDLERS))}",
                 )
             conn.req_id = req_id
-            result = await handler(self.master, args, conn)
+            try:
+                result = await handler(self.master, args, conn)
+            finally:
+                conn.end_request()
             await conn.send(protocol.ok(req_id, result))
         except ProtocolError as exc:
             await conn.send(protocol.error(exc.req_id if req_id is None else req_id, exc))

@@ -149,6 +149,8 @@ def spawn_error_text(exc: BaseException, argv0: str, cwd: str | None) -> str:
     if "/" not in argv0:
         where = " (not found in PATH)" if exc.errno == errno.ENOENT else ""
         return f"{what}: {argv0}{where}"
+    if exc.errno == errno.EACCES and os.path.isdir(os.path.join(cwd or "", argv0)):
+        what += " (a directory, not a program)"  # execve's EACCES alone does not say why
     if not os.path.isabs(argv0) and cwd is not None:
         return f"{what}: {argv0} (relative to {cwd})"
     return f"{what}: {argv0}"

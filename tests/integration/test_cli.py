@@ -410,6 +410,9 @@ def test_start_n_adds_an_adhoc_program_and_scale_follows(start_master):
     assert sorted(r["name"] for r in json.loads(listing.stdout)) == ["base:0", "web:0"]
     nope = m.cli("scale", "nope", "2")
     assert nope.returncode != 0 and "nope" in one_line(nope.stderr)
+    negative = m.cli("scale", "web", "-1")  # a protocol key path is not what the user typed
+    assert negative.returncode == 2
+    assert one_line(negative.stderr) == "procsup: numprocs must be from 0 to 10000"
 
 
 def test_start_n_waits_like_start(start_master):

@@ -4,6 +4,7 @@ idle floods, descriptor exhaustion, stuck followers, a deleted socket, another u
 from __future__ import annotations
 
 import contextlib
+import grp
 import json
 import os
 import pwd
@@ -185,6 +186,32 @@ def test_out_of_descriptors_the_master_turns_clients_away_and_recovers(start_mas
     assert "Traceback" not in m.log()
 
 
+def test_a_connection_flood_leaves_the_masters_reserve_for_its_own_work(start_master):
+    """Clients alone never take the last descriptors: the state file is still written when an
+    instance dies in the middle of the flood (the reserve is kept, as for spawns)."""
+    m = start_master("[procsup]\nmax_connections = 5000\nidle_timeout = 60\n" + SLEEPER)
+    assert m.proc is not None
+    limit = master_fds(m) + 120
+    reserve = min(64, limit // 4)
+    resource.prlimit(m.proc.pid, resource.RLIMIT_NOFILE, (limit, limit))
+    pid = m.state("h:0")["pid"]
+    with nofile_at_least(500):
+        idle = open_idle(m.socket, 300)
+        try:
+            reply = first_reply(idle[-1], 10)
+            assert reply is not None and "out of file descriptors" in reply["error"]["message"]
+            assert master_fds(m) <= limit - reserve // 2 + 2  # half the reserve is left free
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: "h:0 exited: killed by SIGKILL" in m.log(), 10, "the exit logged")
+            wait_for(lambda: "h:0: STARTING" in m.log().split("SIGKILL")[-1], 10, "a restart")
+        finally:
+            for s in idle:
+                s.close()
+    wait_for(lambda: cli_list(m).returncode == 0, 15, "list once the flood is gone")
+    assert "cannot write state file" not in m.log(), m.log()
+    assert "Traceback" not in m.log()
+
+
 # --- stuck followers --------------------------------------------------------------------------
 
 
@@ -360,6 +387,18 @@ def test_another_users_list_is_one_line_saying_how_to_share(start_master):
     assert "socket_mode" in output and "socket_group" in output
 
 
+def test_a_user_outside_the_sharing_group_is_told_which_group(start_master):
+    user = _system_user()
+    group = grp.getgrgid(65534).gr_name  # nogroup or nobody: the test user is not in it
+    m = start_master(f'[procsup]\nsocket_mode = "0660"\nsocket_group = "{group}"\n' + SLEEPER)
+    os.chmod(m.root, 0o711)
+    os.chmod(m.config, 0o644)
+    code, output = run_cli_as(user, ["-c", str(m.config), "--no-autostart", "list"])
+    assert code == 1, output
+    assert output.count("\n") == 1 and "Traceback" not in output, output
+    assert f"it is shared with group {group}: add yourself to {group}" in output, output
+
+
 # --- a socket path over the AF_UNIX limit ------------------------------------------------------
 
 
@@ -390,3 +429,70 @@ def test_a_socket_file_name_too_long_is_rejected_by_check_with_the_fix(tmp_path)
     assert "procsup.socket" in res.stdout + res.stderr
     assert "short name" in res.stdout + res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_socket_file_name_too_long_is_one_line_for_every_command(tmp_path):
+    """`check` rejects it; the other commands, which read only where the socket is, say the same
+    in one line (exit 2) instead of a traceback, and start no master."""
+    config = tmp_path / "procsup.toml"
+    config.write_text(f'[procsup]\nsocket = "run/{"s" * 100}.sock"\n' + SLEEPER)
+    (tmp_path / "run").mkdir()  # the folder exists: only the name is too long
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROCSUP_")}
+    for verb in ("start", "list", "daemon", "shutdown"):
+        res = subprocess.run(
+            [PY, "-m", "procsup", "-c", str(config), verb],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+        assert res.returncode == 2, (verb, res)
+        assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr, (verb, res.stderr)
+        assert "too long for AF_UNIX" in res.stderr, (verb, res.stderr)
+    assert not (tmp_path / "run" / "procsup.pid").exists()  # no master was started
+
+
+def _replies(sock: socket.socket, n: int, timeout: float = 15) -> list[dict[str, Any]]:
+    sock.settimeout(timeout)
+    buf = b""
+    while buf.count(b"\n") < n:
+        data = sock.recv(65536)
+        assert data, f"connection closed after {buf!r}"
+        buf += data
+    return [json.loads(line) for line in buf.split(b"\n")[:n]]
+
+
+def test_requests_after_a_run_wait_on_the_same_connection_are_answered(start_master):
+    """`run` with wait watches for the client leaving; once it is answered, the connection reads
+    requests as before, a pipelined one included, and the master logs no stray error."""
+    m = start_master(
+        '[tasks.t]\nschedule = "@every 1h"\ncommand = "sh -c \'sleep 0.3\'"\n' + SLEEPER
+    )
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(m.socket)
+        s.sendall(
+            b'{"id": 1, "cmd": "run", "args": {"task": "t", "wait": true}}\n'
+            b'{"id": 2, "cmd": "list", "args": {"stats": false}}\n'
+        )
+        first, second = _replies(s, 2)
+        assert first["id"] == 1 and first["ok"], first
+        assert second["id"] == 2 and second["ok"], second
+        s.sendall(b'{"id": 3, "cmd": "run", "args": {"task": "t", "wait": true}}\n')
+        time.sleep(0.1)  # the watch is reading while the run goes on
+        s.sendall(b'{"id": 4, "cmd": "hello"}\n')
+        third, fourth = _replies(s, 2)
+        assert (third["id"], third["ok"], fourth["id"], fourth["ok"]) == (3, True, 4, True)
+    assert "never retrieved" not in m.log() and "Traceback" not in m.log(), m.log()
+
+
+def test_followers_that_reset_their_connection_leave_no_traceback(start_master):
+    m = start_master(
+        "[programs.h]\ncommand = \"sh -c 'while true; do echo x; sleep 0.05; done'\"\n"
+    )
+    for _ in range(5):
+        s = _stuck_follower(m.socket, ["h"])
+        assert select.select([s], [], [], 10)[0]  # output is waiting, unread
+        s.close()  # closed with unread data: the master gets ECONNRESET, as from `logs -f | sleep`
+    assert cli_list(m).returncode == 0
+    wait_for(lambda: m.cli("list").returncode == 0, 5, "the master answers")
+    assert "never retrieved" not in m.log() and "Traceback" not in m.log(), m.log()

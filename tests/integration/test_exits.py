@@ -91,6 +91,20 @@ def test_missing_command_names_the_os_error_and_the_directory(start_master, tmp_
     assert f"could not start: {want}" in m.cli("list").stdout
 
 
+def test_a_directory_as_command_says_it_is_a_directory(start_master, tmp_path):
+    (tmp_path / "bin").mkdir()
+    m = start_master(f"""
+        [programs.worker]
+        command = "./bin"
+        directory = "{tmp_path}"
+        restart_delay = "100ms"
+    """)
+    row = wait_for(lambda: (r := m.state("worker:0"))["spawn_error"] and r, 10, "a failed spawn")
+    want = f"Permission denied (a directory, not a program): ./bin (relative to {tmp_path})"
+    assert row["spawn_error"] == want
+    assert f"could not start: {want}" in m.cli("list").stdout
+
+
 def test_expected_exit_under_on_failure_says_it_is_not_restarted(start_master):
     m = start_master("""
         [programs.once]

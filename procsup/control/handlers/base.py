@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from procsup.config.load import ConfigError, program_from_dict
 from procsup.control import protocol
-from procsup.control.protocol import ProtocolError
+from procsup.control.protocol import MAX_LINE, ProtocolError
 from procsup.core.schema import InstanceRow, StatsItem
 from procsup.core.values import parse_signal
 from procsup.engine.instance import Instance
@@ -48,6 +48,7 @@ class Connection:
         self.reader = reader
         self.req_id: Any = None
         self._eof: asyncio.Task[bytes] | None = None
+        self.pending = b""  # a byte the watch for the client leaving read from the next request
 
     async def send(self, data: bytes, timeout: float | None = REPLY_TIMEOUT) -> None:
         self.writer.write(data)
@@ -70,9 +71,29 @@ class Connection:
         task = asyncio.ensure_future(waiter)
         await asyncio.wait({task, self._eof}, return_when=asyncio.FIRST_COMPLETED)
         if not task.done():
-            task.cancel()
-            raise ConnectionError("client left")
+            data = self._eof.result() if self._eof.exception() is None else b""
+            self._eof = None
+            if not data or len(self.pending) >= MAX_LINE:
+                task.cancel()
+                raise ConnectionError("client left")
+            # Not gone: it sent its next request already. Keep that byte for the read loop.
+            self.pending += data
+            return await task
         return task.result()
+
+    def end_request(self) -> None:
+        """Stop watching for the client leaving (next_or_leave) once a request is done, so the
+        read loop is the only reader again: a watch still waiting is cancelled (it has read
+        nothing), one that read the first byte of a next request hands it to `pending`, and
+        one that failed (the client reset the connection) has its error collected, never
+        logged as "exception was never retrieved"."""
+        eof, self._eof = self._eof, None
+        if eof is None:
+            return
+        if not eof.done():
+            eof.cancel()
+        elif not eof.cancelled() and eof.exception() is None:
+            self.pending += eof.result()
 
 
 def command(name: str) -> Callable[[Handler], Handler]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +16,14 @@ from procsup.config.load import ProgramConfig
 from procsup.core.states import RUNNING_STATES, State, can_transition
 from procsup.engine import exitinfo
 from procsup.engine.cgroups import Cgroup
+from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
 from procsup.engine.output import Output
-from procsup.engine.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
+from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
+from procsup.engine.seams import Timer
 from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ def backoff_delay(failures: int, first: float, cap: float) -> float:
 class RunInfo:
     """Facts about the current or last run, for `list`."""
 
-    pid: int | None = None
     started_wall: float | None = None
     started_mono: float = 0.0
     last_exit: int | None = None
@@ -59,7 +58,10 @@ class RunInfo:
 
 
 class Instance:
-    """A program instance: spawns, watches, restarts with backoff, stops its whole tree."""
+    """A program instance: spawns, watches, restarts with backoff, stops its whole tree.
+
+    Everything it needs from the OS and from time comes through `runtime` (its spawner, reaper
+    and clock are seams), so the policy can be driven in-process with fakes."""
 
     def __init__(self, config: ProgramConfig, num: int, runtime: Runtime) -> None:
         self.config = config
@@ -71,9 +73,8 @@ class Instance:
         self.desired = config.autostart
         self.output = self._make_output()
         self.ring = self.output.ring
-        self._child: Child | None = None
-        self._cgroup: Cgroup | None = None  # the current spawn's, under cgroup tracking
-        self._timer: asyncio.TimerHandle | None = None
+        self._proc: ChildProc | None = None  # the current spawn (with its cgroup leaf)
+        self._timer: Timer | None = None
         self._exited: asyncio.Future[int] | None = None
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
@@ -88,7 +89,12 @@ class Instance:
 
     @property
     def pid(self) -> int | None:
-        return self._child.pid if self._child else None
+        return self._proc.pid if self._proc else None
+
+    @property
+    def _cgroup(self) -> Cgroup | None:
+        """The current spawn's cgroup, under cgroup tracking."""
+        return self._proc.cgroup if self._proc else None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -150,10 +156,10 @@ class Instance:
 
     def kill(self, sig: int) -> bool:
         """Send `sig` to the instance's whole tree. False when nothing is running."""
-        if self._child is None:
+        if self._proc is None:
             return False
         pids = self.tree(ProcessTable(scan=self._cgroup is None))
-        send_signal(pids, sig, pgid=self._child.pid)
+        send_signal(pids, sig, pgid=self._proc.pid)
         return True
 
     def tree(self, table: ProcessTable) -> set[int]:
@@ -171,19 +177,16 @@ class Instance:
 
     def spawn_spec(self) -> SpawnSpec:
         num = str(self.num)
-        env = dict(self.rt.base_env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.update({k: v.replace("{num}", num) for k, v in self.config.environment.items()})
-        env.update(
-            {
-                "PROCSUP_PROGRAM": self.config.name,
-                "PROCSUP_PROCESS_NAME": self.name,
-                "PROCSUP_PROCESS_NUM": num,
-                INSTANCE_ENV: self.instance_id,
-                "PROCSUP_STATE_DIR": self.rt.state_dir,
-            }
-        )
-        cwd = str(self.config.directory) if self.config.directory else self.rt.base_dir
+        own = {k: v.replace("{num}", num) for k, v in self.config.environment.items()}
+        marks = {
+            "PROCSUP_PROGRAM": self.config.name,
+            "PROCSUP_PROCESS_NAME": self.name,
+            "PROCSUP_PROCESS_NUM": num,
+            INSTANCE_ENV: self.instance_id,
+            "PROCSUP_STATE_DIR": self.rt.state_dir,
+        }
+        env = child_env(self.rt, own, marks)
+        cwd = child_cwd(self.rt, self.config.directory)
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
 
@@ -193,49 +196,33 @@ class Instance:
         self._spawns += 1
         self.info.next_try = None
         spec = self.spawn_spec()
-        cgroup = None
         try:
-            if self.rt.cgroups is not None:
-                spec.cgroup = cgroup = self.rt.cgroups.leaf("inst", self.instance_id)
-            child = spawn(spec)
-        except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
-            if cgroup is not None:
-                cgroup.remove()
+            proc = ChildProc.spawn(self.rt, spec, self.output, ("inst", self.instance_id))
+        except SPAWN_ERRORS as exc:
             self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
             return
         try:
-            self.output.attach(child)
+            proc.attach()
         except OSError as exc:  # out of descriptors for its log files: give the child up
-            self._abandon(child, cgroup)
+            proc.abandon()
             self._spawn_failed(f"cannot open its log files: {exc.strerror or exc}")
             return
-        self._child, self._cgroup = child, cgroup
-        self.rt.leader_set.add(child.pid)
-        self.info.start_ticks = start_ticks(child.pid) or 0
+        self._proc = proc
+        clock = self.rt.clock
+        self.info.start_ticks = start_ticks(proc.pid) or 0
         self.info.spawn_error = None
-        self.info.pid = child.pid
-        self.info.started_mono = time.monotonic()
-        self.info.started_wall = time.time()
-        self.rt.reaper.watch(child.pid, self._on_exit)
+        self.info.started_mono = clock.monotonic()
+        self.info.started_wall = clock.time()
+        proc.watch(self._on_exit)
         if self.config.start_seconds <= 0:
-            self._set_state(State.RUNNING, pid=child.pid)  # STARTING -> RUNNING
+            self._set_state(State.RUNNING, pid=proc.pid)  # STARTING -> RUNNING
         else:
-            self._timer = self.rt.loop.call_later(self.config.start_seconds, self._mark_running)
+            self._timer = clock.call_later(self.config.start_seconds, self._mark_running)
 
     def _spawn_failed(self, error: str) -> None:
         self.info.spawn_error = error
-        self.info.last_exit_time = time.time()
+        self.info.last_exit_time = self.rt.clock.time()
         self._after_failure(Ending(exitinfo.spawn_cause(error), spawn_error=error))
-
-    def _abandon(self, child: Child, cgroup: Cgroup | None) -> None:
-        """Kill a child we cannot serve (its pipes would never be read) and reap it quietly."""
-        send_signal((), signal.SIGKILL, pgid=child.pid)
-        if cgroup is not None:  # its now-empty leaf goes with the subtree at shutdown
-            cgroup.kill()
-        for fd in (child.stdout_fd, child.stderr_fd):
-            if fd is not None:
-                os.close(fd)
-        self.rt.reaper.watch(child.pid, child.mark_reaped)
 
     def _mark_running(self) -> None:
         self._timer = None
@@ -256,17 +243,13 @@ class Instance:
     # --- exits ------------------------------------------------------------------------------
 
     def _on_exit(self, code: int) -> None:
-        child, self._child = self._child, None
-        cgroup, self._cgroup = self._cgroup, None
-        if child is None:
+        proc, self._proc = self._proc, None
+        if proc is None:
             return
-        child.mark_reaped(code)
-        self.rt.leader_set.discard(child.pid)
-        self.output.drain()
         self._cancel_timer()
-        ran = time.monotonic() - self.info.started_mono
+        ran = self.rt.clock.monotonic() - self.info.started_mono
         self.info.last_exit = code
-        self.info.last_exit_time = time.time()
+        self.info.last_exit_time = self.rt.clock.time()
         if self._exited is not None and not self._exited.done():
             why, then = self._stop_why
             cfg = self.config
@@ -274,7 +257,7 @@ class Instance:
             self._stop_facts = self._report(Ending.of(code, ran, note), then)
             self._exited.set_result(code)
             return
-        self._cleanup_leftovers(child.pid, self.instance_id, cgroup)
+        self._cleanup_leftovers(proc.pid, self.instance_id, proc.cgroup)
         self._decide_after_exit(code, ran)
 
     def _decide_after_exit(self, code: int, ran: float) -> None:
@@ -310,11 +293,11 @@ class Instance:
             self._set_state(State.FATAL, failures=attempt, **facts)  # -> FATAL
             return
         delay = backoff_delay(attempt, cfg.restart_delay, cfg.restart_delay_max)
-        self.info.next_try = time.time() + delay
+        self.info.next_try = self.rt.clock.time() + delay
         quick = ending.code is not None
         facts = self._report(ending, exitinfo.RETRY, delay=delay, attempt=attempt, quick=quick)
         self._set_state(State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts)
-        self._timer = self.rt.loop.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
+        self._timer = self.rt.clock.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
 
     def _report(self, ending: Ending, what: str, **step: Any) -> dict[str, Any]:
         """Say why the run ended and what comes next: in the master log, as a marked line in
@@ -336,9 +319,10 @@ class Instance:
     # --- stopping ---------------------------------------------------------------------------
 
     async def _terminate(self) -> None:
-        child, cgroup = self._child, self._cgroup
-        if child is None:
+        proc = self._proc
+        if proc is None:
             return
+        child, cgroup = proc.child, proc.cgroup
         self._cancel_timer()
         self._exited = self.rt.loop.create_future()
         self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
@@ -374,9 +358,6 @@ class Instance:
             cfg.log_timestamps,
         )
 
-    def log_paths(self) -> dict[str, str]:
-        return self.output.paths()
-
     def close(self) -> None:
         """Forget this instance (it must be stopped): release timers and files."""
         self._cancel_timer()
@@ -394,7 +375,7 @@ class Instance:
             "state": self.state,
             "pid": self.pid,
             "started": info.started_wall if running else None,
-            "uptime": time.monotonic() - info.started_mono if running else None,
+            "uptime": self.rt.clock.monotonic() - info.started_mono if running else None,
             "restarts": info.restarts,
             "attempt": info.failures if self.state == State.BACKOFF else 0,
             "next_try": info.next_try,

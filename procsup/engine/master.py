@@ -122,9 +122,10 @@ class Master:
         self.loop = asyncio.get_running_loop()
         if not become_subreaper():
             log.warning("PR_SET_CHILD_SUBREAPER failed: daemonising grandchildren may escape")
+        reaper = Reaper(self.loop)
         self.rt = Runtime(
             self.loop,
-            Reaper(self.loop),
+            reaper,
             self.events,
             self.run_id,
             str(self.config.master.state_dir),
@@ -170,7 +171,7 @@ class Master:
         await server.close()
         self.saved.clean = True
         self._write_state()
-        self.rt.reaper.close()
+        reaper.close()
         return 0
 
     async def _stop_everything(self) -> None:

@@ -30,12 +30,8 @@ CLIENT_ALLOWED = {"procsup.core", *CLIENT_SIDE}
 
 #: imports that break the rules today (importer, imported); issue 10 removes each one
 KNOWN: dict[tuple[str, str], str] = {
-    # config/ reaches up: the descriptor estimate and cron field checks
-    ("procsup.config.load", "procsup.engine.fdlimit"): "issue 10: fd estimate lives in engine",
-    ("procsup.config.checks", "procsup.tasks.cron_fields"): "issue 10: cron checks live in tasks",
     # the CLI reaches past control/ into the engine and the tasks
     ("procsup.cli.check", "procsup.engine.cgroups"): "issue 10: `check` probes cgroups itself",
-    ("procsup.cli.check", "procsup.engine.fdlimit"): "issue 10: `check` reads the fd limit",
     ("procsup.cli.describe", "procsup.tasks.schedule"): "issue 10: next fire times",
     # CLI <-> TUI: the `tui` verb starts the app, and the app takes the CLI's Context
     ("procsup.cli.commands", "procsup.tui.app"): "issue 10: run_tui(socket, screenshot=None)",

@@ -24,7 +24,7 @@ from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer
-from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
+from procsup.engine.stopping import StopPolicy
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,10 @@ class Instance:
         return True
 
     def tree(self, table: ProcessTable) -> set[int]:
-        if self._cgroup is not None:
-            return set(self._cgroup.pids())
-        return instance_tree(table, self.pid, self.instance_id, self.rt.leaders())
+        """The current spawn's processes; with no child, what the last one left behind."""
+        if self._proc is not None:
+            return self._proc.tree(table)
+        return instance_tree(table, None, self.instance_id, self.rt.leaders())
 
     def usage(self, table: ProcessTable) -> tuple[float, int]:
         """CPU seconds and memory bytes of the whole tree (its cgroup's, when it has one)."""
@@ -169,7 +170,7 @@ class Instance:
         self.info.next_try = None
         spec = self.spawn_spec()
         try:
-            proc = ChildProc.spawn(self.rt, spec, self.output, ("inst", self.instance_id))
+            proc = ChildProc.spawn(self.rt, spec, self.output, self.instance_id, "inst")
         except SPAWN_ERRORS as exc:
             self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
             return
@@ -229,7 +230,8 @@ class Instance:
             self._stop_facts = self._report(Ending.of(code, ran, note), then)
             self._exited.set_result(code)
             return
-        self._cleanup_leftovers(proc.pid, self.instance_id, proc.cgroup)
+        # descendants left behind by a leader that died are stopped too, in the background
+        self.rt.background(proc.stop_leftovers(self._stop_policy()))
         self._decide_after_exit(code, ran)
 
     def _decide_after_exit(self, code: int, ran: float) -> None:
@@ -281,10 +283,6 @@ class Instance:
         self.output.mark(facts["reason"])
         return facts
 
-    def _cleanup_leftovers(self, pgid: int, spawn_id: str, cgroup: Cgroup | None) -> None:
-        """Descendants left behind by a leader that died are stopped too, in the background."""
-        self.rt.background(stop_leftovers(self.rt, self._stop_policy(), pgid, spawn_id, cgroup))
-
     def _stop_policy(self) -> StopPolicy:
         return StopPolicy(self.name, self.config.stop_signal, self.config.stop_timeout)
 
@@ -294,25 +292,15 @@ class Instance:
         proc = self._proc
         if proc is None:
             return
-        child, cgroup = proc.child, proc.cgroup
         self._cancel_timer()
         self._exited = self.rt.loop.create_future()
         self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
         try:
-            table = ProcessTable(scan=False) if cgroup else await self.rt.tables.fresh()
-            await kill_tree(
-                self.rt,
-                self._stop_policy(),
-                self.tree(table),
-                child.pid,
-                self.instance_id,
-                self._exited,
-                cgroup,
-            )
+            await proc.stop(self._stop_policy(), self._exited)
         finally:
             self._exited = None
-            if cgroup is not None:
-                cgroup.remove()
+            if proc.cgroup is not None:
+                proc.cgroup.remove()
         facts, self._stop_facts = self._stop_facts, {}
         self._set_state(State.STOPPED, **facts)  # STOPPING -> STOPPED
 

@@ -26,9 +26,8 @@ from procsup.engine.cgroups import Cgroup
 from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
 from procsup.engine.output import Output
 from procsup.engine.process import INSTANCE_ENV, SpawnSpec
-from procsup.engine.proctree import instance_tree
 from procsup.engine.runtime import Runtime
-from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
+from procsup.engine.stopping import StopPolicy
 from procsup.tasks.history import RunRecord
 
 if TYPE_CHECKING:
@@ -115,7 +114,7 @@ class TaskRun:
         try:
             if self.hold.lease is not None:  # its socketpair may hit EMFILE too
                 spec, keeper_end = self._under_keeper(spec)
-            proc = ChildProc.spawn(self.rt, spec, self.output, ("task", self.spawn_id))
+            proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
         except SPAWN_ERRORS as exc:
             self._close_fds(keeper_end)
             self._close_link()
@@ -281,14 +280,7 @@ class TaskRun:
         if proc is None or self._exited.done():
             return
         self.stop_reason = self.stop_reason or reason
-        if self.cgroup is not None:
-            pids: set[int] = set()
-        else:
-            table = await self.rt.tables.fresh()
-            pids = instance_tree(table, proc.pid, self.spawn_id, self.rt.leaders())
-        await kill_tree(
-            self.rt, self._policy(), pids, proc.pid, self.spawn_id, self._exited, self.cgroup
-        )
+        await proc.stop(self._policy(), self._exited)
 
     def _policy(self) -> StopPolicy:
         return StopPolicy(
@@ -312,7 +304,7 @@ class TaskRun:
                 self._timeout.cancel()
             if self._renewer is not None:
                 self._renewer.cancel()
-            self.rt.background(self._release(proc.pid))
+            self.rt.background(self._release(proc))
             self._conclude(code)
 
     def _conclude(self, code: int) -> None:
@@ -344,7 +336,7 @@ class TaskRun:
         self.rt.background(self._release(None))
         self.done.set_result(rec)
 
-    async def _release(self, pgid: int | None) -> None:
+    async def _release(self, proc: ChildProc | None) -> None:
         """Free the lock once every process of the run is gone (processes it left behind are
         stopped first): the master's copy of the flock is closed, and a lease is deleted with
         compare-and-delete, so a lease that already passed to someone else is left alone.
@@ -352,9 +344,9 @@ class TaskRun:
         The master keeps its own copy of the flock descriptor while the run lives, so a run
         that closes inherited descriptors (sudo does) is still covered; if the master dies,
         the kernel drops that copy and the run's own keeps the lock."""
-        if pgid is not None:
+        if proc is not None:
             try:
-                await stop_leftovers(self.rt, self._policy(), pgid, self.spawn_id, self.cgroup)
+                await proc.stop_leftovers(self._policy())
             except Exception:
                 log.exception("task %s: stopping what the run left behind failed", self.config.name)
         if self.hold.fd is not None:

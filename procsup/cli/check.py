@@ -19,8 +19,8 @@ from procsup.config.load import (
     fd_need,
     load_config,
 )
+from procsup.core import fds
 from procsup.core.values import toml_literal
-from procsup.engine import fdlimit
 from procsup.engine.cgroups import Tracking, probe
 
 
@@ -54,7 +54,7 @@ def check(path: Path, as_json: bool, strict: bool = False) -> int:
                     "tracking": tracking.kind,
                     "tracking_detail": tracking.detail,
                     "fds_needed": fd_need(config).total,
-                    "fd_limit": fdlimit.limits()[1],
+                    "fd_limit": fds.limits()[1],
                 },
                 indent=2,
             )
@@ -87,7 +87,7 @@ def _warnings(config: Config) -> list[str]:
     has raised its soft limit to the hard one."""
     found = deprecations(config)
     need = fd_need(config)
-    problem = fdlimit.shortfall_message(need, fdlimit.limits()[1])
+    problem = fds.shortfall_message(need, fds.limits()[1])
     if problem:
         found.append(problem)
     return found

@@ -22,6 +22,6 @@ def run_foreground(config_path: Path, log_file: str | None = None) -> int:
     else:
         handler = logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, handlers=[handler])
-    from procsup.engine.master import run_master
+    from procsup.control.compose import run_master
 
     return run_master(config_path)

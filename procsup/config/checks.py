@@ -304,7 +304,7 @@ def check_cron(v: object) -> str:
             raise ValueError(help_text + ", @hourly, @weekly, @monthly, @yearly")
         return expr.lower()
     if len(expr.split()) not in (5, 6) or not croniter.is_valid(expr, second_at_beginning=True):
-        from procsup.tasks.cron_fields import explain
+        from procsup.config.cron_fields import explain
 
         problem = explain(expr)
         raise ValueError(problem or help_text)

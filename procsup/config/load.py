@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from procsup.config import checks
+from procsup.core import fds
 from procsup.core.values import toml_literal
-from procsup.engine import fdlimit
 
 DEFAULT_LOG_MAX_SIZE = 50 * 1024 * 1024
 
@@ -155,9 +155,9 @@ def deprecations(config: Config) -> list[str]:
     ]
 
 
-def fd_need(config: Config) -> fdlimit.Need:
-    """The descriptors the master needs to run this configuration (see fdlimit.estimate)."""
-    return fdlimit.estimate(
+def fd_need(config: Config) -> fds.Need:
+    """The descriptors the master needs to run this configuration (see fds.estimate)."""
+    return fds.estimate(
         ((p.numprocs, p.merge_stderr) for p in config.programs.values()),
         (t.merge_stderr for t in config.tasks.values()),
     )

@@ -10,38 +10,50 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import tomlkit
 from tomlkit.items import Table
 
 from procsup.config.dump import program_to_dict
-
-if TYPE_CHECKING:
-    from procsup.engine.registry import Registry
+from procsup.config.load import ProgramConfig
 
 
-def save_config(path: Path, registry: Registry) -> list[str]:
-    """Returns the programs whose run-time numprocs could not be written: they are defined in an
-    included file, which `save` leaves alone."""
+class RunningProgram(Protocol):
+    """A program as it runs now (engine.program.Program), as far as `save` reads it."""
+
+    @property
+    def config(self) -> ProgramConfig: ...
+
+    @property
+    def numprocs(self) -> int: ...
+
+    @property
+    def adhoc(self) -> bool: ...
+
+
+def save_config(path: Path, programs: Mapping[str, RunningProgram], log_dir: Path) -> list[str]:
+    """Write the running set (ad-hoc programs, numprocs) into the file at `path`. Returns the
+    programs whose run-time numprocs could not be written: they are defined in an included
+    file, which `save` leaves alone."""
     try:
         doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     except ValueError as exc:  # edited since the master loaded it: leave it to its author
         raise OSError(f"it is not valid TOML any more ({exc}); fix it, then save") from None
     if "programs" not in doc:
         doc.append("programs", tomlkit.table(is_super_table=True))
-    programs = doc["programs"]
-    if not isinstance(programs, dict):
+    tables = doc["programs"]
+    if not isinstance(tables, dict):
         raise OSError("its `programs` is not a table any more; fix it, then save")
-    log_dir = registry.config.master.log_dir
     elsewhere = []
-    for name, prog in registry.programs.items():
+    for name, prog in programs.items():
         if prog.adhoc:
-            programs[name] = _new_table(program_to_dict(prog.config, log_dir))
-        if name in programs:
-            if programs[name].get("numprocs", 1) != prog.numprocs:
-                programs[name]["numprocs"] = prog.numprocs
+            tables[name] = _new_table(program_to_dict(prog.config, log_dir))
+        if name in tables:
+            if tables[name].get("numprocs", 1) != prog.numprocs:
+                tables[name]["numprocs"] = prog.numprocs
         elif prog.numprocs != prog.config.numprocs:
             elsewhere.append(name)
     shutil.copy2(path, path.with_name(path.name + ".bak"))

@@ -18,22 +18,14 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from procsup.control import protocol
-from procsup.control.handlers import (
-    logs as log_handlers,  # noqa: F401  (registers the logs command)
-)
-from procsup.control.handlers import (
-    state as state_handlers,  # noqa: F401  (registers stop and reload)
-)
-from procsup.control.handlers import (
-    tasks as task_handlers,  # noqa: F401  (registers the task commands)
-)
-from procsup.control.handlers.base import HANDLERS, WRITE_HIGH, Connection
+from procsup.control.handlers.base import WRITE_HIGH, Connection
+from procsup.control.handlers.table import COMMANDS, Handler
 from procsup.control.listener import Listener, ThrottledLog, bind_unix, refuse
 from procsup.control.protocol import MAX_LINE, ProtocolError
 from procsup.engine.fdlimit import limits, reserve_for
 
 if TYPE_CHECKING:
-    from procsup.engine.master import Master
+    from procsup.control.handlers.view import MasterView
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +38,12 @@ OUT_OF_FDS = protocol.error(
 
 
 class Server:
-    def __init__(self, master: Master) -> None:
-        self.master = master
-        cfg = master.config.master
+    """Serves `view` (the master, as the commands see it) with the commands in `commands`."""
+
+    def __init__(self, view: MasterView, commands: dict[str, Handler] | None = None) -> None:
+        self.view = view
+        self.commands = COMMANDS if commands is None else commands
+        cfg = view.config.master
         self.path = cfg.socket
         self.max_connections = cfg.max_connections
         self.idle_timeout = cfg.idle_timeout
@@ -65,7 +60,7 @@ class Server:
         self._bind()
 
     def _bind(self) -> None:
-        cfg = self.master.config.master
+        cfg = self.view.config.master
         sock = bind_unix(str(self.path), cfg.socket_mode)
         try:
             os.chmod(self.path, cfg.socket_mode)
@@ -148,7 +143,7 @@ class Server:
         sock = writer.get_extra_info("socket")
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, gid = struct.unpack("3i", creds)
-        cfg = self.master.config.master
+        cfg = self.view.config.master
         if uid in (0, os.getuid()):
             return None
         if cfg.socket_group:
@@ -220,15 +215,15 @@ class Server:
         req_id = None
         try:
             req_id, cmd, args = protocol.parse_request(line)
-            handler = HANDLERS.get(cmd)
+            handler = self.commands.get(cmd)
             if handler is None:
                 raise ProtocolError(
                     protocol.UNKNOWN_COMMAND,
-                    f"unknown command {cmd!r}; known: {', '.join(sorted(HANDLERS))}",
+                    f"unknown command {cmd!r}; known: {', '.join(sorted(self.commands))}",
                 )
             conn.req_id = req_id
             try:
-                result = await handler(self.master, args, conn)
+                result = await handler(self.view, args, conn)
             finally:
                 conn.end_request()
             await conn.send(protocol.ok(req_id, result))

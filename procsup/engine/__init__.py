@@ -1,4 +1,7 @@
 """The engine layer: the master and everything it supervises: programs, instances and their
-processes, process trees and cgroups, stopping, output and log files, metrics and the memory guard,
-events and the state file. It may import core/, config/ and tasks/; it never imports control/,
-cli/ or tui/ (no user interface, no socket protocol), so it can run and be tested on its own."""
+processes (child: the one spawn-watch-stop primitive), process trees and cgroups, stopping,
+output and log files (logquery: which outputs a request reads), name resolution (names),
+metrics and the memory guard, events and the state file. It may import core/ and config/ only:
+the scheduler (tasks/) and the control server (control/) are built outside and handed in through
+the Protocols of parts.py, and the spawner, reaper and clock are seams (seams.py), so the engine
+runs and is tested on its own, in-process with fakes or with real children."""

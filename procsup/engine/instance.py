@@ -8,58 +8,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from procsup.config.load import ProgramConfig
 from procsup.core.schema import ExitFacts, InstanceRow
 from procsup.core.states import RUNNING_STATES, State, can_transition
 from procsup.engine import exitinfo
+from procsup.engine.backoff import QUICK_EXIT_FLOOR, RunInfo, backoff_delay
 from procsup.engine.cgroups import Cgroup
+from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
 from procsup.engine.output import Output
-from procsup.engine.process import INSTANCE_ENV, Child, SpawnSpec, send_signal, spawn
+from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
-from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
+from procsup.engine.seams import Timer
+from procsup.engine.stopping import StopPolicy
 
 log = logging.getLogger(__name__)
 
-MIN_RETRY_DELAY = 0.1  # even `restart_delay = 0` never spins a CPU
-#: a run shorter than this is a failed start even when start_seconds is lower (0 included),
-#: so that no setting turns a program that exits at once into a busy loop
-QUICK_EXIT_FLOOR = 1.0
-
-
-def backoff_delay(failures: int, first: float, cap: float) -> float:
-    """Delay before retry number `failures` (1-based): first, 2×first, 4×first … up to cap."""
-    first = max(first, MIN_RETRY_DELAY)
-    return min(first * 2 ** min(failures - 1, 62), max(cap, first))
-
-
-@dataclass
-class RunInfo:
-    """Facts about the current or last run, for `list`."""
-
-    started_wall: float | None = None
-    started_mono: float = 0.0
-    last_exit: int | None = None
-    last_exit_time: float | None = None
-    spawn_error: str | None = None
-    exit_cause: str | None = None  # "exited with code 1 after 3s (not expected)"
-    exit_reason: str | None = None  # the whole sentence, with what happened next
-    start_ticks: int = 0  # kernel start time: tells a leftover of ours from a recycled pid
-    restarts: int = 0
-    failures: int = 0
-    next_try: float | None = None
-
 
 class Instance:
-    """A program instance: spawns, watches, restarts with backoff, stops its whole tree."""
+    """A program instance: spawns, watches, restarts with backoff, stops its whole tree.
+
+    Everything it needs from the OS and from time comes through `runtime` (its spawner, reaper
+    and clock are seams), so the policy can be driven in-process with fakes."""
 
     def __init__(self, config: ProgramConfig, num: int, runtime: Runtime) -> None:
         self.config = config
@@ -71,9 +46,8 @@ class Instance:
         self.desired = config.autostart
         self.output = self._make_output()
         self.ring = self.output.ring
-        self._child: Child | None = None
-        self._cgroup: Cgroup | None = None  # the current spawn's, under cgroup tracking
-        self._timer: asyncio.TimerHandle | None = None
+        self._proc: ChildProc | None = None  # the current spawn (with its cgroup leaf)
+        self._timer: Timer | None = None
         self._exited: asyncio.Future[int] | None = None
         self._lock = asyncio.Lock()
         self._changed = asyncio.Event()
@@ -88,7 +62,12 @@ class Instance:
 
     @property
     def pid(self) -> int | None:
-        return self._child.pid if self._child else None
+        return self._proc.pid if self._proc else None
+
+    @property
+    def _cgroup(self) -> Cgroup | None:
+        """The current spawn's cgroup, under cgroup tracking."""
+        return self._proc.cgroup if self._proc else None
 
     # --- state ------------------------------------------------------------------------------
 
@@ -150,16 +129,17 @@ class Instance:
 
     def kill(self, sig: int) -> bool:
         """Send `sig` to the instance's whole tree. False when nothing is running."""
-        if self._child is None:
+        if self._proc is None:
             return False
         pids = self.tree(ProcessTable(scan=self._cgroup is None))
-        send_signal(pids, sig, pgid=self._child.pid)
+        send_signal(pids, sig, pgid=self._proc.pid)
         return True
 
     def tree(self, table: ProcessTable) -> set[int]:
-        if self._cgroup is not None:
-            return set(self._cgroup.pids())
-        return instance_tree(table, self.pid, self.instance_id, self.rt.leaders())
+        """The current spawn's processes; with no child, what the last one left behind."""
+        if self._proc is not None:
+            return self._proc.tree(table)
+        return instance_tree(table, None, self.instance_id, self.rt.leaders())
 
     def usage(self, table: ProcessTable) -> tuple[float, int]:
         """CPU seconds and memory bytes of the whole tree (its cgroup's, when it has one)."""
@@ -171,19 +151,16 @@ class Instance:
 
     def spawn_spec(self) -> SpawnSpec:
         num = str(self.num)
-        env = dict(self.rt.base_env)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        env.update({k: v.replace("{num}", num) for k, v in self.config.environment.items()})
-        env.update(
-            {
-                "PROCSUP_PROGRAM": self.config.name,
-                "PROCSUP_PROCESS_NAME": self.name,
-                "PROCSUP_PROCESS_NUM": num,
-                INSTANCE_ENV: self.instance_id,
-                "PROCSUP_STATE_DIR": self.rt.state_dir,
-            }
-        )
-        cwd = str(self.config.directory) if self.config.directory else self.rt.base_dir
+        own = {k: v.replace("{num}", num) for k, v in self.config.environment.items()}
+        marks = {
+            "PROCSUP_PROGRAM": self.config.name,
+            "PROCSUP_PROCESS_NAME": self.name,
+            "PROCSUP_PROCESS_NUM": num,
+            INSTANCE_ENV: self.instance_id,
+            "PROCSUP_STATE_DIR": self.rt.state_dir,
+        }
+        env = child_env(self.rt, own, marks)
+        cwd = child_cwd(self.rt, self.config.directory)
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
 
@@ -193,48 +170,33 @@ class Instance:
         self._spawns += 1
         self.info.next_try = None
         spec = self.spawn_spec()
-        cgroup = None
         try:
-            if self.rt.cgroups is not None:
-                spec.cgroup = cgroup = self.rt.cgroups.leaf("inst", self.instance_id)
-            child = spawn(spec)
-        except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
-            if cgroup is not None:
-                cgroup.remove()
+            proc = ChildProc.spawn(self.rt, spec, self.output, self.instance_id, "inst")
+        except SPAWN_ERRORS as exc:
             self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
             return
         try:
-            self.output.attach(child)
+            proc.attach()
         except OSError as exc:  # out of descriptors for its log files: give the child up
-            self._abandon(child, cgroup)
+            proc.abandon()
             self._spawn_failed(f"cannot open its log files: {exc.strerror or exc}")
             return
-        self._child, self._cgroup = child, cgroup
-        self.rt.leader_set.add(child.pid)
-        self.info.start_ticks = start_ticks(child.pid) or 0
+        self._proc = proc
+        clock = self.rt.clock
+        self.info.start_ticks = start_ticks(proc.pid) or 0
         self.info.spawn_error = None
-        self.info.started_mono = time.monotonic()
-        self.info.started_wall = time.time()
-        self.rt.reaper.watch(child.pid, self._on_exit)
+        self.info.started_mono = clock.monotonic()
+        self.info.started_wall = clock.time()
+        proc.watch(self._on_exit)
         if self.config.start_seconds <= 0:
-            self._set_state(State.RUNNING, pid=child.pid)  # STARTING -> RUNNING
+            self._set_state(State.RUNNING, pid=proc.pid)  # STARTING -> RUNNING
         else:
-            self._timer = self.rt.loop.call_later(self.config.start_seconds, self._mark_running)
+            self._timer = clock.call_later(self.config.start_seconds, self._mark_running)
 
     def _spawn_failed(self, error: str) -> None:
         self.info.spawn_error = error
-        self.info.last_exit_time = time.time()
+        self.info.last_exit_time = self.rt.clock.time()
         self._after_failure(Ending(exitinfo.spawn_cause(error), spawn_error=error))
-
-    def _abandon(self, child: Child, cgroup: Cgroup | None) -> None:
-        """Kill a child we cannot serve (its pipes would never be read) and reap it quietly."""
-        send_signal((), signal.SIGKILL, pgid=child.pid)
-        if cgroup is not None:  # its now-empty leaf goes with the subtree at shutdown
-            cgroup.kill()
-        for fd in (child.stdout_fd, child.stderr_fd):
-            if fd is not None:
-                os.close(fd)
-        self.rt.reaper.watch(child.pid, child.mark_reaped)
 
     def _mark_running(self) -> None:
         self._timer = None
@@ -255,17 +217,13 @@ class Instance:
     # --- exits ------------------------------------------------------------------------------
 
     def _on_exit(self, code: int) -> None:
-        child, self._child = self._child, None
-        cgroup, self._cgroup = self._cgroup, None
-        if child is None:
+        proc, self._proc = self._proc, None
+        if proc is None:
             return
-        child.mark_reaped(code)
-        self.rt.leader_set.discard(child.pid)
-        self.output.drain()
         self._cancel_timer()
-        ran = time.monotonic() - self.info.started_mono
+        ran = self.rt.clock.monotonic() - self.info.started_mono
         self.info.last_exit = code
-        self.info.last_exit_time = time.time()
+        self.info.last_exit_time = self.rt.clock.time()
         if self._exited is not None and not self._exited.done():
             why, then = self._stop_why
             cfg = self.config
@@ -273,7 +231,8 @@ class Instance:
             self._stop_facts = self._report(Ending.of(code, ran, note), then)
             self._exited.set_result(code)
             return
-        self._cleanup_leftovers(child.pid, self.instance_id, cgroup)
+        # descendants left behind by a leader that died are stopped too, in the background
+        self.rt.background(proc.stop_leftovers(self._stop_policy()))
         self._decide_after_exit(code, ran)
 
     def _decide_after_exit(self, code: int, ran: float) -> None:
@@ -309,11 +268,11 @@ class Instance:
             self._set_state(State.FATAL, failures=attempt, **facts)  # -> FATAL
             return
         delay = backoff_delay(attempt, cfg.restart_delay, cfg.restart_delay_max)
-        self.info.next_try = time.time() + delay
+        self.info.next_try = self.rt.clock.time() + delay
         quick = ending.code is not None
         facts = self._report(ending, exitinfo.RETRY, delay=delay, attempt=attempt, quick=quick)
         self._set_state(State.BACKOFF, attempt=attempt, next_try=self.info.next_try, **facts)
-        self._timer = self.rt.loop.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
+        self._timer = self.rt.clock.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
 
     def _report(self, ending: Ending, what: str, **step: Any) -> ExitFacts:
         """Say why the run ended and what comes next: in the master log, as a marked line in
@@ -325,37 +284,24 @@ class Instance:
         self.output.mark(facts["reason"])
         return facts
 
-    def _cleanup_leftovers(self, pgid: int, spawn_id: str, cgroup: Cgroup | None) -> None:
-        """Descendants left behind by a leader that died are stopped too, in the background."""
-        self.rt.background(stop_leftovers(self.rt, self._stop_policy(), pgid, spawn_id, cgroup))
-
     def _stop_policy(self) -> StopPolicy:
         return StopPolicy(self.name, self.config.stop_signal, self.config.stop_timeout)
 
     # --- stopping ---------------------------------------------------------------------------
 
     async def _terminate(self) -> None:
-        child, cgroup = self._child, self._cgroup
-        if child is None:
+        proc = self._proc
+        if proc is None:
             return
         self._cancel_timer()
         self._exited = self.rt.loop.create_future()
         self._set_state(State.STOPPING)  # STARTING/RUNNING -> STOPPING
         try:
-            table = ProcessTable(scan=False) if cgroup else await self.rt.tables.fresh()
-            await kill_tree(
-                self.rt,
-                self._stop_policy(),
-                self.tree(table),
-                child.pid,
-                self.instance_id,
-                self._exited,
-                cgroup,
-            )
+            await proc.stop(self._stop_policy(), self._exited)
         finally:
             self._exited = None
-            if cgroup is not None:
-                cgroup.remove()
+            if proc.cgroup is not None:
+                proc.cgroup.remove()
         facts, self._stop_facts = self._stop_facts, None
         if facts is None:
             self._set_state(State.STOPPED)  # STOPPING -> STOPPED
@@ -394,7 +340,7 @@ class Instance:
             "state": self.state,
             "pid": self.pid,
             "started": info.started_wall if running else None,
-            "uptime": time.monotonic() - info.started_mono if running else None,
+            "uptime": self.rt.clock.monotonic() - info.started_mono if running else None,
             "restarts": info.restarts,
             "attempt": info.failures if self.state == State.BACKOFF else 0,
             "next_try": info.next_try,

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 
 import psutil
 
-from procsup.engine.process import send_signal, wait_gone
 from procsup.engine.proctree import start_ticks
 from procsup.engine.statefile import SavedState
+from procsup.engine.stopping import terminate
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,8 @@ def find_leftovers(state: SavedState, state_dir: str, run_id: str) -> set[int]:
     return found
 
 
-async def stop_leftovers(pids: set[int], timeout: float) -> None:
+async def stop_predecessors(pids: set[int], timeout: float) -> None:
+    """Stop what find_leftovers found, with its process groups: TERM, `timeout`, then KILL."""
     if not pids:
         return
     log.warning(
@@ -60,13 +60,5 @@ async def stop_leftovers(pids: set[int], timeout: float) -> None:
             groups.add(os.getpgid(pid))
         except OSError:
             continue
-    for pgid in groups:
-        send_signal((), signal.SIGTERM, pgid=pgid)
-    send_signal(pids, signal.SIGTERM)
-    left = await wait_gone(pids, timeout)
-    if left:
-        for pgid in groups:
-            send_signal((), signal.SIGKILL, pgid=pgid)
-        send_signal(left, signal.SIGKILL)
-        await wait_gone(left, 5.0)
+    await terminate(pids, timeout, groups)
     await asyncio.sleep(0)

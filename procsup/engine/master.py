@@ -1,7 +1,10 @@
-"""The master: owns the programs, the state file and the control server; startup and shutdown.
+"""The master: owns the programs and the state file; startup and shutdown.
 
-Signal handlers only schedule work on the loop (uvicorn's habit). Startup order matters: pid lock
-→ subreaper → reaper → leftovers of a killed predecessor → programs → socket → autostart.
+It builds no server and knows no tasks module: the control server and the scheduler are made by
+the composition outside (control/compose.py) through `parts` (parts.py), and the master only
+starts, reloads and closes them at the right moments. Signal handlers only schedule work on the
+loop (uvicorn's habit). Startup order matters: pid lock → subreaper → reaper → leftovers of a
+killed predecessor → programs → socket → autostart.
 """
 
 from __future__ import annotations
@@ -19,17 +22,16 @@ from typing import Any
 
 import procsup
 from procsup.config.load import Config, ConfigError, deprecations, load_config
-from procsup.control.protocol import PROTOCOL_VERSION
-from procsup.core.schema import MasterInfo
 from procsup.engine import fdlimit
-from procsup.engine.cgroups import CgroupUnavailable, Tracking
+from procsup.engine.cgroups import Tracking
 from procsup.engine.cgtree import open_tracking
 from procsup.engine.events import Broadcaster, Event
-from procsup.engine.leftovers import find_leftovers, stop_leftovers
+from procsup.engine.leftovers import find_leftovers, stop_predecessors
 from procsup.engine.logfile import LogFile
 from procsup.engine.logregistry import LOG_FILES
 from procsup.engine.memguard import MemoryGuard
 from procsup.engine.metrics import Sampler
+from procsup.engine.parts import Frontend, Parts, TaskSet
 from procsup.engine.process import Reaper, become_subreaper, quiet_signal_wakeup, send_signal
 from procsup.engine.proctree import ProcessTable
 from procsup.engine.registry import Registry
@@ -43,13 +45,13 @@ from procsup.engine.statefile import (
     write_state,
 )
 from procsup.engine.stopping import KILL_GRACE, stop_orphans
-from procsup.tasks.scheduler import Scheduler
 
 log = logging.getLogger("procsup")
 
 STATE_WRITE_DELAY = 0.1
 SHUTDOWN_SLACK = 30.0  # beyond the longest stop_timeout + SIGKILL grace
 ORPHAN_GRACE = 2.0  # at shutdown, how long re-parented leftovers get between TERM and KILL
+PREDECESSOR_GRACE = 10.0  # how long a killed master's leftovers get between TERM and KILL
 
 
 class AlreadyRunning(Exception):
@@ -85,8 +87,9 @@ class PidLock:
 
 
 class Master:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, parts: Parts) -> None:
         self.config = config
+        self.parts = parts
         self.run_id = uuid.uuid4().hex[:12]
         self.started = time.time()
         self.events = Broadcaster()
@@ -99,10 +102,10 @@ class Master:
         self._reloading = asyncio.Lock()
         self._state_timer: asyncio.TimerHandle | None = None
         self._lock = PidLock(config.master.state_dir)
-        self._server: Any = None  # the control server, once started (procsup.control.server.Server)
+        self._server: Frontend | None = None  # the control server, once started
         self.loop: asyncio.AbstractEventLoop
         self.registry: Registry
-        self.scheduler: Scheduler
+        self.scheduler: TaskSet
         self.memguard: MemoryGuard
         self.rt: Runtime
 
@@ -118,14 +121,13 @@ class Master:
             self._lock.release()
 
     async def _run(self) -> int:
-        from procsup.control.server import Server
-
         self.loop = asyncio.get_running_loop()
         if not become_subreaper():
             log.warning("PR_SET_CHILD_SUBREAPER failed: daemonising grandchildren may escape")
+        reaper = Reaper(self.loop)
         self.rt = Runtime(
             self.loop,
-            Reaper(self.loop),
+            reaper,
             self.events,
             self.run_id,
             str(self.config.master.state_dir),
@@ -136,16 +138,17 @@ class Master:
         LOG_FILES.on_status = self._log_status
         self.saved = load_state(self.state_path)
         await self._open_tracking()
-        await stop_leftovers(find_leftovers(self.saved, self.rt.state_dir, self.run_id), 10.0)
+        leftovers = find_leftovers(self.saved, self.rt.state_dir, self.run_id)
+        await stop_predecessors(leftovers, PREDECESSOR_GRACE)
         self.registry = Registry(self.rt, self.saved, self.config)
         self.memguard = MemoryGuard(self.rt, self.registry.instances)
-        self.scheduler = Scheduler(self.rt, self.config, self._planned_restart)
+        self.scheduler = self.parts.tasks(self.rt, self.config, self._planned_restart)
         self.check_fd_need()
         self._restore_output()
         self.saved.clean = False
         self.saved.run_id = self.run_id
         self._write_state()
-        server = self._server = Server(self)
+        server = self._server = self.parts.frontend(self)
         await server.start()
         self._install_signals()
         self.publish_master("started")
@@ -171,7 +174,7 @@ class Master:
         await server.close()
         self.saved.clean = True
         self._write_state()
-        self.rt.reaper.close()
+        reaper.close()
         return 0
 
     async def _stop_everything(self) -> None:
@@ -244,6 +247,8 @@ class Master:
 
     def _recreate_socket(self) -> None:
         """SIGHUP also brings back a control socket file that was deleted."""
+        if self._server is None:
+            return
         try:
             self._server.ensure_socket()
         except OSError as exc:
@@ -314,10 +319,10 @@ class Master:
         for inst in self.registry.instances():
             inst.ring.restore(kept.get(inst.name, []))
 
-    def info(self) -> MasterInfo:
+    def info(self) -> dict[str, Any]:
+        """The master's facts; the control layer adds the protocol version (MasterInfo)."""
         return {
             "version": procsup.__version__,
-            "protocol": PROTOCOL_VERSION,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": self.started,
@@ -327,22 +332,3 @@ class Master:
             "tracking": self.tracking.kind,
             "tracking_detail": self.tracking.detail,
         }
-
-
-def run_master(config_path: Path) -> int:
-    """Entry point of `procsup daemon -f`: load the config and run until shut down."""
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            log.error("%s", issue)
-        return 2
-    master = Master(config)
-    try:
-        return asyncio.run(master.run())
-    except AlreadyRunning as exc:
-        log.error("%s", exc)
-        return 1
-    except CgroupUnavailable as exc:
-        log.error('tracking = "cgroup" in %s, but no cgroup can be made: %s', config_path, exc)
-        return 2

@@ -5,7 +5,6 @@ desired state. What the user changed against the file is kept, and shown (desire
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -24,13 +23,12 @@ from procsup.engine.desired import (
 )
 from procsup.engine.events import Event
 from procsup.engine.instance import Instance
+from procsup.engine.names import ALL, NotFound, is_glob, matches
 from procsup.engine.program import Program
 from procsup.engine.runtime import Runtime
 from procsup.engine.statefile import SavedState
 
-
-class NotFound(Exception):
-    pass
+__all__ = ["NotFound", "Registry"]
 
 
 class Registry:
@@ -75,16 +73,12 @@ class Registry:
         return list(found.values())
 
     def _match(self, name: str) -> list[Instance]:
-        if name == "all":
+        if name == ALL:
             return self.instances()
         if name in self.programs:
             return list(self.programs[name])
-        if any(ch in name for ch in "*?["):
-            return [
-                i
-                for i in self.instances()
-                if fnmatch.fnmatchcase(i.name, name) or fnmatch.fnmatchcase(i.config.name, name)
-            ]
+        if is_glob(name):
+            return [i for i in self.instances() if matches(name, i.name, i.config.name)]
         return [i for i in self.instances() if i.name == name]
 
     # --- actions ----------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The services an instance needs from the master, grouped so the constructor stays small.
 
-This is the seam between policy (instances, programs) and the master that owns everything.
+This is the seam between policy (instances, programs, task runs) and the master that owns
+everything: the spawner, the reaper and the clock are Protocols (seams.py) with the real ones as
+defaults, so a test can build a Runtime with fakes and drive the policy in-process.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from procsup.core.schema import InstanceRow
 from procsup.engine.events import Broadcaster, Event
-from procsup.engine.process import Reaper
+from procsup.engine.process import spawn
 from procsup.engine.proctree import TableSource
+from procsup.engine.seams import Clock, ExitWatcher, LoopClock, Spawner
 
 if TYPE_CHECKING:
     from procsup.engine.cgtree import CgroupTree
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     loop: asyncio.AbstractEventLoop
-    reaper: Reaper
+    reaper: ExitWatcher
     events: Broadcaster
     run_id: str
     state_dir: str
@@ -37,6 +40,8 @@ class Runtime:
     tables: TableSource = field(default_factory=TableSource)
     #: the cgroup subtree every spawn gets a leaf in; None under process tracking
     cgroups: CgroupTree | None = None
+    spawner: Spawner = spawn
+    clock: Clock = field(default_factory=LoopClock)
     #: an instance's whole protocol row (Registry.row), for the `state` events it publishes
     describe: Callable[[Any], InstanceRow] | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -149,9 +150,24 @@ async def stop_orphans(rt: Runtime, grace: float) -> int:
         log.warning(
             "stopping %d process(es) re-parented to the master: %s", len(pids), sorted(pids)
         )
-        send_signal(pids, signal.SIGTERM)
-        send_signal(pids, signal.SIGCONT)
-        left = await wait_gone(pids, grace)
-        send_signal(left, signal.SIGKILL)
-        await wait_gone(left, KILL_GRACE)
+        await terminate(pids, grace)
     return len(pids)
+
+
+async def terminate(pids: set[int], grace: float, groups: Iterable[int] = ()) -> set[int]:
+    """SIGTERM to `groups` and `pids` (SIGCONT too: a stopped process cannot act on TERM),
+    wait `grace`, then SIGKILL what is left and give the kernel KILL_GRACE to finish. The one
+    TERM-then-KILL for processes that are nobody's instance any more (orphans at shutdown,
+    leftovers of a killed master); returns the pids that outlived even SIGKILL."""
+    groups = set(groups)
+    for sig in (signal.SIGTERM, signal.SIGCONT):
+        for pgid in groups:
+            send_signal((), sig, pgid=pgid)
+        send_signal(pids, sig)
+    left = await wait_gone(pids, grace)
+    if not left:
+        return left
+    for pgid in groups:
+        send_signal((), signal.SIGKILL, pgid=pgid)
+    send_signal(left, signal.SIGKILL)
+    return await wait_gone(left, KILL_GRACE)

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 from procsup.config.load import TaskConfig
 from procsup.core.schema import TaskRow
 from procsup.engine import exitinfo
+from procsup.engine.child import ChildProc
 from procsup.engine.events import Event
 from procsup.engine.output import Output
-from procsup.engine.process import send_signal, spawn
+from procsup.engine.process import send_signal
 from procsup.engine.runtime import Runtime
 from procsup.tasks.history import History, RunRecord
 from procsup.tasks.locallock import LocalLock
@@ -202,31 +203,27 @@ class Task:
             "PROCSUP_EXIT_CODE": "" if rec.exit_code is None else str(rec.exit_code),
             "PROCSUP_REASON": rec.reason or "",
         }
-        try:
-            child = spawn(task_spec(self.sv.rt, cfg, argv, about))
+        rt = self.sv.rt
+        try:  # a hook is not a leader and gets no cgroup leaf of its own
+            proc = ChildProc.spawn(rt, task_spec(rt, cfg, argv, about), self.output, leader=False)
         except OSError as exc:
             self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
             return
-        rt = self.sv.rt
         try:
-            self.output.attach(child)
+            proc.attach()
         except OSError as exc:  # no descriptor for the log: the hook still runs, unheard
             log.error("task %s: hook %s: cannot open the log files: %s", self.name, argv[0], exc)
-            for fd in (child.stdout_fd, child.stderr_fd):
-                if fd is not None:
-                    os.close(fd)
-        kill = rt.loop.call_later(
-            HOOK_TIMEOUT, lambda: send_signal((), signal.SIGKILL, pgid=child.pid)
+            proc.close_pipes()
+        kill = rt.clock.call_later(
+            HOOK_TIMEOUT, lambda: send_signal((), signal.SIGKILL, pgid=proc.pid)
         )
 
         def exited(code: int) -> None:
-            child.mark_reaped(code)
             kill.cancel()
-            self.output.drain()
             if code != 0:
                 self.output.note(f"hook {argv[0]} exited with {code}")
 
-        rt.reaper.watch(child.pid, exited)
+        proc.watch(exited)
 
     # --- stopping ---------------------------------------------------------------------------
 

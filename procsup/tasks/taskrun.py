@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 from procsup.config.load import TaskConfig
 from procsup.engine import exitinfo
 from procsup.engine.cgroups import Cgroup
+from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
 from procsup.engine.output import Output
-from procsup.engine.process import INSTANCE_ENV, Child, SpawnSpec, spawn
-from procsup.engine.proctree import instance_tree
+from procsup.engine.process import INSTANCE_ENV, SpawnSpec
 from procsup.engine.runtime import Runtime
-from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
+from procsup.engine.stopping import StopPolicy
 from procsup.tasks.history import RunRecord
 
 if TYPE_CHECKING:
@@ -61,11 +61,8 @@ def task_spec(
 ) -> SpawnSpec:
     """How a task's processes (its runs and its hooks) are spawned: the task's directory, user
     and environment, plus PROCSUP_TASK and what `extra_env` adds."""
-    env = dict(rt.base_env)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    env |= config.environment
-    env |= {"PROCSUP_TASK": config.name, **extra_env}
-    cwd = str(config.directory) if config.directory else rt.base_dir
+    env = child_env(rt, config.environment, {"PROCSUP_TASK": config.name, **extra_env})
+    cwd = child_cwd(rt, config.directory)
     return SpawnSpec(list(argv), env, cwd, config.user, config.merge_stderr, pass_fds)
 
 
@@ -86,8 +83,7 @@ class TaskRun:
         self.hold = hold
         self.scheduled_iso = scheduled_iso
         self.spawn_id = f"{rt.run_id}:task:{record.run_id}"
-        self.child: Child | None = None
-        self.cgroup: Cgroup | None = None  # under cgroup tracking: the run and all it starts
+        self.proc: ChildProc | None = None
         self.stop_reason: str | None = None
         self.done: asyncio.Future[RunRecord] = rt.loop.create_future()
         self._exited: asyncio.Future[int] = rt.loop.create_future()
@@ -101,7 +97,12 @@ class TaskRun:
 
     @property
     def pid(self) -> int | None:
-        return self.child.pid if self.child else None
+        return self.proc.pid if self.proc else None
+
+    @property
+    def cgroup(self) -> Cgroup | None:
+        """Under cgroup tracking: the run and all it starts."""
+        return self.proc.cgroup if self.proc else None
 
     # --- starting ---------------------------------------------------------------------------
 
@@ -113,11 +114,8 @@ class TaskRun:
         try:
             if self.hold.lease is not None:  # its socketpair may hit EMFILE too
                 spec, keeper_end = self._under_keeper(spec)
-            if self.rt.cgroups is not None:
-                spec.cgroup = self.cgroup = self.rt.cgroups.leaf("task", self.spawn_id)
-            child = spawn(spec)
-        except (OSError, KeyError, ValueError) as exc:  # KeyError: a user deleted since load
-            self._drop_cgroup()
+            proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
+        except SPAWN_ERRORS as exc:
             self._close_fds(keeper_end)
             self._close_link()
             self._finish_spawn_error(
@@ -125,16 +123,15 @@ class TaskRun:
             )
             return False
         self._close_fds(keeper_end)
-        self.child = child
-        self.rt.leader_set.add(child.pid)
-        self.rt.reaper.watch(child.pid, self._on_exit)
+        self.proc = proc
+        proc.watch(self._on_exit)
         try:
-            self.output.attach(child)
+            proc.attach()
         except OSError as exc:  # the run goes on; its output is lost, and that is said
             log.error("task %s: cannot open its log files: %s", self.config.name, exc)
         if self.hold.fd is not None:  # the lock's holder, for people (fixed width: no truncate)
             with contextlib.suppress(OSError):
-                os.pwrite(self.hold.fd, f"{child.pid:>10}\n".encode(), 0)
+                os.pwrite(self.hold.fd, f"{proc.pid:>10}\n".encode(), 0)
         if self.config.timeout:
             self._timeout = self.rt.loop.call_later(
                 self.config.timeout, lambda: self.rt.background(self.stop("timeout"))
@@ -178,11 +175,6 @@ class TaskRun:
         ]
         fds = (*spec.pass_fds, theirs.fileno())
         return SpawnSpec(argv, spec.env, spec.cwd, spec.user, spec.merge_stderr, fds), theirs
-
-    def _drop_cgroup(self) -> None:
-        if self.cgroup is not None:
-            self.cgroup.remove()
-            self.cgroup = None
 
     @staticmethod
     def _close_fds(sock: socket.socket | None) -> None:
@@ -284,18 +276,11 @@ class TaskRun:
 
     async def stop(self, reason: str) -> None:
         """Stop the run's whole tree (stop_signal, then SIGKILL after stop_timeout)."""
-        child = self.child
-        if child is None or self._exited.done():
+        proc = self.proc
+        if proc is None or self._exited.done():
             return
         self.stop_reason = self.stop_reason or reason
-        if self.cgroup is not None:
-            pids: set[int] = set()
-        else:
-            table = await self.rt.tables.fresh()
-            pids = instance_tree(table, child.pid, self.spawn_id, self.rt.leaders())
-        await kill_tree(
-            self.rt, self._policy(), pids, child.pid, self.spawn_id, self._exited, self.cgroup
-        )
+        await proc.stop(self._policy(), self._exited)
 
     def _policy(self) -> StopPolicy:
         return StopPolicy(
@@ -305,12 +290,9 @@ class TaskRun:
     # --- the end ----------------------------------------------------------------------------
 
     def _on_exit(self, code: int) -> None:
-        child = self.child
-        assert child is not None
-        child.mark_reaped(code)
-        self.rt.leader_set.discard(child.pid)
+        proc = self.proc
+        assert proc is not None
         try:
-            self.output.drain()
             if self._link is not None:
                 self._on_keeper_data()  # the keeper's last words: the run's own exit code
                 self._close_link()
@@ -322,7 +304,7 @@ class TaskRun:
                 self._timeout.cancel()
             if self._renewer is not None:
                 self._renewer.cancel()
-            self.rt.background(self._release(child.pid))
+            self.rt.background(self._release(proc))
             self._conclude(code)
 
     def _conclude(self, code: int) -> None:
@@ -354,7 +336,7 @@ class TaskRun:
         self.rt.background(self._release(None))
         self.done.set_result(rec)
 
-    async def _release(self, pgid: int | None) -> None:
+    async def _release(self, proc: ChildProc | None) -> None:
         """Free the lock once every process of the run is gone (processes it left behind are
         stopped first): the master's copy of the flock is closed, and a lease is deleted with
         compare-and-delete, so a lease that already passed to someone else is left alone.
@@ -362,9 +344,9 @@ class TaskRun:
         The master keeps its own copy of the flock descriptor while the run lives, so a run
         that closes inherited descriptors (sudo does) is still covered; if the master dies,
         the kernel drops that copy and the run's own keeps the lock."""
-        if pgid is not None:
+        if proc is not None:
             try:
-                await stop_leftovers(self.rt, self._policy(), pgid, self.spawn_id, self.cgroup)
+                await proc.stop_leftovers(self._policy())
             except Exception:
                 log.exception("task %s: stopping what the run left behind failed", self.config.name)
         if self.hold.fd is not None:

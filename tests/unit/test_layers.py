@@ -30,19 +30,8 @@ CLIENT_ALLOWED = {"procsup.core", *CLIENT_SIDE}
 
 #: imports that break the rules today (importer, imported); issue 10 removes each one
 KNOWN: dict[tuple[str, str], str] = {
-    # config/ reaches up: the descriptor estimate, cron field checks and the desired-state save
-    ("procsup.config.load", "procsup.engine.fdlimit"): "issue 10: fd estimate lives in engine",
-    ("procsup.config.checks", "procsup.tasks.cron_fields"): "issue 10: cron checks live in tasks",
-    ("procsup.config.save", "procsup.engine.registry"): "issue 10: save reads the registry",
-    # the engine builds its own control server: server -> handlers -> master -> server
-    ("procsup.engine.master", "procsup.control.server"): "issue 10: compose in run_master",
-    ("procsup.engine.master", "procsup.control.protocol"): "issue 10: compose in run_master",
-    # engine <-> tasks: the master builds the scheduler, whose runs use the engine
-    ("procsup.engine.master", "procsup.tasks.scheduler"): "issue 10: compose in run_master",
     # the CLI reaches past control/ into the engine and the tasks
     ("procsup.cli.check", "procsup.engine.cgroups"): "issue 10: `check` probes cgroups itself",
-    ("procsup.cli.check", "procsup.engine.fdlimit"): "issue 10: `check` reads the fd limit",
-    ("procsup.cli.daemon", "procsup.engine.master"): "issue 10: the foreground master",
     ("procsup.cli.describe", "procsup.tasks.schedule"): "issue 10: next fire times",
 }
 

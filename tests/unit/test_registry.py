@@ -248,7 +248,7 @@ def test_save_writes_run_time_changes_into_the_file_and_keeps_a_backup(tmp_path:
         await reg.scale("queue", 1)
         await reg.add_adhoc(extra.programs["tmp"])
         reg.config.path.write_text(reg.config.path.read_text() + "# the author's comment\n")
-        return save_config(reg.config.path, reg)
+        return save_config(reg.config.path, reg.programs, reg.config.master.log_dir)
 
     assert run(tmp_path, BASE, body) == []
     path = tmp_path / "procsup.toml"
@@ -264,10 +264,10 @@ def test_save_refuses_a_file_that_is_no_longer_valid_toml(tmp_path: Path) -> Non
     async def body(reg: Registry) -> None:
         reg.config.path.write_text("[programs\n")
         with pytest.raises(OSError, match=r"it is not valid TOML any more .*; fix it, then save"):
-            save_config(reg.config.path, reg)
+            save_config(reg.config.path, reg.programs, reg.config.master.log_dir)
         reg.config.path.write_text('programs = "no table"\n')
         with pytest.raises(OSError, match="its `programs` is not a table any more"):
-            save_config(reg.config.path, reg)
+            save_config(reg.config.path, reg.programs, reg.config.master.log_dir)
 
     run(tmp_path, BASE, body)
     assert not (tmp_path / "procsup.toml.bak").exists()

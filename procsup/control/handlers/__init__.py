@@ -1,4 +1,5 @@
-"""The control commands, one module per area: base (the command table and the program and
-instance commands), state (stop, reload), tasks and logs. Each handler checks its arguments,
-calls the engine and shapes the reply; handlers may import core/, config/, engine/, tasks/ and
-control/ (never cli/ or tui/)."""
+"""The control commands, one module per area: base (the program and instance commands, and the
+connection a handler writes to), state (stop, reload), tasks and logs; table.py lists them all.
+Each handler checks its arguments (args.py), calls the engine through view.MasterView and shapes
+the reply; handlers may import core/, config/, engine/, tasks/ and control/ (never cli/ or
+tui/)."""

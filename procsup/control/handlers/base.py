@@ -1,32 +1,31 @@
-"""One async function per control command. Each docstring is the command's help.
+"""One async function per control command (the program and instance commands here; the
+table of them all is table.py). Each docstring is the command's help.
 
-Handlers get the master, the request's `args` and the connection (for streaming replies), and
-return the result or raise ProtocolError. They translate between the protocol and the engine; no
-policy lives here.
+Handlers get the master's view (view.MasterView), the request's `args` and the connection (for
+streaming replies), and return the result or raise ProtocolError. They translate between the
+protocol and the engine; no policy lives here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from procsup.config.load import ConfigError, program_from_dict
 from procsup.control import protocol
+from procsup.control.handlers.args import arg, names, number
 from procsup.control.protocol import MAX_LINE, ProtocolError
-from procsup.core.schema import InstanceRow, StatsItem
+from procsup.core.schema import StatsItem
 from procsup.core.values import parse_signal
-from procsup.engine.instance import Instance
-from procsup.engine.registry import NotFound
+from procsup.engine.names import NotFound
 
 if TYPE_CHECKING:
-    from procsup.engine.master import Master
+    from procsup.control.handlers.view import MasterView
+    from procsup.engine.instance import Instance
 
-Handler = Callable[["Master", dict[str, Any], "Connection"], Awaitable[Any]]
-HANDLERS: dict[str, Handler] = {}
 T = TypeVar("T")
 MIN_STATS_INTERVAL = 0.2
 WRITE_HIGH = 64 * 1024  # a connection's outbound buffer: writing pauses above this
@@ -96,114 +95,41 @@ class Connection:
             self.pending += eof.result()
 
 
-def command(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[name] = fn
-        return fn
-
-    return register
-
-
-# --- argument helpers -------------------------------------------------------------------------
-
-
-def _arg(args: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-    """args[key] checked against `kind` (bool is never taken for an int)."""
-    value = args.get(key)
-    if value is None:
-        return default
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        raise ProtocolError(
-            protocol.INVALID, f"args.{key} must be {' or '.join(k.__name__ for k in kinds)}"
-        )
-    return value
-
-
-def _number(
-    args: dict[str, Any], key: str, default: Any, low: float, high: float, integer: bool = False
-) -> Any:
-    """args[key] as a number within [low, high] (an integer when `integer`). NaN and ±Infinity
-    never get this far (protocol.check_values), and the range keeps every value meaningful."""
-    value = _arg(args, key, int if integer else (int, float), None)
-    if value is None:
-        return default
-    if not low <= value <= high:
-        raise ProtocolError(
-            protocol.INVALID, f"args.{key} must be from {_num(low)} to {_num(high)}"
-        )
-    return value
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-def _names(args: dict[str, Any], required: bool = True) -> list[str]:
-    names = _arg(args, "names", list, [])
-    if not all(isinstance(n, str) for n in names):
-        raise ProtocolError(protocol.INVALID, "args.names must be a list of strings")
-    if required and not names:
-        raise ProtocolError(
-            protocol.INVALID, "name a program, an instance (name:N), a glob, or 'all'"
-        )
-    return names
-
-
-def _resolve(master: Master, names: list[str]) -> list[Instance]:
+def resolve(view: MasterView, names: list[str]) -> list[Instance]:
     try:
-        return master.registry.resolve(names)
+        return view.resolve(names)
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
-
-
-def _rows(master: Master, insts: list[Instance]) -> list[InstanceRow]:
-    return [master.registry.row(inst) for inst in insts]
-
-
-def _listing(master: Master, insts: list[Instance], stats: bool) -> list[InstanceRow]:
-    rows = _rows(master, insts)
-    if stats:
-        sampled = master.sampler.sample(insts)
-        for row in rows:
-            cpu, rss = sampled.get(row["name"], (None, None))
-            row["cpu"], row["rss"] = cpu, rss
-    return rows
 
 
 # --- commands ---------------------------------------------------------------------------------
 
 
-@command("hello")
-async def hello(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def hello(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Versions and facts about the master."""
-    return master.info()
+    return view.info()
 
 
-@command("list")
-async def list_(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def list_(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Every instance (or those named) with state, pid, uptime, restarts, last exit; `stats`
     adds CPU% and RSS of each instance's process tree."""
-    names = _names(args, required=False)
-    insts = _resolve(master, names) if names else master.registry.instances()
+    wanted = names(args, required=False)
+    insts = resolve(view, wanted) if wanted else view.instances()
     return {
-        "instances": _listing(master, insts, _arg(args, "stats", bool, True)),
-        "master": master.info(),
+        "instances": view.rows(insts, arg(args, "stats", bool, True)),
+        "master": view.info(),
     }
 
 
-@command("start")
-async def start(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def start(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Start the named instances (all autostart programs when none are named)."""
-    names = _names(args, required=False)
-    if names:
-        insts = _resolve(master, names)
-    else:
-        insts = [i for i in master.registry.instances() if i.config.autostart]
-    await master.registry.start(insts)
-    if _arg(args, "wait", bool, False):
+    wanted = names(args, required=False)
+    autostart = [i for i in view.instances() if i.config.autostart]
+    insts = resolve(view, wanted) if wanted else autostart
+    await view.start(insts)
+    if arg(args, "wait", bool, False):
         await _settle(insts)
-    return {"instances": _rows(master, insts)}
+    return {"instances": view.rows(insts)}
 
 
 async def _settle(insts: list[Instance]) -> None:
@@ -211,127 +137,106 @@ async def _settle(insts: list[Instance]) -> None:
     await asyncio.gather(*(i.wait_running(i.config.start_seconds + 5) for i in insts))
 
 
-def _tasks_matching(master: Master, name: str) -> list[str]:
-    return [t for t in master.scheduler.tasks if fnmatch.fnmatchcase(t, name)]
-
-
-def _no_match(name: str) -> str:
-    return f"no program, instance or task matches {name!r} (see `procsup list` and `procsup tasks`)"
-
-
-@command("restart")
-async def restart(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def restart(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Restart the named instances; `rolling` restarts one at a time, waiting for RUNNING."""
-    insts = _resolve(master, _names(args))
-    failed = await master.registry.restart(insts, _arg(args, "rolling", bool, False))
-    if _arg(args, "wait", bool, False):
+    insts = resolve(view, names(args))
+    failed = await view.restart(insts, arg(args, "rolling", bool, False))
+    if arg(args, "wait", bool, False):
         await _settle(insts)
     if failed:
         raise ProtocolError(
             protocol.FAILED, f"rolling restart halted: {failed[0]} did not reach RUNNING"
         )
-    return {"instances": _rows(master, insts)}
+    return {"instances": view.rows(insts)}
 
 
-@command("signal")
-async def signal_(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def signal_(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Send a signal (name or number) to the named instances' process trees."""
     try:
         sig = parse_signal(args.get("signal"))
     except ValueError as exc:
         raise ProtocolError(protocol.INVALID, f"args.signal: {exc}") from None
-    insts = _resolve(master, _names(args))
+    insts = resolve(view, names(args))
     sent = [i.name for i in insts if i.kill(sig)]
     if not sent:
         raise ProtocolError(protocol.FAILED, "none of the named instances is running")
     return {"signal": signal.Signals(sig).name, "sent": sent}
 
 
-@command("scale")
-async def scale(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def scale(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Change a program's number of instances at run time."""
-    name = _arg(args, "program", str, None)
-    n = _number(args, "numprocs", None, 0, 10000, integer=True)
+    name = arg(args, "program", str, None)
+    n = number(args, "numprocs", None, 0, 10000, integer=True)
     if name is None or n is None:
         raise ProtocolError(protocol.INVALID, "scale needs args.program and args.numprocs 0..10000")
     try:
-        prog = await master.registry.scale(name, n)
+        prog = await view.scale(name, n)
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
-    master.check_fd_need()  # more instances may need more descriptors than the limit allows
     return {"program": name, "numprocs": prog.numprocs}
 
 
-@command("add")
-async def add(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def add(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Add and start an ad-hoc program: args.name plus program keys as in the config file."""
-    name = _arg(args, "name", str, None)
-    raw = _arg(args, "program", dict, None)
+    name = arg(args, "name", str, None)
+    raw = arg(args, "program", dict, None)
     if not name or raw is None:
         raise ProtocolError(protocol.INVALID, "add needs args.name and args.program")
-    cfg = master.config
+    cfg = view.config
     try:
         prog_cfg = program_from_dict(name, raw, cfg.path.parent, cfg.master.log_dir)
-        prog = await master.registry.add_adhoc(prog_cfg)
+        prog = await view.add(prog_cfg)
     except ConfigError as exc:
         raise ProtocolError(
             protocol.CONFIG_ERROR, str(exc).splitlines()[0], [str(i) for i in exc.issues]
         ) from None
     except ValueError as exc:
         raise ProtocolError(protocol.INVALID, str(exc)) from None
-    master.check_fd_need()
-    if _arg(args, "wait", bool, False):
+    if arg(args, "wait", bool, False):
         await _settle(list(prog))
-    return {"instances": _rows(master, list(prog))}
+    return {"instances": view.rows(list(prog))}
 
 
-@command("remove")
-async def remove(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def remove(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Stop a program and forget it until the next reload (ad-hoc programs: for good)."""
-    name = _arg(args, "program", str, None)
+    name = arg(args, "program", str, None)
     if not name:
         raise ProtocolError(protocol.INVALID, "remove needs args.program")
     try:
-        await master.registry.remove(name)
+        await view.remove(name)
     except NotFound as exc:
         raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
     return {"removed": name}
 
 
-@command("shutdown")
-async def shutdown(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def shutdown(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Stop every program and exit the master."""
-    master.request_shutdown()
-    return {"pid": master.info()["pid"]}
+    view.request_shutdown()
+    return {"pid": view.info()["pid"]}
 
 
-@command("save")
-async def save(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def save(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Write the running set (ad-hoc programs, numprocs) back into the config file."""
-    from procsup.config.save import save_config
-
+    path = view.config.path
     try:
-        not_saved = save_config(master.config.path, master.registry)
+        not_saved = view.save()
     except OSError as exc:
-        raise ProtocolError(protocol.FAILED, f"cannot write {master.config.path}: {exc}") from None
-    return {"path": str(master.config.path), "not_saved": not_saved}
+        raise ProtocolError(protocol.FAILED, f"cannot write {path}: {exc}") from None
+    return {"path": str(path), "not_saved": not_saved}
 
 
-@command("events")
-async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def events(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """A snapshot of every instance, then every event as it happens, until the client leaves;
     `stats_interval` adds a `stats` item (CPU%/RSS of every running instance) that often."""
-    interval = _number(args, "stats_interval", None, MIN_STATS_INTERVAL, MAX_STATS_INTERVAL)
-    sub = master.events.subscribe()  # subscribed before the snapshot: no event slips between
+    interval = number(args, "stats_interval", None, MIN_STATS_INTERVAL, MAX_STATS_INTERVAL)
+    sub = view.events.subscribe()  # subscribed before the snapshot: no event slips between
     loop = asyncio.get_running_loop()
     try:
         snapshot = {
             "type": "snapshot",
-            "instances": _listing(
-                master, master.registry.instances(), _arg(args, "stats", bool, False)
-            ),
-            "tasks": master.scheduler.rows(),
-            "master": master.info(),
+            "instances": view.rows(view.instances(), arg(args, "stats", bool, False)),
+            "tasks": view.task_rows(),
+            "master": view.info(),
         }
         await conn.send_item(snapshot)
         next_stats = loop.time() + (interval or 0)
@@ -340,19 +245,19 @@ async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
             try:
                 event = await conn.next_or_leave(asyncio.wait_for(sub.queue.get(), wait))
             except TimeoutError:
-                await conn.send_item(_stats_item(master))
+                await conn.send_item(_stats_item(view))
                 next_stats = loop.time() + (interval or 0)
                 continue
             await conn.send_item(event.to_json())
         await conn.send_item({"type": "dropped", "message": "client too slow; resubscribe"})
     finally:
-        master.events.unsubscribe(sub)
+        view.events.unsubscribe(sub)
     return None
 
 
-def _stats_item(master: Master) -> StatsItem:
-    running = [i for i in master.registry.instances() if i.pid is not None]
-    sampled = master.sampler.sample(running)
+def _stats_item(view: MasterView) -> StatsItem:
+    running = [i for i in view.instances() if i.pid is not None]
+    sampled = view.stats(running)
     return {
         "type": "stats",
         "time": time.time(),

@@ -1,5 +1,5 @@
 """The `logs` control command: recent output, and following it live (see base.py for the
-conventions; this registers into the same table).
+conventions). Which outputs a request reads and its backlog are the engine's (logquery.py).
 
 A follower never makes the master hold more than FOLLOW_BUDGET bytes of output for it: when a
 client reads slower than programs write, the oldest queued output is skipped and the client is
@@ -10,21 +10,22 @@ everything) picks up instances and tasks that appear later, as `tail -F` picks u
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from procsup.control import protocol
-from procsup.control.handlers.base import Connection, _arg, _names, _number, command
+from procsup.control.handlers.args import arg, names, number
+from procsup.control.handlers.base import Connection
 from procsup.control.protocol import ProtocolError
-from procsup.engine.logs import Follower, LogChunk, tail_file
+from procsup.engine.logquery import backlog
+from procsup.engine.logs import Follower, LogChunk
+from procsup.engine.names import NotFound
 from procsup.engine.output import MARK_STREAM, Output
-from procsup.engine.registry import NotFound
 
 if TYPE_CHECKING:
+    from procsup.control.handlers.view import MasterView
     from procsup.engine.events import Event
-    from procsup.engine.master import Master
 
 FOLLOW_BUDGET = 256 * 1024  # bytes of output queued for one follower before it skips ahead
 DEFAULT_LINES = 20
@@ -69,24 +70,23 @@ class SkippingFollower(Follower):
         self.queue = SkippingQueue(budget)
 
 
-@command("logs")
-async def logs(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def logs(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Recent output of the named instances (all when none), stdout and stderr interleaved in
     arrival order; `follow` streams new lines until the client leaves."""
-    names = _names(args, required=False)
-    sources = _log_sources(master, names)
-    streams = _streams(_arg(args, "stream", str, None))
-    since = _number(args, "since", None, 0, MAX_SINCE)
-    count = _number(args, "lines", DEFAULT_LINES, -1, MAX_LINES, integer=True)
-    if not _arg(args, "follow", bool, False):
-        return {"lines": _backlog(sources, count, streams, since)}
+    wanted = names(args, required=False)
+    sources = _log_sources(view, wanted)
+    streams = _streams(arg(args, "stream", str, None))
+    since = number(args, "since", None, 0, MAX_SINCE)
+    count = number(args, "lines", DEFAULT_LINES, -1, MAX_LINES, integer=True)
+    if not arg(args, "follow", bool, False):
+        return {"lines": backlog(sources, count, streams, since)}
     follower = SkippingFollower()
     followed = {id(out): out for out in sources}
     for out in sources:  # subscribe before reading the backlog: no line falls in between
         out.ring.follow(follower)
-    watcher = asyncio.ensure_future(_watch_new_sources(master, names, followed, follower))
+    watcher = asyncio.ensure_future(_watch_new_sources(view, wanted, followed, follower))
     try:
-        for line in _backlog(sources, count, streams, since):
+        for line in backlog(sources, count, streams, since):
             await conn.send_item(line)
         await _follow(follower, streams, conn)
     finally:
@@ -96,25 +96,11 @@ async def logs(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     return None
 
 
-def _log_sources(master: Master, names: list[str]) -> list[Output]:
-    """The outputs of the named instances and tasks (every one when none is named)."""
-    tasks = master.scheduler.tasks
-    if not names:
-        return [i.output for i in master.registry.instances()] + [t.output for t in tasks.values()]
-    found: dict[str, Output] = {}
-    for name in names:
-        matched = [t for t in tasks if name in (t, "all") or fnmatch.fnmatchcase(t, name)]
-        found.update((t, tasks[t].output) for t in matched)
-        try:
-            found.update((i.name, i.output) for i in master.registry.resolve([name]))
-        except NotFound:
-            if not matched:
-                raise ProtocolError(
-                    protocol.NOT_FOUND,
-                    f"no program, instance or task matches {name!r} "
-                    "(see `procsup list` and `procsup tasks`)",
-                ) from None
-    return list(found.values())
+def _log_sources(view: MasterView, wanted: list[str]) -> list[Output]:
+    try:
+        return view.log_sources(wanted)
+    except NotFound as exc:
+        raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
 
 
 def _streams(stream: str | None) -> set[str]:
@@ -123,33 +109,6 @@ def _streams(stream: str | None) -> set[str]:
     if stream not in ("stdout", "stderr"):
         raise ProtocolError(protocol.INVALID, "args.stream must be 'stdout' or 'stderr'")
     return {stream}
-
-
-def _line_items(name: str, chunk: LogChunk) -> list[dict[str, Any]]:
-    return [
-        {"name": name, "stream": chunk.stream, "time": chunk.time, "line": line}
-        for line in chunk.lines()
-    ]
-
-
-def _backlog(
-    sources: list[Output], n: int, streams: set[str], since: float | None
-) -> list[dict[str, Any]]:
-    """The last `n` lines (0: none, as `tail -n 0`; negative: all that is held)."""
-    if n == 0:
-        return []
-    cutoff = time.time() - since if since is not None else None
-    items: list[dict[str, Any]] = []
-    for out in sources:
-        chunks = out.ring.chunks()
-        if not chunks:  # nothing since this master started: fall back to the files
-            for stream, path in out.paths().items():
-                chunks.extend(tail_file(path, stream, n))
-        for chunk in chunks:
-            if chunk.stream in streams and (cutoff is None or chunk.time >= cutoff):
-                items.extend(_line_items(out.ring.name, chunk))
-    items.sort(key=lambda it: it["time"])  # stable: keeps each chunk's lines in order
-    return items[-n:] if n > 0 else items
 
 
 def _iter_lines(chunk: LogChunk) -> Iterator[str]:
@@ -183,23 +142,23 @@ async def _follow(follower: Follower, streams: set[str], conn: Connection) -> No
 
 
 async def _watch_new_sources(
-    master: Master, names: list[str], followed: dict[int, Output], follower: Follower
+    view: MasterView, wanted: list[str], followed: dict[int, Output], follower: Follower
 ) -> None:
     """Follow instances and tasks that appear while the stream lasts (`scale`, `add`, a reload):
     on any event about a name not followed yet, resolve the names again."""
     started = time.time()
-    sub = master.events.subscribe()
+    sub = view.events.subscribe()
     try:
         while True:
             if sub.dropped:  # fell behind while the client was slow: resubscribe, look again
-                master.events.unsubscribe(sub)
-                sub = master.events.subscribe()
-                _add_sources(master, names, followed, follower, started)
+                view.events.unsubscribe(sub)
+                sub = view.events.subscribe()
+                _add_sources(view, wanted, followed, follower, started)
             event = await sub.queue.get()
             if _may_add_a_source(event, followed):
-                _add_sources(master, names, followed, follower, started)
+                _add_sources(view, wanted, followed, follower, started)
     finally:
-        master.events.unsubscribe(sub)
+        view.events.unsubscribe(sub)
 
 
 def _may_add_a_source(event: Event, followed: dict[int, Output]) -> bool:
@@ -211,8 +170,8 @@ def _may_add_a_source(event: Event, followed: dict[int, Output]) -> bool:
 
 
 def _add_sources(
-    master: Master,
-    names: list[str],
+    view: MasterView,
+    wanted: list[str],
     followed: dict[int, Output],
     follower: Follower,
     since: float,
@@ -220,7 +179,7 @@ def _add_sources(
     """Follow what the names match now and was not followed, with what it wrote since the
     stream began. Synchronous, so no chunk falls between the read and the subscription."""
     try:
-        sources = _log_sources(master, names)
+        sources = _log_sources(view, wanted)
     except ProtocolError:  # a named program went away: keep following what we have
         return
     for out in sources:

@@ -1,6 +1,6 @@
 """Control commands about run-time desired state: `stop` (instances, and the runs of tasks) and
 `reload` (keeping what the user changed, or `reset` to the file). See base.py for the
-conventions; these register into the same table."""
+conventions)."""
 
 from __future__ import annotations
 
@@ -9,58 +9,37 @@ from typing import TYPE_CHECKING, Any
 
 from procsup.config.load import ConfigError
 from procsup.control import protocol
-from procsup.control.handlers.base import (
-    Connection,
-    _arg,
-    _names,
-    _no_match,
-    _rows,
-    _tasks_matching,
-    command,
-)
+from procsup.control.handlers.args import arg, names
+from procsup.control.handlers.base import Connection
 from procsup.control.protocol import ProtocolError
-from procsup.engine.instance import Instance
-from procsup.engine.registry import NotFound
+from procsup.engine.names import NotFound
 
 if TYPE_CHECKING:
-    from procsup.engine.master import Master
+    from procsup.control.handlers.view import MasterView
 
 
-@command("stop")
-async def stop(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def stop(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Stop the named instances and their whole process trees; cancels pending retries. A
-    task's name (or a glob) stops that task's runs in progress; its schedule goes on."""
-    insts, tasks = _stop_targets(master, _names(args))
-    _, runs = await asyncio.gather(master.registry.stop(insts), master.scheduler.stop_runs(tasks))
+    task's name (or a glob) stops that task's runs in progress; its schedule goes on; `all`
+    means every instance (task runs are stopped by name)."""
+    try:
+        insts, tasks = view.targets(names(args))
+    except NotFound as exc:
+        raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
+    _, runs = await asyncio.gather(view.stop(insts), view.stop_task_runs(tasks))
     return {
-        "instances": _rows(master, insts),
+        "instances": view.rows(insts),
         "tasks": tasks,
         "runs": [rec.to_json() for rec in runs],
     }
 
 
-def _stop_targets(master: Master, names: list[str]) -> tuple[list[Instance], list[str]]:
-    """Instances and tasks named; `all` means every instance (task runs are stopped by name)."""
-    insts: dict[str, Instance] = {}
-    tasks: dict[str, None] = {}
-    for name in names:
-        matched = _tasks_matching(master, name) if name != "all" else []
-        tasks.update(dict.fromkeys(matched))
-        try:
-            insts.update((i.name, i) for i in master.registry.resolve([name]))
-        except NotFound:
-            if not matched:
-                raise ProtocolError(protocol.NOT_FOUND, _no_match(name)) from None
-    return list(insts.values()), list(tasks)
-
-
-@command("reload")
-async def reload(master: Master, args: dict[str, Any], conn: Connection) -> Any:
+async def reload(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Re-read the config file and apply the difference, keeping what the user changed at run
     time (listed as `kept`); `reset` applies the file exactly as written instead. A bad config
     changes nothing."""
     try:
-        return await master.reload(_arg(args, "reset", bool, False))
+        return await view.reload(arg(args, "reset", bool, False))
     except ConfigError as exc:
         raise ProtocolError(
             protocol.CONFIG_ERROR,

@@ -1,0 +1,76 @@
+"""What the control commands see of the engine: one small Protocol, the facade the composition
+(control/compose.py) builds over the master and its scheduler. Handlers never reach into the
+master's parts, so a test can hand them a fake, and the master knows nothing of the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from procsup.config.load import Config, ProgramConfig
+    from procsup.core.schema import InstanceRow, MasterInfo, TaskRow
+    from procsup.engine.events import Broadcaster
+    from procsup.engine.instance import Instance
+    from procsup.engine.output import Output
+    from procsup.engine.program import Program
+    from procsup.tasks.history import RunRecord
+    from procsup.tasks.taskrun import TaskRun
+
+
+class MasterView(Protocol):
+    """The master as the control commands use it. Lookups raise engine.names.NotFound for a
+    name that matches nothing; the scheduler's UnknownTask for an unknown task."""
+
+    # --- the master ---
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def events(self) -> Broadcaster: ...
+
+    def info(self) -> MasterInfo: ...
+
+    def request_shutdown(self) -> None: ...
+
+    async def reload(self, reset: bool = False) -> dict[str, list[str]]: ...
+
+    def save(self) -> list[str]: ...
+
+    # --- programs and instances ---
+    def instances(self) -> list[Instance]: ...
+
+    def resolve(self, names: list[str]) -> list[Instance]: ...
+
+    def rows(self, insts: list[Instance], stats: bool = False) -> list[InstanceRow]: ...
+
+    def stats(self, insts: list[Instance]) -> dict[str, tuple[float, int]]: ...
+
+    async def start(self, insts: list[Instance]) -> None: ...
+
+    async def stop(self, insts: list[Instance]) -> None: ...
+
+    async def restart(self, insts: list[Instance], rolling: bool = False) -> list[str]: ...
+
+    async def scale(self, program: str, numprocs: int) -> Program: ...
+
+    async def add(self, config: ProgramConfig) -> Program: ...
+
+    async def remove(self, program: str) -> None: ...
+
+    # --- tasks ---
+    def task_names(self) -> Collection[str]: ...
+
+    def task_rows(self) -> list[TaskRow]: ...
+
+    async def run_task(self, name: str) -> TaskRun | RunRecord: ...
+
+    async def stop_task_runs(self, names: list[str]) -> list[RunRecord]: ...
+
+    def history(self, task: str | None, limit: int) -> list[RunRecord]: ...
+
+    # --- names and logs (resolved in the engine: engine/names.py, engine/logquery.py) ---
+    def targets(self, names: list[str]) -> tuple[list[Instance], list[str]]: ...
+
+    def log_sources(self, names: list[str]) -> list[Output]: ...

@@ -1,0 +1,51 @@
+"""The parts of a master that are built outside the engine (composition from the outside: the
+control server and the cron scheduler sit in layers above it), as the small Protocols the master
+drives them through. control/compose.py supplies the real ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from procsup.config.load import Config
+    from procsup.engine.master import Master
+    from procsup.engine.runtime import Runtime
+
+#: `restart_schedule`: a rolling restart of one program, by name
+PlannedRestart = Callable[[str], Coroutine[Any, Any, None]]
+
+
+class TaskSet(Protocol):
+    """The cron tasks (tasks.scheduler.Scheduler): started after autostart, applied on reload,
+    closed first at shutdown."""
+
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def apply(self, new: Config) -> dict[str, list[str]]: ...
+
+
+class Frontend(Protocol):
+    """How clients reach the master (control.server.Server)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    async def start(self) -> None: ...
+
+    def ensure_socket(self) -> None: ...
+
+    async def close_listener(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Parts(Protocol):
+    """Builds the outside parts once the master's engine is up."""
+
+    def tasks(self, rt: Runtime, config: Config, restart: PlannedRestart) -> TaskSet: ...
+
+    def frontend(self, master: Master) -> Frontend: ...

@@ -19,6 +19,7 @@ from procsup.control import protocol
 from procsup.control.protocol import MAX_LINE, ProtocolError
 from procsup.core.schema import InstanceRow, StatsItem
 from procsup.core.values import parse_signal
+from procsup.engine import memtrim
 from procsup.engine.instance import Instance
 from procsup.engine.registry import NotFound
 
@@ -30,6 +31,7 @@ HANDLERS: dict[str, Handler] = {}
 T = TypeVar("T")
 MIN_STATS_INTERVAL = 0.2
 WRITE_HIGH = 64 * 1024  # a connection's outbound buffer: writing pauses above this
+STREAM_WRITE_HIGH = 8 * 1024  # … and a stream's (logs -f, events): many may be stuck at once
 REPLY_TIMEOUT = 30.0
 MAX_STATS_INTERVAL = 86400.0
 
@@ -324,6 +326,7 @@ async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
     interval = _number(args, "stats_interval", None, MIN_STATS_INTERVAL, MAX_STATS_INTERVAL)
     sub = master.events.subscribe()  # subscribed before the snapshot: no event slips between
     loop = asyncio.get_running_loop()
+    conn.writer.transport.set_write_buffer_limits(high=STREAM_WRITE_HIGH)
     try:
         snapshot = {
             "type": "snapshot",
@@ -347,6 +350,7 @@ async def events(master: Master, args: dict[str, Any], conn: Connection) -> Any:
         await conn.send_item({"type": "dropped", "message": "client too slow; resubscribe"})
     finally:
         master.events.unsubscribe(sub)
+        memtrim.soon()
     return None
 
 

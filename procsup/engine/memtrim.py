@@ -6,7 +6,7 @@ its transport and the output chunks it held into reference cycles that only a fu
 collection frees, which may not come for a long time; and what is freed goes back to malloc,
 where glibc keeps the pages mapped (RSS stays up) until something trims them. Measured with 200
 stuck followers leaving, three times over: without this, the master kept 6, 11, then 19 MiB
-more; with it, under 2 MiB. `soon()` does both once, a moment after the last of a group of
+more; with it, under 3.5 MiB. `soon()` does both once, a moment after the last of a group of
 clients left; it costs some milliseconds, and the trim does nothing where there is no glibc.
 """
 

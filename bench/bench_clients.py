@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 from procsup.control.client import Client, NoMaster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +54,46 @@ def stop_master(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def stuck_followers(rate: float, seconds: float, counts: list[int]) -> None:
+def rss(pid: int) -> int:
+    """The master's resident set in bytes, from /proc (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _follow(sock: str) -> socket.socket:
+    """A `logs -f` client that sends its request and never reads."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    req = {"id": 1, "cmd": "logs", "args": {"names": ["gush"], "follow": True}}
+    s.sendall(json.dumps(req).encode() + b"\n")
+    return s
+
+
+def _subscribe(sock: str) -> socket.socket:
+    """An `events` subscriber with stats that never reads."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    req = {"id": 1, "cmd": "events", "args": {"stats_interval": 0.2, "stats": True}}
+    s.sendall(json.dumps(req).encode() + b"\n")
+    return s
+
+
+def _peak(pid: int, seconds: float) -> int:
+    peak = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        peak = max(peak, rss(pid))
+        time.sleep(0.05)
+    return peak
+
+
+def stuck_clients(rate: float, seconds: float, counts: list[int], events: bool) -> None:
+    """For each count, a fresh master on a firehose; stuck followers (or subscribers) join,
+    stay `seconds`, then leave; RSS before, at the peak, and 2 s after they left."""
+    kind = "subscribers" if events else "followers"
     for n in counts:
         root = Path(tempfile.mkdtemp(prefix="pbc-", dir="/tmp"))
         cfg = (
@@ -65,28 +102,21 @@ def stuck_followers(rate: float, seconds: float, counts: list[int]) -> None:
         )
         proc, sock = start_master(root, cfg)
         try:
-            master = psutil.Process(proc.pid)
             time.sleep(1)
-            base = master.memory_info().rss
-            socks = []
-            for _ in range(n):
-                s = socket.socket(socket.AF_UNIX)
-                s.connect(sock)
-                req = {"id": 1, "cmd": "logs", "args": {"names": ["gush"], "follow": True}}
-                s.sendall(json.dumps(req).encode() + b"\n")
-                socks.append(s)
-            peak = base
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                peak = max(peak, master.memory_info().rss)
-                time.sleep(0.05)
-            mib = (peak - base) / 2**20
-            print(
-                f"stuck followers: {n:3d} at {rate:g} MB/s for {seconds:g}s: "
-                f"master RSS {base / 2**20:.1f} MiB -> peak {peak / 2**20:.1f} MiB (+{mib:.1f})"
-            )
+            base = _peak(proc.pid, 1)
+            socks = [(_subscribe if events else _follow)(sock) for _ in range(n)]
+            peak = _peak(proc.pid, seconds)
             for s in socks:
                 s.close()
+            time.sleep(2)
+            after = rss(proc.pid)
+            print(
+                f"stuck {kind}: {n:3d} at {rate:g} MB/s for {seconds:g}s: master RSS "
+                f"{base / 2**20:.1f} MiB -> peak {peak / 2**20:.1f} MiB "
+                f"(+{(peak - base) / 2**20:.1f}), 2 s after they left "
+                f"{after / 2**20:.1f} MiB (+{(after - base) / 2**20:.1f})",
+                flush=True,
+            )
         finally:
             stop_master(proc)
             shutil.rmtree(root, ignore_errors=True)
@@ -129,9 +159,16 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0, help="firehose MB/s")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--idle", type=int, default=1000, help="idle connections")
+    parser.add_argument("--counts", default="1,10,100,200", help="stuck clients per round")
+    parser.add_argument("--only", choices=["followers", "events", "idle"], default=None)
     args = parser.parse_args()
-    stuck_followers(args.rate, args.seconds, [1, 10, 50])
-    idle_flood(args.idle)
+    counts = [int(c) for c in args.counts.split(",")]
+    if args.only in (None, "followers"):
+        stuck_clients(args.rate, args.seconds, counts, events=False)
+    if args.only in (None, "events"):
+        stuck_clients(args.rate, args.seconds, counts, events=True)
+    if args.only in (None, "idle"):
+        idle_flood(args.idle)
     return 0
 
 

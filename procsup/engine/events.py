@@ -31,6 +31,12 @@ class Subscription:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self.dropped = False
 
+    def release(self) -> None:
+        """Let go of the queued events of a dropped subscriber: it is told to resubscribe,
+        and a stuck one must not pin SUBSCRIBER_QUEUE events until it leaves."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
 
 class Broadcaster:
     """Fans events out to subscribers; a subscriber that cannot keep up is dropped, not awaited."""
@@ -45,6 +51,7 @@ class Broadcaster:
             except asyncio.QueueFull:
                 sub.dropped = True
                 self._subs.discard(sub)
+                sub.release()
 
     def subscribe(self) -> Subscription:
         sub = Subscription()

@@ -2,8 +2,14 @@
 
 Readers hand on whole lines (rotation in logfile.py then never splits one); a line longer than
 MAX_PARTIAL, and an unfinished last line at the end of the output, go on as they are, so the log
-file holds exactly the bytes written. The master never waits on a reader of the logs: followers
-get a bounded queue and are dropped when it is full.
+file holds exactly the bytes written. An unfinished line (a prompt, a progress bar) held for
+PARTIAL_FLUSH seconds goes on too when the reader is told it may (its file has no other writer),
+so it reaches the file and `logs -f` while the program waits, as with supervisord.
+
+The master never waits on a reader of the logs: followers get a bounded queue and are dropped
+when it is full. The ring keeps output in chunks of at most CHUNK_BYTES, which every follower of
+the ring shares by reference: a follower stuck in the middle of one pins that much, not a whole
+megabyte read.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ PIPE_DEFAULT = 64 * 1024
 BIG_PIPE = 1024 * 1024
 MAX_PARTIAL = 64 * 1024  # a "line" longer than this is written without waiting for its newline
 RING_BYTES = 64 * 1024
+CHUNK_BYTES = 16 * 1024  # the ring's chunks (lines longer than this are cut into pieces)
+PARTIAL_FLUSH = 0.5  # seconds an unfinished line is held before it goes on as it is
 FOLLOWER_QUEUE = 10_000
 
 
@@ -105,7 +113,10 @@ class OutputReader:
         self.stream = stream
         self._sink = sink
         self._on_eof = on_eof
+        self.may_flush: Callable[[], bool] = lambda: False  # hand on a held unfinished line?
         self._partial = b""
+        self._partial_since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
         self._grown = False
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(fd, self.read)
@@ -123,8 +134,26 @@ class OutputReader:
             return False
         if len(data) >= PIPE_DEFAULT and not self._grown:
             self._grow_pipe()
+        held = bool(self._partial)
         self._split(data)
+        if self._partial and (not held or data.find(b"\n") >= 0):
+            self._partial_since = self._loop.time()  # a new unfinished line began
+        if self._partial and self._timer is None:
+            self._timer = self._loop.call_later(PARTIAL_FLUSH, self._flush_partial)
         return True
+
+    def _flush_partial(self) -> None:
+        """Hand on an unfinished line held for PARTIAL_FLUSH seconds (one timer per reader,
+        re-armed for the rest of the wait rather than cancelled on every read)."""
+        self._timer = None
+        if not self._partial or self.fd < 0:
+            return
+        wait = self._partial_since + PARTIAL_FLUSH - self._loop.time()
+        if wait > 0.01:
+            self._timer = self._loop.call_later(wait, self._flush_partial)
+        elif self.may_flush():
+            self._sink(self.stream, self._partial)
+            self._partial = b""
 
     def _split(self, data: bytes) -> None:
         """Hand on the whole lines of `data` without copying its bulk (a copy of every megabyte
@@ -172,6 +201,9 @@ class OutputReader:
         self._loop.remove_reader(self.fd)
         os.close(self.fd)
         self.fd = -1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._partial:  # as written: no newline is added
             self._sink(self.stream, self._partial)
             self._partial = b""
@@ -180,6 +212,24 @@ class OutputReader:
 
     def close(self) -> None:
         self._finish()
+
+
+def ring_pieces(data: bytes | memoryview, limit: int = CHUNK_BYTES) -> list[bytes]:
+    """`data` cut into pieces of at most `limit` bytes, at the last newline within each (a
+    line longer than `limit` is cut where it must be)."""
+    raw = bytes(data)
+    if len(raw) <= limit:
+        return [raw]
+    pieces = []
+    start = 0
+    while len(raw) - start > limit:
+        cut = raw.rfind(b"\n", start, start + limit) + 1
+        if cut <= start:
+            cut = start + limit
+        pieces.append(raw[start:cut])
+        start = cut
+    pieces.append(raw[start:])
+    return pieces
 
 
 def stamp_lines(data: bytes, now: float) -> bytes:

@@ -10,7 +10,14 @@ import time
 from procsup.core.schema import LogStatus
 from procsup.engine.logfile import LogFile
 from procsup.engine.logregistry import LOG_FILES, LogFiles
-from procsup.engine.logs import RING_BYTES, LogChunk, LogRing, OutputReader, stamp_lines
+from procsup.engine.logs import (
+    RING_BYTES,
+    LogChunk,
+    LogRing,
+    OutputReader,
+    ring_pieces,
+    stamp_lines,
+)
 from procsup.engine.process import Child
 
 #: the stream name of procsup's own marked lines in the output ring (see `mark`)
@@ -57,7 +64,11 @@ class Output:
         f = self._file(stream)
         f.begin()
         source = object()
-        return OutputReader(fd, stream, lambda s, data: self._emit(s, data, source), f.end)
+        reader = OutputReader(fd, stream, lambda s, data: self._emit(s, data, source), f.end)
+        # An unfinished line goes on after a pause only where it stays byte-exact: a file with
+        # one writer (the line's continuation then follows it), and no time stamps.
+        reader.may_flush = lambda: f.refs <= 1 and not self.timestamps
+        return reader
 
     def drain(self) -> None:
         """Read what the exited child left in its pipes, so no last line is lost."""
@@ -72,18 +83,18 @@ class Output:
         if self.timestamps:
             data = stamp_lines(bytes(data), now)
         self._file(stream).write(data, source)
-        self.ring.append(LogChunk(now, stream, self._for_ring(data)))
+        for piece in self._for_ring(data):
+            self.ring.append(LogChunk(now, stream, piece))
 
-    def _for_ring(self, data: bytes | memoryview) -> bytes:
-        """What the ring keeps of a chunk. The ring holds only the last RING_BYTES anyway, so
-        of a big view only its last whole lines are copied out, unless someone follows (they
-        get every line)."""
-        if isinstance(data, bytes):
-            return data
+    def _for_ring(self, data: bytes | memoryview) -> list[bytes]:
+        """What the ring keeps of a chunk, in pieces of at most CHUNK_BYTES (followers share
+        them, and one stuck in the middle of a piece pins only that). The ring holds only the
+        last RING_BYTES anyway, so of a big chunk only its last whole lines are copied out,
+        unless someone follows (they get every line)."""
         if self.ring.followers or len(data) <= RING_BYTES:
-            return bytes(data)
+            return ring_pieces(data)
         tail = bytes(data[-RING_BYTES:])
-        return tail[tail.find(b"\n") + 1 :] or tail
+        return ring_pieces(tail[tail.find(b"\n") + 1 :] or tail)
 
     def _file(self, stream: str) -> LogFile:
         return self._files.get(stream, self._files["stdout"])

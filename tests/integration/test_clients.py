@@ -270,6 +270,46 @@ def test_stuck_followers_keep_the_master_small_and_learn_what_they_skipped(start
             s.close()
 
 
+def _rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def test_a_hundred_stuck_followers_keep_the_master_small_and_it_shrinks_after(start_master):
+    """The bound holds for any number of stuck followers, not per follower: they share the
+    ring's chunks, their share of the skip budget shrinks as more follow, and what each one
+    holds alone is small. When they leave, the master gives the memory back."""
+    m = start_master(f"""
+        [programs.gush]
+        command = "{child("firehose.py", "25")}"
+        start_seconds = 0
+        log_max_size = "2MB"
+        log_backups = 1
+    """)
+    assert m.proc is not None
+    pid = m.proc.pid
+    wait_for(lambda: m.log_file("gush:0").exists(), 10, "output")
+    time.sleep(1)  # the master's own buffers reach their working size
+    baseline = _rss(pid)
+    mib = 1024 * 1024
+    stuck = [_stuck_follower(m.socket, ["gush"]) for _ in range(100)]
+    try:
+        peak = baseline
+        end = time.monotonic() + 3  # ~75 MB of output goes by 100 readers that read nothing
+        while time.monotonic() < end:
+            peak = max(peak, _rss(pid))
+            time.sleep(0.05)
+        # 100 x (256 KiB queued + 64 KiB transport) would be over 30 MiB; measured: +3 MiB
+        assert peak - baseline < 10 * mib, ((peak - baseline) / mib, baseline)
+        assert m.cli("list", timeout=30).returncode == 0
+    finally:
+        for s in stuck:
+            s.close()
+    # measured: back to within 2 MiB of the baseline a second after they left
+    wait_for(lambda: _rss(pid) - baseline < 5 * mib, 15, "the master to give memory back")
+    assert "Traceback" not in m.log()
+
+
 def test_logs_follow_cli_prints_the_skipped_marker(start_master):
     m = start_master(f"""
         [programs.gush]

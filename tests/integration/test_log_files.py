@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import signal
 import stat
+import time
 from pathlib import Path
 
 from tests.harness import CHILDREN, MasterProc, child, wait_for
@@ -113,6 +115,47 @@ def test_log_file_holds_exactly_the_bytes_written(start_master):
         10,
         "the second run's bytes after a newline",
     )
+
+
+def test_an_unfinished_line_reaches_the_file_and_logs_while_the_program_waits(start_master):
+    """A prompt or progress bar is not held until its newline: after a short pause it is in the
+    file and in `logs` (and `logs -f`), and its continuation continues it, byte for byte."""
+    m = start_master(f"""
+        [programs.bar]
+        command = "{child("progress.py")}"
+        start_seconds = 0
+    """)
+    path = m.log_file("bar:0")
+    began = time.monotonic()
+    wait_for(lambda: path.exists() and path.read_bytes() == b"progress 10%", 5, "the partial")
+    assert time.monotonic() - began < 3  # within about PARTIAL_FLUSH of being written
+    shown = m.cli("logs", "bar")
+    assert shown.returncode == 0 and "progress 10%" in shown.stdout, shown
+    os.kill(m.state("bar:0")["pid"], signal.SIGUSR1)
+    wait_for(lambda: path.read_bytes().endswith(b"\n"), 5, "the rest of the line")
+    assert path.read_bytes() == b"progress 10%... done\n"
+
+
+def test_a_shared_file_keeps_whole_lines(start_master):
+    """Two writers of one file: an unfinished line waits for its newline (or the exit), so
+    lines from the two never mix."""
+    m = start_master(f"""
+        [programs.bar]
+        command = "{child("progress.py")}"
+        numprocs = 2
+        start_seconds = 0
+        stdout_log = "logs/bar.log"
+    """)
+    path = m.root / "logs" / "bar.log"
+    shown = lambda: m.cli("logs", "bar").stdout  # noqa: E731
+    wait_for(lambda: "bar:0" in m.cli("list").stdout, 5, "the instances")
+    time.sleep(1.5)  # well past the pause after which a lone writer's line would go on
+    assert not path.exists() or path.read_bytes() == b"", path.read_bytes()
+    assert "progress" not in shown()
+    for name in ("bar:0", "bar:1"):
+        os.kill(m.state(name)["pid"], signal.SIGUSR1)
+    wait_for(lambda: path.read_bytes().count(b"\n") == 2, 5, "both lines")
+    assert path.read_bytes() == b"progress 10%... done\n" * 2
 
 
 # --- deleted and moved-away files -------------------------------------------------------------

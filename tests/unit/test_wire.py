@@ -84,3 +84,14 @@ def test_followers_split_lines_like_chunk_lines(data):
 
     chunk = LogChunk(0.0, "stdout", data)
     assert list(_iter_lines(chunk)) == chunk.lines()
+
+
+@given(data=st.text(alphabet="ab\n", max_size=300).map(str.encode), limit=st.integers(1, 40))
+def test_ring_pieces_are_small_and_cut_between_lines_where_they_can(data, limit):
+    from procsup.engine.logs import ring_pieces
+
+    pieces = ring_pieces(data, limit)
+    assert b"".join(pieces) == data
+    assert all(len(p) <= limit for p in pieces)
+    for piece in pieces[:-1]:  # a cut inside a line only where the line is over the limit
+        assert piece.endswith(b"\n") or (len(piece) == limit and b"\n" not in piece)

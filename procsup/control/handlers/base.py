@@ -20,6 +20,7 @@ from procsup.control.handlers.args import arg, names, number
 from procsup.control.protocol import MAX_LINE, ProtocolError
 from procsup.core.schema import StatsItem
 from procsup.core.values import parse_signal
+from procsup.engine import memtrim
 from procsup.engine.names import NotFound
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 MIN_STATS_INTERVAL = 0.2
 WRITE_HIGH = 64 * 1024  # a connection's outbound buffer: writing pauses above this
+STREAM_WRITE_HIGH = 8 * 1024  # … and a stream's (logs -f, events): many may be stuck at once
 REPLY_TIMEOUT = 30.0
 MAX_STATS_INTERVAL = 86400.0
 
@@ -231,6 +233,7 @@ async def events(view: MasterView, args: dict[str, Any], conn: Connection) -> An
     interval = number(args, "stats_interval", None, MIN_STATS_INTERVAL, MAX_STATS_INTERVAL)
     sub = view.events.subscribe()  # subscribed before the snapshot: no event slips between
     loop = asyncio.get_running_loop()
+    conn.writer.transport.set_write_buffer_limits(high=STREAM_WRITE_HIGH)
     try:
         snapshot = {
             "type": "snapshot",
@@ -252,6 +255,7 @@ async def events(view: MasterView, args: dict[str, Any], conn: Connection) -> An
         await conn.send_item({"type": "dropped", "message": "client too slow; resubscribe"})
     finally:
         view.events.unsubscribe(sub)
+        memtrim.soon()
     return None
 
 

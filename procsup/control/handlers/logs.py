@@ -1,10 +1,14 @@
 """The `logs` control command: recent output, and following it live (see base.py for the
 conventions). Which outputs a request reads and its backlog are the engine's (logquery.py).
 
-A follower never makes the master hold more than FOLLOW_BUDGET bytes of output for it: when a
+A follower never makes the master hold more than FOLLOW_BUDGET bytes of output for it, and all
+followers together no more than TOTAL_BUDGET (each one's share shrinks as more follow): when a
 client reads slower than programs write, the oldest queued output is skipped and the client is
-told how many bytes it missed, as one marked item in the stream. Following a program (or
-everything) picks up instances and tasks that appear later, as `tail -F` picks up new files.
+told how many bytes it missed, as one marked item in the stream. Queued chunks are the ring's
+own, shared by reference, so followers of one program hold the same bytes; what is each
+follower's own is bounded small: the line being sent and a STREAM_WRITE_HIGH transport buffer.
+Following a program (or everything) picks up instances and tasks that appear later, as
+`tail -F` picks up new files.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from procsup.control import protocol
 from procsup.control.handlers.args import arg, names, number
-from procsup.control.handlers.base import Connection
+from procsup.control.handlers.base import STREAM_WRITE_HIGH, Connection
 from procsup.control.protocol import ProtocolError
+from procsup.engine import memtrim
 from procsup.engine.logquery import backlog
 from procsup.engine.logs import Follower, LogChunk
 from procsup.engine.names import NotFound
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
     from procsup.engine.events import Event
 
 FOLLOW_BUDGET = 256 * 1024  # bytes of output queued for one follower before it skips ahead
+TOTAL_BUDGET = 4 * 1024 * 1024  # … and for all followers together (counted as if not shared)
 DEFAULT_LINES = 20
 MAX_LINES = 1_000_000
 MAX_SINCE = 10 * 365 * 86400.0
@@ -37,15 +43,22 @@ class SkippingQueue(asyncio.Queue[tuple[str, LogChunk]]):
     """Output chunks for one follower, bounded by bytes: a new chunk that does not fit pushes
     the oldest ones out, and `skipped` counts their bytes until the follower reads the count."""
 
+    live = 0  # followers streaming now, who share TOTAL_BUDGET
+
     def __init__(self, budget: int) -> None:
         super().__init__()
         self.budget = budget
         self.held = 0
         self.skipped = 0
 
+    def share(self) -> int:
+        """This follower's budget now: its own, or its share of the total when many follow."""
+        return min(self.budget, TOTAL_BUDGET // max(1, SkippingQueue.live))
+
     def put_nowait(self, item: tuple[str, LogChunk]) -> None:
         size = len(item[1].data)
-        while self._queue and self.held + size > self.budget:  # type: ignore[attr-defined]
+        budget = self.share()
+        while self._queue and self.held + size > budget:  # type: ignore[attr-defined]
             _, old = self._queue.popleft()  # type: ignore[attr-defined]
             self.held -= len(old.data)
             self.skipped += len(old.data)
@@ -85,14 +98,18 @@ async def logs(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     for out in sources:  # subscribe before reading the backlog: no line falls in between
         out.ring.follow(follower)
     watcher = asyncio.ensure_future(_watch_new_sources(view, wanted, followed, follower))
+    conn.writer.transport.set_write_buffer_limits(high=STREAM_WRITE_HIGH)
+    SkippingQueue.live += 1
     try:
         for line in backlog(sources, count, streams, since):
             await conn.send_item(line)
         await _follow(follower, streams, conn)
     finally:
+        SkippingQueue.live -= 1
         watcher.cancel()
         for out in followed.values():
             out.ring.unfollow(follower)
+        memtrim.soon()  # what it held goes back to the system, not only to malloc
     return None
 
 
@@ -112,16 +129,16 @@ def _streams(stream: str | None) -> set[str]:
 
 
 def _iter_lines(chunk: LogChunk) -> Iterator[str]:
-    """LogChunk.lines() one at a time: a follower blocked on a slow client then holds one
-    line's item, not a list of items for a whole (up to 1 MiB) chunk."""
-    text = chunk.data.decode("utf-8", "replace")
+    """LogChunk.lines() one at a time, each decoded only when it is sent: a follower blocked on
+    a slow client then holds one line, not a decoded copy of the whole chunk."""
+    data = chunk.data
     start = 0
-    while start < len(text):
-        end = text.find("\n", start)
+    while start < len(data):
+        end = data.find(b"\n", start)
         if end < 0:
-            yield text[start:]
+            yield data[start:].decode("utf-8", "replace")
             return
-        yield text[start:end]
+        yield data[start:end].decode("utf-8", "replace")
         start = end + 1
 
 

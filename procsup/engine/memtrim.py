@@ -1,0 +1,59 @@
+"""Giving freed memory back to the system after a burst (glibc's `malloc_trim`).
+
+When a stuck `logs -f` follower or `events` subscriber leaves, much of what it held is not
+freed at once: the exception that ended it (the client reset the connection) ties its frames,
+its transport and the output chunks it held into reference cycles that only a full garbage
+collection frees, which may not come for a long time; and what is freed goes back to malloc,
+where glibc keeps the pages mapped (RSS stays up) until something trims them. Measured with 200
+stuck followers leaving, three times over: without this, the master kept 6, 11, then 19 MiB
+more; with it, under 3.5 MiB. `soon()` does both once, a moment after the last of a group of
+clients left; it costs some milliseconds, and the trim does nothing where there is no glibc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import gc
+from collections.abc import Callable
+
+DELAY = 1.0  # seconds after the last release: one trim for a crowd of clients leaving at once
+
+_trim: Callable[[int], int] | None = None
+_pending: asyncio.TimerHandle | None = None
+
+
+def _load() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        return ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+def trim() -> None:
+    """Free what only a full collection frees, and return free heap memory to the system."""
+    global _trim
+    gc.collect()
+    if _trim is None:
+        _trim = _load() or (lambda _pad: 0)
+    with contextlib.suppress(OSError):
+        _trim(0)
+
+
+def soon() -> None:
+    """Trim DELAY seconds from now (re-armed by each call, so a crowd leaving trims once)."""
+    global _pending
+    if _pending is not None:
+        _pending.cancel()
+    _pending = asyncio.get_running_loop().call_later(DELAY, _run)
+
+
+def _run() -> None:
+    global _pending
+    _pending = None
+    trim()

@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from procsup.cli.migrate.common import Conversion, SourceError
+from procsup.cli.migrate.common import Conversion, SourceError, read_text
 
 KINDS = ("supervisord", "pm2", "procfile", "crontab")
 
@@ -21,12 +21,7 @@ def detect(path: Path) -> str:
     """The kind of a source file, from its name and content; SourceError when unclear."""
     if path.suffix in (".js", ".cjs", ".mjs") or path.name == "dump.pm2":
         return "pm2"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
+    text = read_text(path)
     kind = detect_text(text)
     if kind is None:
         raise SourceError(

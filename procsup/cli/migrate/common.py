@@ -19,6 +19,16 @@ class SourceError(Exception):
     """The source cannot be read or parsed at all (exit 2): one line naming the file."""
 
 
+def read_text(path: Path) -> str:
+    """A source file's text; SourceError (one line naming the file) when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not UTF-8 text") from None
+
+
 @dataclass(frozen=True)
 class Warning:
     """A source key or section procsup has no equivalent for, and why."""

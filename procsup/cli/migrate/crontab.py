@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from procsup.cli.migrate.common import Conversion, Entry, SourceError
+from procsup.cli.migrate.common import Conversion, Entry, SourceError, read_text
 
 KIND = "crontab"
 ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -23,12 +23,7 @@ FIELD = re.compile(r"^[0-9*/,\-A-Za-z?LW#]+$")
 
 
 def convert(path: Path) -> Conversion:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
+    text = read_text(path)
     conv = Conversion(sources=[(str(path), KIND)])
     lines = list(enumerate(text.splitlines(), 1))
     system = has_user_column(path, [line for _, line in lines])

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from procsup.cli.migrate import pm2_files
-from procsup.cli.migrate.common import Conversion, Entry, line_of
-from procsup.cli.migrate.pm2_files import read_text
+from procsup.cli.migrate.common import Conversion, Entry, line_of, read_text
 from procsup.core.values import duration_for_toml, parse_duration
 
 KIND = "pm2"

@@ -17,15 +17,6 @@ NODE_EXPORT = (
 )
 
 
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
-
-
 def apps(path: Path, text: str) -> list[Any]:
     data = load(path, text)
     if isinstance(data, dict):

@@ -11,7 +11,7 @@ import re
 import shlex
 from pathlib import Path
 
-from procsup.cli.migrate.common import Conversion, Entry, SourceError
+from procsup.cli.migrate.common import Conversion, Entry, SourceError, read_text
 
 KIND = "procfile"
 LINE = re.compile(r"^([A-Za-z0-9_-]+)\s*:\s*(.+)$")
@@ -21,12 +21,7 @@ PORT_STEP = 100
 
 
 def convert(path: Path, port_base: int = PORT_BASE) -> Conversion:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
+    text = read_text(path)
     conv = Conversion(sources=[(str(path), KIND)])
     folder = path.resolve().parent
     env_file = folder / ".env"

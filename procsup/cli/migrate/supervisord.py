@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from procsup.cli.migrate.common import Conversion, Entry, SourceError
+from procsup.cli.migrate.common import Conversion, Entry, SourceError, read_text
 from procsup.cli.migrate.supervisord_program import (
     Program,
     Source,
@@ -51,13 +51,9 @@ def _read(path: Path) -> Source:
     parser = configparser.RawConfigParser(
         inline_comment_prefixes=(";", "#"), strict=False, interpolation=None
     )
+    text = read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
         parser.read_string(text, source=str(path))
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError(f"{path}: not UTF-8 text") from None
     except configparser.Error as exc:
         raise SourceError(f"{path}: not a supervisord ini file: {_one_line(exc)}") from None
     return Source(path, parser, _scan_lines(text))

@@ -358,6 +358,23 @@ def cmd_run(ctx: Context) -> int:
     return code if code > 0 else 128 - code if code < 0 else FAILED
 
 
+def cmd_pause(ctx: Context) -> int:
+    """Stop tasks' schedules until `resume` (kept across master restarts)."""
+    return _pause(ctx, "pause", "paused")
+
+
+def cmd_resume(ctx: Context) -> int:
+    """Let paused tasks fire on their schedule again."""
+    return _pause(ctx, "resume", "resumed")
+
+
+def _pause(ctx: Context, cmd: str, done: str) -> int:
+    changed = ctx.call(cmd, {"tasks": ctx.args.tasks})["changed"]
+    for name in ctx.args.tasks:
+        print(f"{name}: {done}" if name in changed else f"{name}: already {done}")
+    return OK
+
+
 def cmd_history(ctx: Context) -> int:
     from procsup.cli.tables import HISTORY_HEADERS, history_rows, table
 

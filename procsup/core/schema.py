@@ -76,7 +76,7 @@ class RunRow(TypedDict):
 
     task: str
     run_id: str
-    trigger: str  # "schedule" | "manual" | "catch-up"
+    trigger: str  # "schedule" | "manual" | "catch-up" | "after TASK RUN_ID"
     status: str  # tasks/history.py STATUSES
     scheduled: float | None
     started: float | None
@@ -97,6 +97,8 @@ class TaskRow(TypedDict):
     schedule: str
     timezone: str
     enabled: bool
+    paused: bool
+    after: dict[str, str]
     overlap: str
     lock: str
     next_run: float | None
@@ -348,6 +350,8 @@ def task_row(name: str, schedule: str, **extra: object) -> TaskRow:
         "schedule": schedule,
         "timezone": "UTC",
         "enabled": True,
+        "paused": False,
+        "after": {},
         "overlap": "skip",
         "lock": "local",
         "next_run": None,

@@ -51,6 +51,8 @@ def instance_note(row: InstanceRow, now: float) -> str:
 
 def _state_note(row: InstanceRow, now: float) -> str:
     state, reason, cause = row["state"], row.get("last_exit_reason"), row.get("last_exit_cause")
+    if row.get("waiting"):
+        return str(row["waiting"])
     if state in ("EXITED", "FATAL") and reason:
         return f"{reason.removeprefix(row['name'] + ' ')} ({ago(row.get('last_exit_time'), now)})"
     if state == "BACKOFF" and cause:

@@ -55,6 +55,7 @@ class InstanceRow(TypedDict):
     last_exit_reason: str | None
     last_exit_cause: str | None
     desired: bool
+    waiting: str | None  # "waiting for db (ready)": a start held back by depends_on
     overrides: list[Override]
     log_error: str | None
     log_dropped: int
@@ -181,7 +182,8 @@ StateEvent = TypedDict(
 
 
 class ProgramEvent(TypedDict):
-    """`program`: the set of programs changed (`added`, `removed`, `scaled`, `planned-restart`)."""
+    """`program`: the set of programs changed (`added`, `removed`, `scaled`, `planned-restart`),
+    or an instance's `waiting` note did (`waiting`)."""
 
     type: Literal["program"]
     name: str
@@ -317,6 +319,7 @@ def instance_row(name: str, state: str, **extra: object) -> InstanceRow:
         "last_exit_reason": None,
         "last_exit_cause": None,
         "desired": state != "STOPPED",
+        "waiting": None,
         "overrides": [],
         "log_error": None,
         "log_dropped": 0,

@@ -125,7 +125,9 @@ def instance_cells(row: InstanceRow, now: float, clock: Clock) -> tuple[str | Te
     cpu, rss, pid = row.get("cpu"), row.get("rss"), row.get("pid")
     return (
         row["name"],
-        state_text(row["state"]),
+        Text(str(row["waiting"]), style="yellow")
+        if row.get("waiting")
+        else state_text(row["state"]),
         DASH if pid is None else _right(str(pid)),
         uptime_text(row, now),
         _right(str(row.get("restarts", 0))),

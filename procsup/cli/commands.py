@@ -188,7 +188,8 @@ def cmd_status(ctx: Context) -> int:
 
 def _print_states(result: dict[str, Any]) -> None:
     for r in result.get("instances", []):
-        print(f"{r['name']}: {r['state']}")
+        waiting = f", {r['waiting']}" if r.get("waiting") else ""  # held back by depends_on
+        print(f"{r['name']}: {r['state']}{waiting}")
 
 
 def cmd_start(ctx: Context) -> int:

@@ -102,6 +102,8 @@ def test_unmet_dependency_shows_what_it_waits_for(start_master, tmp_path):
     assert m.state("web:0")["state"] == "STOPPED" and m.state("web:0")["pid"] is None
     listing = m.cli("list").stdout
     assert "waiting for db (ready)" in listing
+    held = m.cli("start", "web")
+    assert held.returncode == 1 and "web:0: STOPPED, waiting for db (ready)" in held.stdout
     assert m.cli("start", "db").returncode == 0
     m.wait_state("web:0", "RUNNING")
     assert m.state("web:0")["waiting"] is None

@@ -40,6 +40,7 @@ class Registry:
             dict(saved.desired), dict(saved.desired_at), dict(saved.program_at)
         )
         self.programs: dict[str, Program] = {}
+        self._waiters: set[Instance] = set()  # instances whose start waits for depends_on
         rt.describe = self.row  # state events carry the whole row, overrides included
         for name, cfg in config.programs.items():
             self._add(cfg, saved.numprocs.get(name))
@@ -71,11 +72,15 @@ class Registry:
         """An instance changed state: start again the instances waiting on its program (each
         checks its whole depends_on again and waits on, for the next condition, if unmet)."""
         name = inst.config.name
-        for other in self.instances():
-            if other.waiting is not None and other.desired and name in other.config.depends_on:
+        for other in list(self._waiters):
+            if other.desired and name in other.config.depends_on:
                 self.rt.background(other.start())
 
     def _waiting_changed(self, inst: Instance) -> None:
+        if inst.waiting is None:
+            self._waiters.discard(inst)
+        else:
+            self._waiters.add(inst)
         prog = self.programs.get(inst.config.name)
         if prog is not None:
             self._publish_program(prog.name, "waiting", instances=self._rows(prog))

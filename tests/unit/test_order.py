@@ -10,6 +10,7 @@ import pytest
 
 from procsup.config.load import ConfigError, ConfigIssue, load_config
 from procsup.config.order import start_order
+from procsup.tasks.scheduler import chain_meets
 
 
 def issues_of(tmp_path: Path, text: str) -> dict[str, ConfigIssue]:
@@ -104,3 +105,22 @@ def test_valid_graph_loads(tmp_path: Path) -> None:
 def test_start_order_waves() -> None:
     edges = {"web": {"db": "ready", "cache": "started"}, "db": {}, "cache": {}, "cron": {}}
     assert start_order(edges) == [["cache", "cron", "db"], ["web"]]
+
+
+@pytest.mark.parametrize(
+    ("condition", "status", "runs"),
+    [
+        ("ok", "ok", True),
+        ("ok", "failed", False),
+        ("failed", "failed", True),
+        ("failed", "timeout", True),
+        ("failed", "ok", False),
+        ("done", "ok", True),
+        ("done", "lock-lost", True),
+        ("done", "skipped", False),
+        ("done", "stopped", False),
+        (None, "ok", False),
+    ],
+)
+def test_chain_conditions(condition: str | None, status: str, runs: bool) -> None:
+    assert chain_meets(condition, status) is runs

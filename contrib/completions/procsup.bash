@@ -72,7 +72,7 @@ _procsup() {
     fi
 
     local verbs="daemon start stop restart signal list ls status logs scale remove tasks run
-                 history reload shutdown info save events tui check init import startup describe show"
+                 pause resume history reload shutdown info save events tui check init import startup describe show"
     local global_opts="-h --help -c --config --socket --no-autostart --version"
 
     # Find the verb and collect the global options to pass to procsup itself.
@@ -161,6 +161,7 @@ _procsup() {
         remove) ((nargs == 0)) && names=programs ;;
         tasks|check) opts="--json" ;;
         run) opts="--wait"; ((nargs == 0)) && names=tasks ;;
+        pause|resume) names=tasks ;;
         history)
             case $prev in
                 -n|--lines) return ;;

@@ -7,7 +7,7 @@
 # --json`; a completion never starts a master), or, when none answers, from the config file
 # (`procsup check --json`). -c/--socket given on the command line are passed along.
 
-set -l __procsup_verbs daemon start stop restart signal list ls status logs scale remove tasks run history reload shutdown info save events tui check init import startup describe show
+set -l __procsup_verbs daemon start stop restart signal list ls status logs scale remove tasks run pause resume history reload shutdown info save events tui check init import startup describe show
 
 # -c/--config and --socket as typed so far, to ask the same master.
 function __procsup_global_args
@@ -143,6 +143,8 @@ complete -c procsup -n $c -a scale -d "change a program's numprocs at run time"
 complete -c procsup -n $c -a remove -d 'stop a program and drop it'
 complete -c procsup -n $c -a tasks -d 'show tasks: schedule, next run, last result'
 complete -c procsup -n $c -a run -d 'run a task now (through its lock)'
+complete -c procsup -n $c -a pause -d "pause tasks' schedules (kept over restarts)"
+complete -c procsup -n $c -a resume -d 'let paused tasks fire on their schedule again'
 complete -c procsup -n $c -a history -d 'show the runs and skips of tasks'
 complete -c procsup -n $c -a reload -d 'apply the changed config file (--reset: exactly as written)'
 complete -c procsup -n $c -a shutdown -d 'stop everything and the master'
@@ -195,6 +197,8 @@ complete -c procsup -n $l -l since -x -d 'only lines newer than this (10m, 1h)'
 # scale PROGRAM N, remove PROGRAM
 complete -c procsup -n '__fish_seen_subcommand_from scale remove; and test (__procsup_nargs) -eq 0' -a '(__procsup_names programs)'
 
+# pause TASK…, resume TASK…
+complete -c procsup -n '__fish_seen_subcommand_from pause resume' -a '(__procsup_names tasks)'
 # run TASK, history [TASK]
 complete -c procsup -n '__fish_seen_subcommand_from run history; and test (__procsup_nargs) -eq 0' -a '(__procsup_names tasks)'
 complete -c procsup -n '__fish_seen_subcommand_from run' -l wait -d 'wait for the run to end and exit with its exit code'

@@ -111,6 +111,8 @@ _procsup() {
         'remove:stop a program and drop it'
         'tasks:show tasks: schedule, next run, last result'
         'run:run a task now (through its lock)'
+        'pause:pause tasks'\''s schedules (kept over restarts)'
+        'resume:let paused tasks fire on their schedule again'
         'history:show the runs and skips of tasks'
         'reload:apply the changed config file (--reset: exactly as written)'
         'shutdown:stop everything and the master'
@@ -181,6 +183,8 @@ _procsup() {
           _arguments \
             '--wait[wait for the run to end and exit with its exit code]' \
             '1:task:_procsup_tasks' && ret=0 ;;
+        pause|resume)
+          _arguments '*:task:_procsup_tasks' && ret=0 ;;
         history)
           _arguments \
             '(-n --lines)'{-n+,--lines=}'[how many runs, newest first]:runs: ' \

@@ -73,10 +73,14 @@ def _print_summary(path: Path, config: Config, tracking: Tracking) -> None:
     print(f"  tracking: {tracking.describe()}")
     for name, prog in config.programs.items():
         start = "autostart" if prog.autostart else "manual start"
+        if prog.depends_on:
+            start += ", after " + ", ".join(f"{n} {c}" for n, c in prog.depends_on.items())
         print(f"  program {name}: {prog.numprocs} × {shlex.join(prog.command)} ({start})")
     for name, task in config.tasks.items():
         zone = task.timezone or "local time"
         state = "" if task.enabled else " (disabled)"
+        if task.after:
+            state += " (also after " + ", ".join(f"{n} {c}" for n, c in task.after.items()) + ")"
         print(f"  task {name}: {task.schedule} [{zone}] {shlex.join(task.command)}{state}")
     if not config.programs and not config.tasks:
         print("  nothing configured yet")

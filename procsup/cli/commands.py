@@ -188,7 +188,8 @@ def cmd_status(ctx: Context) -> int:
 
 def _print_states(result: dict[str, Any]) -> None:
     for r in result.get("instances", []):
-        print(f"{r['name']}: {r['state']}")
+        waiting = f", {r['waiting']}" if r.get("waiting") else ""  # held back by depends_on
+        print(f"{r['name']}: {r['state']}{waiting}")
 
 
 def cmd_start(ctx: Context) -> int:
@@ -356,6 +357,23 @@ def cmd_run(ctx: Context) -> int:
     if run["status"] == "ok" or code is None:
         return OK if run["status"] == "ok" else FAILED
     return code if code > 0 else 128 - code if code < 0 else FAILED
+
+
+def cmd_pause(ctx: Context) -> int:
+    """Stop tasks' schedules until `resume` (kept across master restarts)."""
+    return _pause(ctx, "pause", "paused")
+
+
+def cmd_resume(ctx: Context) -> int:
+    """Let paused tasks fire on their schedule again."""
+    return _pause(ctx, "resume", "resumed")
+
+
+def _pause(ctx: Context, cmd: str, done: str) -> int:
+    changed = ctx.call(cmd, {"tasks": ctx.args.tasks})["changed"]
+    for name in ctx.args.tasks:
+        print(f"{name}: {done}" if name in changed else f"{name}: already {done}")
+    return OK
 
 
 def cmd_history(ctx: Context) -> int:

@@ -29,9 +29,11 @@ from procsup.cli.commands import (
     cmd_init,
     cmd_list,
     cmd_logs,
+    cmd_pause,
     cmd_reload,
     cmd_remove,
     cmd_restart,
+    cmd_resume,
     cmd_run,
     cmd_save,
     cmd_scale,
@@ -163,6 +165,10 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _setup_tasks(p: argparse.ArgumentParser) -> None:
+    p.add_argument("tasks", nargs="+", metavar="TASK")
+
+
 def _setup_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", nargs="?", help="one task (default: all)")
     p.add_argument("-n", "--lines", type=int, default=20, help="how many runs, newest first")
@@ -250,6 +256,8 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
     ),
     ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_json),
     ("run", cmd_run, "run a task now (through its lock)", (), _setup_run),
+    ("pause", cmd_pause, "pause tasks' schedules (kept over restarts)", (), _setup_tasks),
+    ("resume", cmd_resume, "let paused tasks fire on their schedule again", (), _setup_tasks),
     ("history", cmd_history, "show the runs and skips of tasks", (), _setup_history),
     (
         "reload",

@@ -51,6 +51,8 @@ def instance_note(row: InstanceRow, now: float) -> str:
 
 def _state_note(row: InstanceRow, now: float) -> str:
     state, reason, cause = row["state"], row.get("last_exit_reason"), row.get("last_exit_cause")
+    if row.get("waiting"):
+        return str(row["waiting"])
     if state in ("EXITED", "FATAL") and reason:
         return f"{reason.removeprefix(row['name'] + ' ')} ({ago(row.get('last_exit_time'), now)})"
     if state == "BACKOFF" and cause:
@@ -173,10 +175,13 @@ def task_rows(tasks: list[TaskRow], now: float | None = None) -> list[list[str]]
             next_text += f" (in {format_duration(max(0.0, nxt - now))})"
         if not t["enabled"]:
             next_text = "disabled"
+        elif t.get("paused"):
+            next_text = "paused"
+        chained = ", ".join(f"after {n} {c}" for n, c in t.get("after", {}).items())
         rows.append(
             [
                 t["name"],
-                t["schedule"],
+                f"{t['schedule']}; {chained}" if chained else t["schedule"],
                 t["timezone"] or "-",
                 next_text,
                 ago(_last_at(last), now) if last else "-",

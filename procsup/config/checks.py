@@ -162,6 +162,22 @@ def check_hook(v: object) -> tuple[str, ...]:
     return _argv(v, "hook command")
 
 
+def condition_map(kind: str, conditions: tuple[str, ...]) -> Check:
+    """`{ name = "condition" }`: which other program/task this one waits for, and how. The names
+    are checked against the whole config in order.py, once every file is read."""
+
+    def check(v: object) -> dict[str, str]:
+        allowed = ", ".join(f'"{c}"' for c in conditions)
+        if not isinstance(v, dict):
+            raise ValueError(f'expected a table of {kind} names, like {{ db = "{conditions[0]}" }}')
+        for name, cond in v.items():
+            if cond not in conditions:
+                raise ValueError(f"{name} = {toml_literal(cond)}: expected one of: {allowed}")
+        return dict(v)
+
+    return check
+
+
 def check_environment(v: object) -> dict[str, str]:
     """A table of strings; numbers and booleans become strings ("1", "1.5", "true")."""
     if not isinstance(v, dict):
@@ -395,6 +411,7 @@ def program_checks(base_dir: Path) -> dict[str, Check]:
         "max_memory": positive_size,
         "restart_schedule": check_cron,
         "log_timestamps": check_bool,
+        "depends_on": condition_map("program", ("ready", "started", "completed")),
     }
 
 
@@ -410,6 +427,8 @@ def task_checks(base_dir: Path) -> dict[str, Check]:
         "catch_up": check_bool,
         "on_success": check_hook,
         "on_failure": check_hook,
+        "before": check_hook,
+        "after": condition_map("task", ("ok", "failed", "done")),
         "history": int_range(1, 1_000_000),
         "enabled": check_bool,
         "on_lock_unavailable": choice("skip", "run"),

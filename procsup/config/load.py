@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from procsup.config import checks
+from procsup.config import checks, order
 from procsup.core import fds
 from procsup.core.values import toml_literal
 
@@ -71,6 +71,8 @@ class ProgramConfig:
     #: `environment` at load time (the table's own values win) and kept in env_file_values
     env_file: tuple[str, ...] = ()
     env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
+    #: program name -> "ready" | "started" | "completed": wait for every instance of it
+    depends_on: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class TaskConfig:
     catch_up: bool = False
     on_success: tuple[str, ...] | None = None
     on_failure: tuple[str, ...] | None = None
+    before: tuple[str, ...] | None = None  # run first; failing = the run is skipped
+    #: task name -> "ok" | "failed" | "done": run when a run of that task ends so
+    after: dict[str, str] = field(default_factory=dict)
     history: int = 100
     enabled: bool = True
     directory: Path | None = None
@@ -388,6 +393,11 @@ def _collect_entries(
             except ConfigError as exc:
                 issues.items.extend(exc.issues)
     _check_shared_names(seen, issues)
+    for kind, entries, key in (("programs", programs, "depends_on"), ("tasks", tasks, "after")):
+        edges = {name: getattr(cfg, key) for name, cfg in entries.items()}
+        known = {k.partition(".")[2] for k in seen if k.startswith(kind + ".")}
+        for name, problem in order.graph_problems(kind, edges, key, known):
+            issues.for_file(Path(seen[f"{kind}.{name}"])).add(*problem)
     return programs, tasks
 
 

@@ -105,6 +105,9 @@ class MasterFacade:
     async def run_task(self, name: str) -> TaskRun | RunRecord:
         return await self._scheduler.run_now(name)
 
+    def pause_tasks(self, names: list[str], paused: bool) -> list[str]:
+        return self._scheduler.set_paused(names, paused)
+
     async def stop_task_runs(self, names: list[str]) -> list[RunRecord]:
         return await self._scheduler.stop_runs(names)
 

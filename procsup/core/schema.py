@@ -55,6 +55,7 @@ class InstanceRow(TypedDict):
     last_exit_reason: str | None
     last_exit_cause: str | None
     desired: bool
+    waiting: str | None  # "waiting for db (ready)": a start held back by depends_on
     overrides: list[Override]
     log_error: str | None
     log_dropped: int
@@ -76,7 +77,7 @@ class RunRow(TypedDict):
 
     task: str
     run_id: str
-    trigger: str  # "schedule" | "manual" | "catch-up"
+    trigger: str  # "schedule" | "manual" | "catch-up" | "after TASK RUN_ID"
     status: str  # tasks/history.py STATUSES
     scheduled: float | None
     started: float | None
@@ -97,6 +98,8 @@ class TaskRow(TypedDict):
     schedule: str
     timezone: str
     enabled: bool
+    paused: bool
+    after: dict[str, str]
     overlap: str
     lock: str
     next_run: float | None
@@ -179,7 +182,8 @@ StateEvent = TypedDict(
 
 
 class ProgramEvent(TypedDict):
-    """`program`: the set of programs changed (`added`, `removed`, `scaled`, `planned-restart`)."""
+    """`program`: the set of programs changed (`added`, `removed`, `scaled`, `planned-restart`),
+    or an instance's `waiting` note did (`waiting`)."""
 
     type: Literal["program"]
     name: str
@@ -315,6 +319,7 @@ def instance_row(name: str, state: str, **extra: object) -> InstanceRow:
         "last_exit_reason": None,
         "last_exit_cause": None,
         "desired": state != "STOPPED",
+        "waiting": None,
         "overrides": [],
         "log_error": None,
         "log_dropped": 0,
@@ -348,6 +353,8 @@ def task_row(name: str, schedule: str, **extra: object) -> TaskRow:
         "schedule": schedule,
         "timezone": "UTC",
         "enabled": True,
+        "paused": False,
+        "after": {},
         "overlap": "skip",
         "lock": "local",
         "next_run": None,

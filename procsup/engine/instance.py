@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from procsup.config.load import ProgramConfig
@@ -54,6 +55,24 @@ class Instance:
         self._spawns = 0
         self._stop_facts: ExitFacts | None = None
         self._stop_why = ("stop requested", exitinfo.STOPPED)
+        #: the registry's `depends_on` check: the first unmet condition ("db (ready)") or None
+        self.gate: Callable[[], str | None] | None = None
+        #: told after every state change (the registry releases instances waiting on this one)
+        self.on_state: Callable[[Instance], None] | None = None
+        #: told when `waiting` changes (the registry publishes the program's rows)
+        self.on_waiting: Callable[[Instance], None] | None = None
+        self.waiting: str | None = None  # the unmet dependency a start waits for
+
+    @property
+    def ready(self) -> bool:
+        """Whether the instance serves: what `depends_on = { x = "ready" }` waits for. For now
+        RUNNING; health checks (notify READY=1, readiness probes) refine it."""
+        return self.state == State.RUNNING
+
+    @property
+    def completed(self) -> bool:
+        """Exited by itself with code 0 (`depends_on = { migrate = "completed" }`)."""
+        return self.state == State.EXITED and self.info.last_exit == 0
 
     @property
     def instance_id(self) -> str:
@@ -86,6 +105,8 @@ class Instance:
         facts = {"from": old, "to": new, "program": self.config.name, "row": row, **data}
         self.rt.publish(Event("state", self.name, facts))
         self.rt.changed()
+        if self.on_state is not None:
+            self.on_state(self)
 
     # --- user actions -----------------------------------------------------------------------
 
@@ -97,7 +118,22 @@ class Instance:
             if self.state in (State.STARTING, State.RUNNING):
                 return
             self._cancel_timer()
-            self._spawn()  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
+            unmet = self.gate() if self.gate is not None else None
+            self._set_waiting(unmet)
+            if unmet is None:
+                self._spawn()  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
+
+    def _set_waiting(self, unmet: str | None) -> None:
+        """Note the dependency a start waits for (shown in `list`); the registry starts the
+        instance again once it is met."""
+        if unmet == self.waiting:
+            return
+        self.waiting = unmet
+        self.info.next_try = None
+        if unmet is not None:
+            log.info("%s: waiting for %s", self.name, unmet)
+        if self.on_waiting is not None:
+            self.on_waiting(self)
 
     async def stop(self, why: str = "stop requested", then: str = exitinfo.STOPPED) -> None:
         """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); cancel retries.
@@ -105,6 +141,7 @@ class Instance:
         async with self._lock:
             self._stop_why = (why, then)
             self.desired = False
+            self._set_waiting(None)
             self.info.failures = 0
             self._cancel_timer()
             if self.state == State.BACKOFF:
@@ -350,6 +387,7 @@ class Instance:
             "last_exit_reason": info.exit_reason,
             "last_exit_cause": info.exit_cause,
             "desired": self.desired,
+            "waiting": f"waiting for {self.waiting}" if self.waiting else None,
             "overrides": [],
             **self.output.log_status(),
         }

@@ -22,7 +22,7 @@ from typing import Any
 
 import procsup
 from procsup.config.load import Config, ConfigError, deprecations, load_config
-from procsup.engine import fdlimit
+from procsup.engine import deps, fdlimit
 from procsup.engine.cgroups import Tracking
 from procsup.engine.cgtree import open_tracking
 from procsup.engine.events import Broadcaster, Event
@@ -182,9 +182,10 @@ class Master:
         grace; if the whole is not done well after that, a bug holds it up, and every instance's
         tree is killed rather than leaving the master hanging with children behind."""
         longest = max((p.config.stop_timeout for p in self.registry.programs.values()), default=0)
+        waves = max(1, len(deps.stop_waves(self.registry.programs)))  # they stop in turn
         try:
             await asyncio.wait_for(
-                self.registry.stop_everything(), longest + KILL_GRACE + SHUTDOWN_SLACK
+                self.registry.stop_everything(), (longest + KILL_GRACE) * waves + SHUTDOWN_SLACK
             )
         except TimeoutError:
             log.error("shutdown overran its deadline; killing every remaining process tree")

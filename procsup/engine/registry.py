@@ -13,6 +13,7 @@ from procsup.config.dump import program_to_dict
 from procsup.config.load import Config, ConfigError, ProgramConfig, program_from_dict
 from procsup.core.schema import InstanceRow
 from procsup.core.states import RUNNING_STATES, State
+from procsup.engine import deps
 from procsup.engine.desired import (
     Override,
     RunTimeChanges,
@@ -39,6 +40,7 @@ class Registry:
             dict(saved.desired), dict(saved.desired_at), dict(saved.program_at)
         )
         self.programs: dict[str, Program] = {}
+        self._waiters: set[Instance] = set()  # instances whose start waits for depends_on
         rt.describe = self.row  # state events carry the whole row, overrides included
         for name, cfg in config.programs.items():
             self._add(cfg, saved.numprocs.get(name))
@@ -55,7 +57,38 @@ class Registry:
         self.programs[cfg.name] = prog
         for inst in prog:
             inst.desired = self.changes.desired.get(inst.name, cfg.autostart)
+            self._wire(inst)
         return prog
+
+    # --- depends_on -------------------------------------------------------------------------
+
+    def _wire(self, inst: Instance) -> None:
+        """Hold the instance's starts back until its program's depends_on is met."""
+        inst.gate = lambda: deps.unmet(inst.config, self.programs)
+        inst.on_state = self._moved
+        inst.on_waiting = self._waiting_changed
+
+    def _moved(self, inst: Instance) -> None:
+        """An instance changed state: start again the instances waiting on its program (each
+        checks its whole depends_on again and waits on, for the next condition, if unmet)."""
+        name = inst.config.name
+        for other in list(self._waiters):
+            if other.desired and name in other.config.depends_on:
+                self.rt.background(other.start())
+
+    def _waiting_changed(self, inst: Instance) -> None:
+        if inst.waiting is None:
+            self._waiters.discard(inst)
+        else:
+            self._waiters.add(inst)
+        prog = self.programs.get(inst.config.name)
+        if prog is not None:
+            self._publish_program(prog.name, "waiting", instances=self._rows(prog))
+
+    async def _stop_in_order(self, insts: list[Instance]) -> None:
+        """Stop dependents first, then what they depend on (each wave in parallel)."""
+        for wave in deps.in_stop_order(insts, self.programs):
+            await asyncio.gather(*(inst.stop() for inst in wave))
 
     # --- lookups ----------------------------------------------------------------------------
 
@@ -95,7 +128,7 @@ class Registry:
 
     async def stop(self, insts: list[Instance]) -> None:
         self._user_wants(insts, False)
-        await asyncio.gather(*(inst.stop() for inst in insts))
+        await self._stop_in_order(insts)
 
     async def restart(
         self, insts: list[Instance], rolling: bool = False, by_user: bool = True
@@ -119,7 +152,8 @@ class Registry:
         await asyncio.gather(*(i.start() for i in self.instances() if i.desired))
 
     async def stop_everything(self) -> None:
-        await asyncio.gather(*(prog.stop_all() for prog in self.programs.values()))
+        """Shutdown: in reverse dependency order."""
+        await self._stop_in_order(self.instances())
 
     async def scale(self, name: str, n: int) -> Program:
         """The user's `scale`: remembered (with when) until the file or a reset says otherwise."""
@@ -141,6 +175,7 @@ class Registry:
             self.changes.forget_instance(inst.name)
         for inst in added:
             inst.desired = True
+            self._wire(inst)
         await asyncio.gather(*(inst.start() for inst in added))
         self._publish_program(name, "scaled", numprocs=n, instances=self._rows(prog))
         return prog

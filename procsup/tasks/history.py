@@ -33,7 +33,7 @@ BUSY_TIMEOUT_MS = 2000
 class RunRecord:
     task: str
     run_id: str  # unique
-    trigger: str  # "schedule" | "manual" | "catch-up"
+    trigger: str  # "schedule" | "manual" | "catch-up" | "after TASK RUN_ID" (a chain)
     status: str  # one of STATUSES
     scheduled: float | None = None  # epoch: nominal fire time (None for manual runs)
     started: float | None = None

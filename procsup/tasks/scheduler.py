@@ -20,8 +20,9 @@ from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
 from procsup.tasks.history import History, RunRecord, open_history
+from procsup.tasks.paused import load_paused, save_paused
 from procsup.tasks.schedule import Fire, Schedule, Skipped
-from procsup.tasks.task import Task, TaskServices, host_name
+from procsup.tasks.task import FAILED_STATUSES, Task, TaskServices, host_name
 from procsup.tasks.taskrun import TaskRun
 from procsup.tasks.timers import WallTimers
 
@@ -58,12 +59,21 @@ class Scheduler:
         self._redis: RedisLocks | None = None
         self._seq = itertools.count(1)
         self.services = TaskServices(
-            rt, self.history, self.host, Path(rt.state_dir), self._redis_locks, self._run_id
+            rt,
+            self.history,
+            self.host,
+            Path(rt.state_dir),
+            self._redis_locks,
+            self._run_id,
+            self._run_ended,
         )
+        #: tasks paused with `procsup pause`, kept in state_dir across master restarts
+        self.paused = load_paused(Path(rt.state_dir))
         self.tasks: dict[str, Task] = {}
         self._restarts: dict[str, Schedule] = {}
         #: fires waiting out their jitter or a lock: cancelled at shutdown, not waited for
         self._firing: set[asyncio.Task[object]] = set()
+        self._closing = False
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -97,6 +107,7 @@ class Scheduler:
 
     async def close(self) -> None:
         """Stop firing; stop runs in progress (their tree, stop_timeout) and record them."""
+        self._closing = True
         self._timers.close()
         for pending in list(self._firing):
             pending.cancel()
@@ -129,6 +140,7 @@ class Scheduler:
 
     def _add(self, cfg: TaskConfig, anchor: float) -> Task:
         task = Task(cfg, self.services, anchor)
+        task.paused = cfg.name in self.paused
         self.tasks[cfg.name] = task
         self._arm(task, anchor)
         return task
@@ -216,6 +228,31 @@ class Scheduler:
         stopped = await asyncio.gather(*(t.stop_runs(STOPPED_BY_USER) for t in tasks))
         return [rec for records in stopped for rec in records]
 
+    def set_paused(self, names: list[str], paused: bool) -> list[str]:
+        """`procsup pause` / `resume`: skip (or run again) the named tasks' scheduled and
+        chained fires; a manual `run` still runs. Returns the names whose state changed."""
+        tasks = [self.task(n) for n in names]  # every name checked before anything changes
+        changed = [t.name for t in tasks if t.paused != paused]
+        for task in tasks:
+            task.paused = paused
+            task.rescheduled(task.next)  # publishes the new row
+        self.paused = (self.paused | set(changed)) if paused else (self.paused - set(changed))
+        save_paused(Path(self.rt.state_dir), self.paused)
+        for name in changed:
+            log.info("task %s: %s", name, "paused" if paused else "resumed")
+        return changed
+
+    def _run_ended(self, rec: RunRecord) -> None:
+        """Start the tasks chained `after` this one whose condition the run's end meets."""
+        if self._closing:
+            return  # shutting down: nothing new starts
+        for task in list(self.tasks.values()):
+            if chain_meets(task.config.after.get(rec.task), rec.status):
+                log.info(
+                    "task %s: after %s run %s (%s)", task.name, rec.task, rec.run_id, rec.status
+                )
+                self._launch(task.launch(f"after {rec.task} {rec.run_id}", None))
+
     def rows(self) -> list[TaskRow]:
         return [task.snapshot() for task in self.tasks.values()]
 
@@ -283,6 +320,13 @@ class Scheduler:
         log.info("program %s: planned restart (restart_schedule)", name)
         self.rt.publish(Event("program", name, {"event": "planned-restart"}))
         self.rt.background(self._restart_program(name))
+
+
+def chain_meets(condition: str | None, status: str) -> bool:
+    """Whether a run that ended with `status` starts a task chained `after` it with `condition`
+    (ok: it succeeded; failed: it failed, timed out or lost its lock; done: either)."""
+    ok, failed = status == "ok", status in FAILED_STATUSES
+    return (condition in ("ok", "done") and ok) or (condition in ("failed", "done") and failed)
 
 
 def _redis_changed(old: dict[str, Task], new: Config) -> bool:

@@ -50,6 +50,8 @@ class TaskServices:
     state_dir: Path
     redis: Callable[[], RedisLocks]  # the shared Redis client, created on first use
     next_run_id: Callable[[], str]
+    #: told of every run that ended (the scheduler starts the tasks chained `after` it)
+    run_ended: Callable[[RunRecord], None] = lambda rec: None
 
 
 class Task:
@@ -60,6 +62,7 @@ class Task:
         self.output = _output(config)
         self.runs: dict[str, TaskRun] = {}
         self.retired = False  # removed by a reload: a fire still in its jitter does not run
+        self.paused = False  # `procsup pause`: every trigger but a manual run is skipped
         self.next: Fire | None = None
         self.last: RunRecord | None = services.history.last(config.name)
 
@@ -83,9 +86,10 @@ class Task:
     # --- triggering -------------------------------------------------------------------------
 
     async def fire(self, fire: Fire) -> None:
-        """A scheduled fire: skipped while disabled, else run after the jitter."""
-        if not self.config.enabled:
-            self._skip(self._record("schedule", fire.at), "disabled")
+        """A scheduled fire: skipped while disabled or paused, else run after the jitter."""
+        if not self.config.enabled or self.paused:
+            reason = "disabled" if not self.config.enabled else "paused"
+            self._skip(self._record("schedule", fire.at), reason)
             return
         if self.config.jitter > 0:
             await asyncio.sleep(random.uniform(0, self.config.jitter))
@@ -102,6 +106,12 @@ class Task:
         rec.reason = note
         if cfg.overlap == "skip" and self.runs:
             return self._skip(rec, "overlap")
+        if self.paused and trigger != "manual":
+            return self._skip(rec, "paused")
+        if cfg.before:
+            failure = await self._before(cfg.before, rec)
+            if failure:
+                return self._skip(rec, f"before hook failed: {failure}")
         if cfg.overlap == "replace" and self.runs:
             await asyncio.gather(*(run.stop("replaced") for run in list(self.runs.values())))
         hold = Hold() if cfg.overlap == "allow" else await self._take_lock(rec)
@@ -188,6 +198,44 @@ class Task:
         log.log(logging.INFO if rec.status == "ok" else logging.WARNING, "%s", text)
         self.output.mark(text)
         self._run_hook(rec)
+        self.sv.run_ended(rec)
+
+    async def _before(self, argv: tuple[str, ...], rec: RunRecord) -> str | None:
+        """Run the `before` hook to its end (HOOK_TIMEOUT at most); why it failed, or None."""
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[int] = loop.create_future()
+        proc = self._spawn_hook(argv, _about(rec))
+        if proc is None:
+            return f"{argv[0]} could not be started"
+
+        def ended(code: int) -> None:
+            if not exited.done():
+                exited.set_result(code)
+
+        proc.watch(ended)
+        try:
+            code = await asyncio.wait_for(asyncio.shield(exited), HOOK_TIMEOUT)
+        except TimeoutError:
+            send_signal((), signal.SIGKILL, pgid=proc.pid)
+            return f"{argv[0]} still running after {HOOK_TIMEOUT:g}s"
+        return None if code == 0 else f"{argv[0]} exited with {code}"
+
+    def _spawn_hook(self, argv: tuple[str, ...], about: dict[str, str]) -> ChildProc | None:
+        """A hook's process, its output into the task's log; None (noted) when it cannot start."""
+        rt = self.sv.rt
+        try:  # a hook is not a leader and gets no cgroup leaf of its own
+            proc = ChildProc.spawn(
+                rt, task_spec(rt, self.config, argv, about), self.output, leader=False
+            )
+        except OSError as exc:
+            self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
+            return None
+        try:
+            proc.attach()
+        except OSError as exc:  # no descriptor for the log: the hook still runs, unheard
+            log.error("task %s: hook %s: cannot open the log files: %s", self.name, argv[0], exc)
+            proc.close_pipes()
+        return proc
 
     def _run_hook(self, rec: RunRecord) -> None:
         """on_success / on_failure: a command told about the run through its environment."""
@@ -197,24 +245,10 @@ class Task:
             argv = cfg.on_failure
         if not argv:
             return
-        about = {
-            "PROCSUP_RUN_ID": rec.run_id,
-            "PROCSUP_STATUS": rec.status,
-            "PROCSUP_EXIT_CODE": "" if rec.exit_code is None else str(rec.exit_code),
-            "PROCSUP_REASON": rec.reason or "",
-        }
-        rt = self.sv.rt
-        try:  # a hook is not a leader and gets no cgroup leaf of its own
-            proc = ChildProc.spawn(rt, task_spec(rt, cfg, argv, about), self.output, leader=False)
-        except OSError as exc:
-            self.output.note(f"hook failed to start: {exc.strerror or exc}: {argv[0]}")
+        proc = self._spawn_hook(argv, _about(rec))
+        if proc is None:
             return
-        try:
-            proc.attach()
-        except OSError as exc:  # no descriptor for the log: the hook still runs, unheard
-            log.error("task %s: hook %s: cannot open the log files: %s", self.name, argv[0], exc)
-            proc.close_pipes()
-        kill = rt.clock.call_later(
+        kill = self.sv.rt.clock.call_later(
             HOOK_TIMEOUT, lambda: send_signal((), signal.SIGKILL, pgid=proc.pid)
         )
 
@@ -258,6 +292,8 @@ class Task:
             "schedule": cfg.schedule,
             "timezone": self.schedule.zone_name,
             "enabled": cfg.enabled,
+            "paused": self.paused,
+            "after": dict(cfg.after),
             "overlap": cfg.overlap,
             "lock": cfg.lock,
             "next_run": nxt.at if nxt else None,
@@ -273,6 +309,16 @@ class Task:
             ],
             "last": self.last.to_json() if self.last else None,
         }
+
+
+def _about(rec: RunRecord) -> dict[str, str]:
+    """What a hook is told about the run, through its environment."""
+    return {
+        "PROCSUP_RUN_ID": rec.run_id,
+        "PROCSUP_STATUS": rec.status,
+        "PROCSUP_EXIT_CODE": "" if rec.exit_code is None else str(rec.exit_code),
+        "PROCSUP_REASON": rec.reason or "",
+    }
 
 
 def _output(config: TaskConfig) -> Output:

@@ -107,6 +107,8 @@ def last_exit_text(row: InstanceRow, now: float) -> Text:
 def changes_text(row: InstanceRow, clock: Clock) -> Text:
     """How the user's run-time changes make this instance differ from the config file (the
     row's `overrides`): `stopped 18:01`, `scaled to 4 (file 2)`, `added 18:01 (ad-hoc)`."""
+    if row.get("waiting"):  # a start held back by depends_on says more than any override
+        return Text(str(row["waiting"]), style="yellow")
     parts = []
     for ov in row.get("overrides") or []:
         at = ov.get("at")
@@ -125,7 +127,7 @@ def instance_cells(row: InstanceRow, now: float, clock: Clock) -> tuple[str | Te
     cpu, rss, pid = row.get("cpu"), row.get("rss"), row.get("pid")
     return (
         row["name"],
-        state_text(row["state"]),
+        Text("WAITING", style="yellow") if row.get("waiting") else state_text(row["state"]),
         DASH if pid is None else _right(str(pid)),
         uptime_text(row, now),
         _right(str(row.get("restarts", 0))),
@@ -139,6 +141,8 @@ def instance_cells(row: InstanceRow, now: float, clock: Clock) -> tuple[str | Te
 def next_run_text(task: TaskRow, now: float) -> Text:
     if not task.get("enabled", True):
         return Text("disabled", style="dim")
+    if task.get("paused"):
+        return Text("paused", style="yellow")
     when, local = task.get("next_run"), task.get("next_run_local")
     if when is None:
         return DASH
@@ -174,12 +178,19 @@ def running_text(task: TaskRow) -> Text:
     return Text("yes" if pid is None else f"yes, pid {pid}", style="bold yellow")
 
 
+def schedule_text(task: TaskRow) -> str:
+    """The schedule, and the tasks whose runs start this one (`after import ok`)."""
+    after = "; ".join(f"after {name} {cond}" for name, cond in (task.get("after") or {}).items())
+    schedule = str(task.get("schedule") or "-")
+    return f"{schedule}; {after}" if after else schedule
+
+
 def task_cells(task: TaskRow, now: float) -> tuple[str | Text, ...]:
     last = task["last"]
     duration = last["duration"] if last else None
     return (
         task["name"],
-        str(task.get("schedule") or "-"),
+        schedule_text(task),
         str(task.get("timezone") or "local"),
         next_run_text(task, now),
         Text(ago(last["started"] or last["ended"], now) if last else "-"),

@@ -32,4 +32,6 @@ COMMANDS: dict[str, Handler] = {
     "tasks": tasks.tasks,
     "run": tasks.run,
     "history": tasks.history,
+    "pause": tasks.pause,
+    "resume": tasks.resume,
 }

@@ -1,5 +1,5 @@
-"""Control commands for cron tasks: `tasks`, `run` and `history` (see base.py for the
-conventions)."""
+"""Control commands for cron tasks: `tasks`, `run`, `pause`, `resume` and `history` (see
+base.py for the conventions)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,27 @@ async def run(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
         record = await conn.next_or_leave(asyncio.shield(started.done))
         return {"run": record.to_json()}
     return {"run": started.record.to_json()}
+
+
+async def pause(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
+    """Stop the named tasks' schedules (and chains) until `resume`, kept across restarts; their
+    fires are recorded as skipped, `paused`. A manual `run` still runs."""
+    return {"changed": _set_paused(view, args, True)}
+
+
+async def resume(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
+    """Let the named paused tasks fire again from their next scheduled time."""
+    return {"changed": _set_paused(view, args, False)}
+
+
+def _set_paused(view: MasterView, args: dict[str, Any], paused: bool) -> list[str]:
+    names = arg(args, "tasks", list, None)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ProtocolError(protocol.INVALID, "args.tasks must be a list of task names")
+    try:
+        return view.pause_tasks(names, paused)
+    except UnknownTask as exc:
+        raise ProtocolError(protocol.NOT_FOUND, str(exc)) from None
 
 
 async def history(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:

@@ -37,6 +37,7 @@ class MasterConfig:
     max_connections: int = 256  # control connections served at once; more get `busy`
     idle_timeout: float = 10.0  # a control connection with no request this long is closed
     tracking: str = "auto"  # auto | cgroup | process: how a spawn's processes are tracked
+    metrics_listen: str | None = None  # "HOST:PORT" serving Prometheus /metrics; None = off
 
 
 @dataclass(frozen=True)

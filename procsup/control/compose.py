@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from procsup.config.load import Config, ConfigError, load_config
 from procsup.control.facade import MasterFacade
@@ -17,6 +18,9 @@ from procsup.engine.master import AlreadyRunning, Master
 from procsup.engine.parts import PlannedRestart
 from procsup.engine.runtime import Runtime
 from procsup.tasks.scheduler import Scheduler
+
+if TYPE_CHECKING:
+    from procsup.control.metrics import MetricsServer
 
 log = logging.getLogger("procsup")
 
@@ -31,9 +35,42 @@ class ControlParts:
         self.scheduler = Scheduler(rt, config, restart)
         return self.scheduler
 
-    def frontend(self, master: Master) -> Server:
+    def frontend(self, master: Master) -> Server | WithMetrics:
         assert self.scheduler is not None, "the master builds its tasks before its server"
-        return Server(MasterFacade(master, self.scheduler))
+        server = Server(MasterFacade(master, self.scheduler))
+        listen = master.config.master.metrics_listen
+        if listen is None:
+            return server
+        from procsup.control.metrics import MetricsServer  # prometheus-client: only when asked
+
+        return WithMetrics(server, MetricsServer(listen, master, self.scheduler))
+
+
+class WithMetrics:
+    """engine.parts.Frontend: the control server, with the metrics endpoint started and closed
+    beside it (the endpoint has no socket file of its own to look after)."""
+
+    def __init__(self, server: Server, metrics: MetricsServer) -> None:
+        self.server = server
+        self.metrics = metrics
+
+    @property
+    def path(self) -> Path:
+        return self.server.path
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self.metrics.start()
+
+    def ensure_socket(self) -> None:
+        self.server.ensure_socket()
+
+    async def close_listener(self) -> None:
+        await self.server.close_listener()
+
+    async def close(self) -> None:
+        await self.metrics.close()
+        await self.server.close()
 
 
 def build_master(config: Config) -> Master:

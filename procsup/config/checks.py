@@ -415,6 +415,8 @@ def program_checks(base_dir: Path) -> dict[str, Check]:
         "max_memory": positive_size,
         "restart_schedule": check_cron,
         "log_timestamps": check_bool,
+        "singleton": check_bool,
+        "lock_ttl": positive_duration,
     }
 
 

@@ -72,6 +72,9 @@ class ProgramConfig:
     #: `environment` at load time (the table's own values win) and kept in env_file_values
     env_file: tuple[str, ...] = ()
     env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
+    #: one instance set across every master on redis_url, under a Redis lease (tasks/singleton.py)
+    singleton: bool = False
+    lock_ttl: float = 15.0  # the singleton's lease
 
 
 @dataclass(frozen=True)
@@ -381,6 +384,12 @@ def _collect_entries(
                 )
             except ConfigError as exc:
                 issues.items.extend(exc.issues)
+                continue
+            if programs[name].singleton and not master.redis_url:
+                message = (
+                    'singleton = true needs redis_url in [procsup], like "redis://127.0.0.1:6379/0"'
+                )
+                file_issues.add(f"programs.{name}.singleton", True, message)
         for name, raw in _entries(data, "tasks", file_issues, seen):
             try:
                 tasks[name] = task_from_dict(

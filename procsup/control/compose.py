@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from procsup.config.load import Config, ConfigError, load_config
 from procsup.control.facade import MasterFacade
@@ -18,9 +19,7 @@ from procsup.engine.master import AlreadyRunning, Master
 from procsup.engine.parts import PlannedRestart
 from procsup.engine.runtime import Runtime
 from procsup.tasks.scheduler import Scheduler
-
-if TYPE_CHECKING:
-    from procsup.control.metrics import MetricsServer
+from procsup.tasks.singleton import Singletons
 
 log = logging.getLogger("procsup")
 
@@ -35,24 +34,41 @@ class ControlParts:
         self.scheduler = Scheduler(rt, config, restart)
         return self.scheduler
 
-    def frontend(self, master: Master) -> Server | WithMetrics:
+    def frontend(self, master: Master) -> WithParts:
         assert self.scheduler is not None, "the master builds its tasks before its server"
         server = Server(MasterFacade(master, self.scheduler))
+        extras: list[Part] = []
+        if master.config.master.redis_url:  # singleton programs may come with any reload
+            extras.append(Singletons(master, master_name(master.config)))
         listen = master.config.master.metrics_listen
-        if listen is None:
-            return server
-        from procsup.control.metrics import MetricsServer  # prometheus-client: only when asked
+        if listen is not None:
+            from procsup.control.metrics import MetricsServer  # prometheus-client: when asked
 
-        return WithMetrics(server, MetricsServer(listen, master, self.scheduler))
+            extras.append(MetricsServer(listen, master, self.scheduler))
+        return WithParts(server, extras)
 
 
-class WithMetrics:
-    """engine.parts.Frontend: the control server, with the metrics endpoint started and closed
-    beside it (the endpoint has no socket file of its own to look after)."""
+def master_name(config: Config) -> str:
+    """How other masters name this one: `node_name` if set, else host:state_dir (several
+    masters on one machine are different holders)."""
+    node = getattr(config.master, "node_name", None)
+    return str(node) if node else f"{socket.gethostname()}:{config.master.state_dir}"
 
-    def __init__(self, server: Server, metrics: MetricsServer) -> None:
+
+class Part(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class WithParts:
+    """engine.parts.Frontend: the control server, with the parts that live exactly as long
+    (the singleton leases, the metrics endpoint) started after it and closed before it, once
+    every program has stopped."""
+
+    def __init__(self, server: Server, extras: list[Part]) -> None:
         self.server = server
-        self.metrics = metrics
+        self.extras = extras
 
     @property
     def path(self) -> Path:
@@ -60,7 +76,8 @@ class WithMetrics:
 
     async def start(self) -> None:
         await self.server.start()
-        await self.metrics.start()
+        for part in self.extras:
+            await part.start()
 
     def ensure_socket(self) -> None:
         self.server.ensure_socket()
@@ -69,7 +86,8 @@ class WithMetrics:
         await self.server.close_listener()
 
     async def close(self) -> None:
-        await self.metrics.close()
+        for part in reversed(self.extras):
+            await part.close()
         await self.server.close()
 
 

@@ -1,0 +1,275 @@
+"""Singleton programs: one instance set across every master on the same Redis, under a lease.
+
+Each `singleton = true` program has a lease `procsup:lock:singleton:NAME` (tasks/redislock.py:
+the same SET NX PX, fencing token, compare-and-renew and compare-and-delete as redis-locked
+tasks). The master that holds it runs the program; every other master stands by, shows who holds
+it, and tries again every `poll` seconds, so it takes over soon after the lease is gone.
+
+The program's processes run below the keeper (keeper.py) with the lease's deadline, renewed every
+ttl/3: if this master is killed, frozen or cut off from Redis, the keeper stops them before the
+lease can expire, so two hosts never run the program at once. A holder whose instances are all
+stopped by a user (`procsup stop`) releases the lease, and another master takes the program over.
+
+The engine knows none of this: each program gets a gate (engine.seams.SpawnGate) in
+`Runtime.gates`, which an instance asks before it spawns and which wraps its command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from procsup.config.load import ProgramConfig
+from procsup.core.states import STOPPED_STATES
+from procsup.engine.process import SpawnSpec
+from procsup.tasks.taskrun import KEEPER, LEASE_MARGIN
+
+if TYPE_CHECKING:
+    from procsup.engine.instance import Instance
+    from procsup.engine.master import Master
+    from procsup.tasks.redislock import Lease, RedisLocks
+
+log = logging.getLogger("procsup")
+
+PREFIX = "singleton:"
+LABEL_PREFIX = "procsup:holder:singleton:"
+MAX_POLL = 0.5  # a standby master asks for the lease at least this often
+
+
+class Gate:
+    """One singleton program's lease as seen by this master (engine.seams.SpawnGate)."""
+
+    def __init__(self, program: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.program = program
+        self.loop = loop
+        self.lease: Lease | None = None
+        self.holder: str | None = "?"  # another master's name, "" for nobody, "?" not yet known
+        self._links: set[socket.socket] = set()
+
+    def kill_by(self) -> float:
+        """The monotonic instant the program must be dead by: a margin before the lease ends."""
+        assert self.lease is not None
+        return self.lease.expires - max(0.05, self.lease.ttl * LEASE_MARGIN)
+
+    def may_run(self) -> bool:
+        return self.lease is not None and time.monotonic() < self.kill_by()
+
+    def standby(self) -> str | None:
+        return None if self.lease is not None else self.holder
+
+    def wrap(self, spec: SpawnSpec, stop_signal: int, stop_timeout: float) -> SpawnSpec:
+        """The command below a keeper holding the lease's deadline; the fencing token in env."""
+        assert self.lease is not None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setblocking(False)
+        self._links.add(ours)
+        self.loop.add_reader(ours.fileno(), self._on_link, ours)
+        self.loop.call_soon(theirs.close)  # the spawn is synchronous: the child has it by then
+        grace = min(stop_timeout, self.lease.ttl / 3)
+        argv = [sys.executable, "-I", "-S", KEEPER, str(theirs.fileno()), str(stop_signal)]
+        argv += [repr(grace), repr(self.kill_by()), "--", *spec.argv]
+        env = {**spec.env, "PROCSUP_FENCING_TOKEN": str(self.lease.fence)}
+        fds = (*spec.pass_fds, theirs.fileno())
+        return SpawnSpec(argv, env, spec.cwd, spec.user, spec.merge_stderr, fds, spec.cgroup)
+
+    def tell_keepers(self) -> None:
+        """Move every keeper's deadline to the renewed lease's."""
+        line = f"D {self.kill_by()!r}\n".encode()
+        for link in list(self._links):
+            with contextlib.suppress(OSError):
+                link.send(line)
+
+    def _on_link(self, link: socket.socket) -> None:
+        try:
+            data = link.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the keeper is gone with its run
+            self.loop.remove_reader(link.fileno())
+            self._links.discard(link)
+            link.close()
+
+    def close(self) -> None:
+        for link in list(self._links):
+            self.loop.remove_reader(link.fileno())
+            link.close()
+        self._links.clear()
+
+
+class Singletons:
+    """Keeps the lease of every singleton program of the master: a part started and closed
+    beside the control server (control/compose.py)."""
+
+    def __init__(self, master: Master, name: str) -> None:
+        self.master = master
+        self.name = name  # how other masters see this one: `STANDBY (held by NAME)`
+        self._locks: RedisLocks | None = None
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._sync: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._follow_config()
+        self._sync = asyncio.get_running_loop().create_task(self._watch_config())
+
+    async def _watch_config(self) -> None:
+        """Programs may come and go with a reload: a gate for each singleton there is."""
+        while True:
+            await asyncio.sleep(MAX_POLL)
+            self._follow_config()
+
+    def _follow_config(self) -> None:
+        rt = self.master.rt
+        wanted = {
+            n: p.config for n, p in self.master.registry.programs.items() if p.config.singleton
+        }
+        for name in [n for n in self._jobs if n not in wanted]:
+            self._jobs.pop(name).cancel()
+            gate = rt.gates.pop(name, None)
+            if isinstance(gate, Gate):
+                gate.close()
+        for name, cfg in wanted.items():
+            if name not in self._jobs:
+                gate = Gate(name, rt.loop)
+                rt.gates[name] = gate
+                self._jobs[name] = rt.loop.create_task(self._keep(gate, cfg))
+
+    def _redis(self) -> RedisLocks:
+        if self._locks is None:
+            from procsup.tasks.redislock import RedisLocks
+
+            url = self.master.config.master.redis_url
+            assert url is not None, "config validation: singleton needs redis_url"
+            self._locks = RedisLocks(url)
+        return self._locks
+
+    def _instances(self, program: str) -> list[Instance]:
+        prog = self.master.registry.programs.get(program)
+        return list(prog.instances.values()) if prog is not None else []
+
+    def _wanted(self, program: str) -> bool:
+        return any(inst.desired for inst in self._instances(program))
+
+    async def _keep(self, gate: Gate, cfg: ProgramConfig) -> None:
+        """Stand by until the lease can be had and the program is wanted; hold it while so."""
+        from procsup.tasks.redislock import LockUnavailable
+
+        poll = min(cfg.lock_ttl / 4, MAX_POLL)
+        while True:
+            try:
+                if self._wanted(gate.program) and await self._acquire(gate, cfg):
+                    await self._hold(gate, cfg)
+                else:
+                    gate.holder = await self._holder(gate.program)
+            except LockUnavailable as exc:
+                gate.holder = "?"
+                log.warning("singleton %s: %s", gate.program, exc)
+            await asyncio.sleep(poll)
+
+    async def _acquire(self, gate: Gate, cfg: ProgramConfig) -> bool:
+        locks = self._redis()
+        lease = await locks.acquire(PREFIX + gate.program, cfg.lock_ttl)
+        if lease is None:
+            return False
+        gate.lease = lease
+        await self._label(gate)
+        log.info("singleton %s: lease taken (fencing token %d)", gate.program, lease.fence)
+        for inst in self._instances(gate.program):
+            if inst.desired and inst.state in STOPPED_STATES:
+                await inst.start()
+        return True
+
+    async def _label(self, gate: Gate) -> None:
+        """Who holds it, for the standby masters' `list` (expires with the lease)."""
+        assert gate.lease is not None
+        locks = self._redis()
+        key = LABEL_PREFIX + gate.program
+        ms = max(1, int(gate.lease.ttl * 1000))
+        await locks._call(f"set {key}", locks._client.set(key, self.name, px=ms))
+
+    async def _holder(self, program: str) -> str:
+        locks = self._redis()
+        if await locks.holder(PREFIX + program) is None:
+            return ""
+        key = LABEL_PREFIX + program
+        label = await locks._call(f"get {key}", locks._client.get(key))
+        return str(label) if label else "?"
+
+    async def _hold(self, gate: Gate, cfg: ProgramConfig) -> None:
+        """Renew every ttl/3 while the program is wanted; stand down when the lease is lost or
+        could not be renewed in time; release it when nobody here wants the program."""
+        from procsup.tasks.redislock import LockUnavailable
+
+        lease, locks = gate.lease, self._redis()
+        assert lease is not None
+        interval = lease.ttl / 3
+        try:
+            while self._wanted(gate.program):
+                give_up = gate.kill_by() - min(cfg.stop_timeout, lease.ttl / 3) - 0.05
+                await asyncio.sleep(max(0.0, min(interval, give_up - time.monotonic())))
+                if not self._wanted(gate.program):
+                    break
+                if time.monotonic() >= give_up:
+                    return await self._stand_down(gate, "could not renew the lease in time")
+                try:
+                    if not await locks.renew(lease):
+                        return await self._stand_down(gate, "the lease expired or was taken")
+                except LockUnavailable as exc:
+                    log.warning("singleton %s: renewing: %s", gate.program, exc)
+                    continue
+                gate.tell_keepers()
+                with contextlib.suppress(LockUnavailable):
+                    await self._label(gate)
+            await self._hand_over(gate)
+        except asyncio.CancelledError:
+            gate.lease = None
+            raise
+
+    async def _stand_down(self, gate: Gate, why: str) -> None:
+        """The lease is gone: stop the program here, still wanted, to run again once held."""
+        log.error("singleton %s: %s; stopping it here", gate.program, why)
+        gate.lease = None
+        for inst in self._instances(gate.program):
+            wanted = inst.desired
+            await inst.stop(f"singleton lease lost: {why}")
+            inst.desired = wanted
+
+    async def _hand_over(self, gate: Gate) -> None:
+        """Nobody here wants it any more: free the lease so another master takes over."""
+        from procsup.tasks.redislock import LockUnavailable
+
+        lease, gate.lease = gate.lease, None
+        for inst in self._instances(gate.program):  # stopped by the user: wait for the ends
+            if inst.state not in STOPPED_STATES:
+                await inst.stop("singleton handed over")
+        if lease is not None:
+            with contextlib.suppress(LockUnavailable):
+                await self._redis().release(lease)
+            log.info("singleton %s: stopped here, lease released for another host", gate.program)
+
+    async def close(self) -> None:
+        """At shutdown, after every program stopped: release what is held."""
+        from procsup.tasks.redislock import LockUnavailable
+
+        gates = [g for n in self._jobs if isinstance(g := self.master.rt.gates.get(n), Gate)]
+        leases = [g.lease for g in gates if g.lease is not None]
+        jobs = [*self._jobs.values(), *([self._sync] if self._sync else [])]
+        for job in jobs:
+            job.cancel()
+        for job in jobs:
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+        for gate in gates:
+            gate.lease = None
+            gate.close()
+        if self._locks is not None:
+            for lease in leases:  # the next master need not wait for it to expire
+                with contextlib.suppress(LockUnavailable):
+                    await self._locks.release(lease)
+            await self._locks.close()

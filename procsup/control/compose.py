@@ -36,10 +36,12 @@ class ControlParts:
 
     def frontend(self, master: Master) -> WithParts:
         assert self.scheduler is not None, "the master builds its tasks before its server"
-        server = Server(MasterFacade(master, self.scheduler))
         extras: list[Part] = []
+        singletons = None
         if master.config.master.redis_url:  # singleton programs may come with any reload
-            extras.append(Singletons(master, master_name(master.config)))
+            singletons = Singletons(master, master_name(master.config))
+            extras.append(singletons)
+        server = Server(MasterFacade(master, self.scheduler, singletons))
         listen = master.config.master.metrics_listen
         if listen is not None:
             from procsup.control.metrics import MetricsServer  # prometheus-client: when asked

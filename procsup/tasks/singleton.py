@@ -38,6 +38,7 @@ log = logging.getLogger("procsup")
 
 PREFIX = "singleton:"
 LABEL_PREFIX = "procsup:holder:singleton:"
+PARKED_PREFIX = "procsup:parked:singleton:"  # `stop --everywhere`: no master takes it over
 MAX_POLL = 0.5  # a standby master asks for the lease at least this often
 
 
@@ -50,6 +51,7 @@ class Gate:
         self.lease: Lease | None = None
         self.holder: str | None = "?"  # another master's name, "" for nobody, "?" not yet known
         self._links: set[socket.socket] = set()
+        self.nudge = asyncio.Event()  # one of its instances changed state (a stop, an exit)
 
     def kill_by(self) -> float:
         """The monotonic instant the program must be dead by: a margin before the lease ends."""
@@ -116,13 +118,26 @@ class Singletons:
 
     async def start(self) -> None:
         self._follow_config()
-        self._sync = asyncio.get_running_loop().create_task(self._watch_config())
+        self._sync = asyncio.get_running_loop().create_task(self._watch())
 
-    async def _watch_config(self) -> None:
-        """Programs may come and go with a reload: a gate for each singleton there is."""
-        while True:
-            await asyncio.sleep(MAX_POLL)
-            self._follow_config()
+    async def _watch(self) -> None:
+        """Programs come and go with a reload: a gate for each singleton there is. A state
+        change of an instance wakes its holder at once (a `stop` hands the lease over)."""
+        sub = self.master.events.subscribe()
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(MAX_POLL):
+                        event = await sub.queue.get()
+                        program = event.data.get("program") if event.type == "state" else None
+                        gate = self.master.rt.gates.get(str(program))
+                        if isinstance(gate, Gate):
+                            gate.nudge.set()
+                if sub.dropped:
+                    sub = self.master.events.subscribe()
+                self._follow_config()
+        finally:
+            self.master.events.unsubscribe(sub)
 
     def _follow_config(self) -> None:
         rt = self.master.rt
@@ -162,20 +177,27 @@ class Singletons:
 
         poll = min(cfg.lock_ttl / 4, MAX_POLL)
         while True:
+            pause = poll
             try:
-                if self._wanted(gate.program) and await self._acquire(gate, cfg):
+                wanted = self._wanted(gate.program) and not await self._parked(gate.program)
+                if wanted and await self._acquire(gate, cfg):
                     await self._hold(gate, cfg)
                 else:
-                    gate.holder = await self._holder(gate.program)
+                    gate.holder, left = await self._holder(gate.program)
+                    if wanted and left is not None:  # ask again right as the lease ends
+                        pause = min(poll, left + 0.005)
             except LockUnavailable as exc:
                 gate.holder = "?"
                 log.warning("singleton %s: %s", gate.program, exc)
-            await asyncio.sleep(poll)
+            await asyncio.sleep(pause)
 
     async def _acquire(self, gate: Gate, cfg: ProgramConfig) -> bool:
         locks = self._redis()
         lease = await locks.acquire(PREFIX + gate.program, cfg.lock_ttl)
         if lease is None:
+            return False
+        if await self._parked(gate.program):  # parked between our look and the acquire
+            await locks.release(lease)
             return False
         gate.lease = lease
         await self._label(gate)
@@ -188,48 +210,70 @@ class Singletons:
     async def _label(self, gate: Gate) -> None:
         """Who holds it, for the standby masters' `list` (expires with the lease)."""
         assert gate.lease is not None
-        locks = self._redis()
-        key = LABEL_PREFIX + gate.program
-        ms = max(1, int(gate.lease.ttl * 1000))
-        await locks._call(f"set {key}", locks._client.set(key, self.name, px=ms))
+        await self._redis().put(LABEL_PREFIX + gate.program, self.name, gate.lease.ttl)
 
-    async def _holder(self, program: str) -> str:
+    async def _holder(self, program: str) -> tuple[str, float | None]:
+        """Who holds the lease ("" for nobody) and for how much longer at most."""
         locks = self._redis()
-        if await locks.holder(PREFIX + program) is None:
-            return ""
-        key = LABEL_PREFIX + program
-        label = await locks._call(f"get {key}", locks._client.get(key))
-        return str(label) if label else "?"
+        left = await locks.remaining(PREFIX + program)
+        if left is None:
+            return "", None
+        return await locks.get(LABEL_PREFIX + program) or "?", left
+
+    async def park(self, programs: list[str], parked: bool) -> None:
+        """`stop --everywhere` parks the programs: no master takes them over until a `start`
+        of them on any master unparks them. Raises LockUnavailable if Redis cannot be told."""
+        locks = self._redis()
+        for program in programs:
+            if parked:
+                await locks.put(PARKED_PREFIX + program, self.name)
+            else:
+                await locks.delete(PARKED_PREFIX + program)
+
+    async def _parked(self, program: str) -> bool:
+        return await self._redis().get(PARKED_PREFIX + program) is not None
 
     async def _hold(self, gate: Gate, cfg: ProgramConfig) -> None:
         """Renew every ttl/3 while the program is wanted; stand down when the lease is lost or
         could not be renewed in time; release it when nobody here wants the program."""
-        from procsup.tasks.redislock import LockUnavailable
-
-        lease, locks = gate.lease, self._redis()
+        lease = gate.lease
         assert lease is not None
         interval = lease.ttl / 3
+        next_renew = time.monotonic() + interval
         try:
             while self._wanted(gate.program):
                 give_up = gate.kill_by() - min(cfg.stop_timeout, lease.ttl / 3) - 0.05
-                await asyncio.sleep(max(0.0, min(interval, give_up - time.monotonic())))
-                if not self._wanted(gate.program):
-                    break
-                if time.monotonic() >= give_up:
+                now = time.monotonic()
+                if now >= give_up:
                     return await self._stand_down(gate, "could not renew the lease in time")
-                try:
-                    if not await locks.renew(lease):
+                if now >= next_renew:
+                    renewed = await self._renew(gate, lease)
+                    if renewed is False:
                         return await self._stand_down(gate, "the lease expired or was taken")
-                except LockUnavailable as exc:
-                    log.warning("singleton %s: renewing: %s", gate.program, exc)
+                    next_renew = now + (interval if renewed else min(interval / 4, 0.5))
                     continue
-                gate.tell_keepers()
-                with contextlib.suppress(LockUnavailable):
-                    await self._label(gate)
+                gate.nudge.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gate.nudge.wait(), min(next_renew, give_up) - now)
             await self._hand_over(gate)
         except asyncio.CancelledError:
             gate.lease = None
             raise
+
+    async def _renew(self, gate: Gate, lease: Lease) -> bool | None:
+        """True: renewed (the keepers told); False: lost; None: Redis did not answer."""
+        from procsup.tasks.redislock import LockUnavailable
+
+        try:
+            if not await self._redis().renew(lease):
+                return False
+        except LockUnavailable as exc:
+            log.warning("singleton %s: renewing: %s", gate.program, exc)
+            return None
+        gate.tell_keepers()
+        with contextlib.suppress(LockUnavailable):
+            await self._label(gate)
+        return True
 
     async def _stand_down(self, gate: Gate, why: str) -> None:
         """The lease is gone: stop the program here, still wanted, to run again once held."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import signal
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -128,3 +129,23 @@ def test_singleton_needs_redis_url(start_master: Callable[[str], MasterProc]) ->
     assert out.returncode != 0
     assert "programs.leader.singleton" in out.stdout + out.stderr
     assert "needs redis_url" in out.stdout + out.stderr
+
+
+def test_stop_everywhere_parks_until_a_start(
+    master_factory: Callable[[str], MasterProc], redis_server: RedisServer
+) -> None:
+    out = short_tmpdir() / "trace"
+    masters = {h: master_factory(config(redis_server, out, h)).start() for h in ("h0", "h1")}
+    first = wait_for(lambda: writer(out), 10, "a first writer")
+    holder, other = masters[first[0]], masters["h1" if first[0] == "h0" else "h0"]
+    assert holder.cli("stop", "--everywhere", "leader").returncode == 0
+    wait_for(lambda: other.state("leader:0")["standby"] == "", 5, "the lease to be free")
+    lines = len(trace(out))
+    time.sleep(TTL + 1)  # the window asserted: longer than any takeover would take
+    assert len(trace(out)) == lines
+    assert other.state("leader:0")["state"] == "STOPPED"
+
+    assert other.cli("start", "leader").returncode == 0  # unparks it: runs on a master again
+    second = wait_for(lambda: writer(out) if len(trace(out)) > lines else None, 10, "a writer")
+    assert second[1] > first[1]
+    check_trace(trace(out))

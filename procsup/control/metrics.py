@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from procsup.config.checks import split_listen
 from procsup.core.states import State
 from procsup.engine.proctree import ProcessTable
+from procsup.tasks.singleton import PREFIX, Gate
 
 if TYPE_CHECKING:
     from procsup.engine.events import Event, Subscription
@@ -114,11 +115,25 @@ class EngineCollector(Collector):
             "1 while this master holds the Redis lease of the name, with its fencing token",
             labels=["name", "fencing_token"],
         )
+        holder = GaugeMetricFamily(
+            "procsup_singleton_holder",
+            "1 for the master that runs the singleton program, as this master sees it",
+            labels=["program", "holder"],
+        )
         for name, task in self.scheduler.tasks.items():
             for run in task.runs.values():
                 if run.hold.lease is not None:
                     held.add_metric([name, str(run.hold.lease.fence)], 1.0)
+        for gate in self.master.rt.gates.values():
+            if not isinstance(gate, Gate):
+                continue
+            if gate.lease is not None:
+                held.add_metric([PREFIX + gate.program, str(gate.lease.fence)], 1.0)
+            who = gate.holder_name()
+            if who is not None:
+                holder.add_metric([gate.program, who], 1.0)
         yield held
+        yield holder
 
 
 class LoopLag:

@@ -45,9 +45,10 @@ MAX_POLL = 0.5  # a standby master asks for the lease at least this often
 class Gate:
     """One singleton program's lease as seen by this master (engine.seams.SpawnGate)."""
 
-    def __init__(self, program: str, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, program: str, loop: asyncio.AbstractEventLoop, me: str) -> None:
         self.program = program
         self.loop = loop
+        self.me = me  # this master's name, as the others show it
         self.lease: Lease | None = None
         self.holder: str | None = "?"  # another master's name, "" for nobody, "?" not yet known
         self._links: set[socket.socket] = set()
@@ -63,6 +64,12 @@ class Gate:
 
     def standby(self) -> str | None:
         return None if self.lease is not None else self.holder
+
+    def holder_name(self) -> str | None:
+        """Who runs the program now, as far as this master knows (None: nobody, or unknown)."""
+        if self.lease is not None:
+            return self.me
+        return self.holder if self.holder not in ("", "?") else None
 
     def wrap(self, spec: SpawnSpec, stop_signal: int, stop_timeout: float) -> SpawnSpec:
         """The command below a keeper holding the lease's deadline; the fencing token in env."""
@@ -151,7 +158,7 @@ class Singletons:
                 gate.close()
         for name, cfg in wanted.items():
             if name not in self._jobs:
-                gate = Gate(name, rt.loop)
+                gate = Gate(name, rt.loop, self.name)
                 rt.gates[name] = gate
                 self._jobs[name] = rt.loop.create_task(self._keep(gate, cfg))
 

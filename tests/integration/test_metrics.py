@@ -3,6 +3,7 @@ prometheus-client's own parser; every family with its labels, values that follow
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -50,6 +51,10 @@ def test_metrics_endpoint_exposes_every_family(
         command = "{child("flaky.py")} {ok_file}"
         restart_delay = "0.1s"
         max_restarts = 2
+        [programs.lone]
+        command = "{child("sleeper.py")}"
+        singleton = true
+        lock_ttl = "3s"
         [tasks.quick]
         command = "true"
         schedule = "* * * * * *"
@@ -74,8 +79,10 @@ def test_metrics_endpoint_exposes_every_family(
         quick = value(runs, "procsup_task_runs_total", task="quick", result="ok")
         skips = fams.get("procsup_task_lock_skips", [])
         blocked = value(skips, "procsup_task_lock_skips_total", task="blocked", reason="lock-held")
-        held = value(fams.get("procsup_lease_held", []), "procsup_lease_held", name="held")
-        return fams if quick and blocked and held else None
+        leases = fams.get("procsup_lease_held", [])
+        held = value(leases, "procsup_lease_held", name="held")
+        lone = value(leases, "procsup_lease_held", name="singleton:lone")
+        return fams if quick and blocked and held and lone else None
 
     fams = wait_for(ready, 10, "runs, lock skips and a held lease in /metrics")
 
@@ -103,6 +110,9 @@ def test_metrics_endpoint_exposes_every_family(
     assert value(delay, "procsup_task_start_delay_seconds_count", task="quick") >= 1
     held = [s for s in fams["procsup_lease_held"] if s.labels["name"] == "held"]
     assert len(held) == 1 and int(held[0].labels["fencing_token"]) >= 1
+    holder = fams["procsup_singleton_holder"]
+    me = f"{socket.gethostname()}:{m.root / 'run'}"
+    assert value(holder, "procsup_singleton_holder", program="lone", holder=me) == 1
     assert value(fams["procsup_loop_lag_seconds"], "procsup_loop_lag_seconds") < 1.0
     assert value(fams["procsup_loop_lag_max_seconds"], "procsup_loop_lag_max_seconds") >= 0
 

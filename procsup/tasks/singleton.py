@@ -154,7 +154,9 @@ class Singletons:
         for name in [n for n in self._jobs if n not in wanted]:
             self._jobs.pop(name).cancel()
             gate = rt.gates.pop(name, None)
-            if isinstance(gate, Gate):
+            if isinstance(gate, Gate):  # removed, or no longer a singleton: free its lease
+                if gate.lease is not None:
+                    rt.background(self._release(gate.lease))
                 gate.close()
         for name, cfg in wanted.items():
             if name not in self._jobs:
@@ -303,6 +305,12 @@ class Singletons:
             with contextlib.suppress(LockUnavailable):
                 await self._redis().release(lease)
             log.info("singleton %s: stopped here, lease released for another host", gate.program)
+
+    async def _release(self, lease: Lease) -> None:
+        from procsup.tasks.redislock import LockUnavailable
+
+        with contextlib.suppress(LockUnavailable):
+            await self._redis().release(lease)
 
     async def close(self) -> None:
         """At shutdown, after every program stopped: release what is held."""

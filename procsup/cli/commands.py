@@ -243,7 +243,7 @@ def cmd_restart(ctx: Context) -> int:
     args = {"names": ctx.args.names, "rolling": ctx.args.rolling, "wait": True}
     result = ctx.call("restart", args, autostart=True, waits=True)
     _print_states(result)
-    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
+    return OK if all(_started(r) for r in result["instances"]) else FAILED
 
 
 def cmd_signal(ctx: Context) -> int:

@@ -82,3 +82,18 @@ def test_it_runs_through_the_open_gate_and_stands_by_when_it_closes(tmp_path: Pa
         inst.close()
 
     asyncio.run(scenario())
+
+
+def test_list_and_tui_show_standby_with_its_holder() -> None:
+    from procsup.cli.tables import state_text
+    from procsup.core.schema import instance_row
+    from procsup.tui.fmt import standby_text
+
+    held = instance_row("web:0", "STOPPED", standby="web-2")
+    free = instance_row("web:0", "STOPPED", standby="")
+    plain = instance_row("web:0", "STOPPED")
+    assert state_text(held) == "STANDBY (held by web-2)"
+    assert state_text(free) == "STANDBY" and state_text(plain) == "STOPPED"
+    text = standby_text(held)
+    assert text is not None and text.plain == "STANDBY (held by web-2)"
+    assert standby_text(plain) is None

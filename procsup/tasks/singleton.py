@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING
 
 from procsup.config.load import ProgramConfig
-from procsup.core.states import STOPPED_STATES
+from procsup.core.states import STOPPED_STATES, State
 from procsup.engine.process import SpawnSpec
 from procsup.tasks.taskrun import KEEPER, LEASE_MARGIN
 
@@ -180,17 +180,29 @@ class Singletons:
     def _wanted(self, program: str) -> bool:
         return any(inst.desired for inst in self._instances(program))
 
+    def _runnable(self, program: str) -> bool:
+        """Worth holding the lease for: wanted, and not given up here (FATAL): a host where
+        it cannot start lets another one try."""
+        return any(i.desired and i.state != State.FATAL for i in self._instances(program))
+
+    def _config(self, program: str, old: ProgramConfig) -> ProgramConfig:
+        """The program's config now (a reload may have changed lock_ttl)."""
+        prog = self.master.registry.programs.get(program)
+        return prog.config if prog is not None else old
+
     async def _keep(self, gate: Gate, cfg: ProgramConfig) -> None:
         """Stand by until the lease can be had and the program is wanted; hold it while so."""
         from procsup.tasks.redislock import LockUnavailable
 
-        poll = min(cfg.lock_ttl / 4, MAX_POLL)
         while True:
-            pause = poll
+            cfg = self._config(gate.program, cfg)
+            poll = pause = min(cfg.lock_ttl / 4, MAX_POLL)
             try:
                 wanted = self._wanted(gate.program) and not await self._parked(gate.program)
                 if wanted and await self._acquire(gate, cfg):
                     await self._hold(gate, cfg)
+                    if not self._runnable(gate.program):  # FATAL here: let others try first
+                        pause = 3 * poll
                 else:
                     gate.holder, left = await self._holder(gate.program)
                     if wanted and left is not None:  # ask again right as the lease ends
@@ -201,15 +213,23 @@ class Singletons:
             await asyncio.sleep(pause)
 
     async def _acquire(self, gate: Gate, cfg: ProgramConfig) -> bool:
+        from procsup.tasks.redislock import LockUnavailable
+
         locks = self._redis()
         lease = await locks.acquire(PREFIX + gate.program, cfg.lock_ttl)
         if lease is None:
             return False
-        if await self._parked(gate.program):  # parked between our look and the acquire
-            await locks.release(lease)
+        try:  # parked between our look and the acquire?
+            parked = await self._parked(gate.program)
+        except LockUnavailable:
+            parked = True  # cannot tell: do not run it
+        if parked:
+            with contextlib.suppress(LockUnavailable):
+                await locks.release(lease)
             return False
         gate.lease = lease
-        await self._label(gate)
+        with contextlib.suppress(LockUnavailable):
+            await self._label(gate)
         log.info("singleton %s: lease taken (fencing token %d)", gate.program, lease.fence)
         for inst in self._instances(gate.program):
             if inst.desired and inst.state in STOPPED_STATES:
@@ -250,7 +270,7 @@ class Singletons:
         interval = lease.ttl / 3
         next_renew = time.monotonic() + interval
         try:
-            while self._wanted(gate.program):
+            while self._runnable(gate.program):
                 give_up = gate.kill_by() - min(cfg.stop_timeout, lease.ttl / 3) - 0.05
                 now = time.monotonic()
                 if now >= give_up:

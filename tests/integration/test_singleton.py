@@ -149,3 +149,36 @@ def test_stop_everywhere_parks_until_a_start(
     second = wait_for(lambda: writer(out) if len(trace(out)) > lines else None, 10, "a writer")
     assert second[1] > first[1]
     check_trace(trace(out))
+
+
+def test_a_holder_where_it_cannot_start_hands_it_over(
+    master_factory: Callable[[str], MasterProc], redis_server: RedisServer
+) -> None:
+    def host(ok_file: Path) -> str:
+        return f"""
+            [procsup]
+            redis_url = "{redis_server.url}"
+            [programs.leader]
+            command = "{child("flaky.py")} {ok_file}"
+            singleton = true
+            lock_ttl = "{TTL}s"
+            restart_delay = "0.1s"
+            max_restarts = 1
+            """
+
+    tmp = short_tmpdir()
+    (tmp / "ok").touch()
+    broken = master_factory(host(tmp / "missing")).start()
+    wait_for(
+        lambda: (
+            broken.state("leader:0")["restarts"] >= 0
+            and broken.state("leader:0")["standby"] is None
+            and broken.state("leader:0")["state"] != "STOPPED"
+        ),
+        5,
+        "it to hold",
+    )
+    healthy = master_factory(host(tmp / "ok")).start()
+    healthy.wait_state("leader:0", "RUNNING", timeout=10)
+    row = broken.state("leader:0")
+    assert row["state"] == "FATAL" and row["standby"], row

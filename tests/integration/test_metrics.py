@@ -7,13 +7,14 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.harness import MasterProc, child, short_tmpdir, wait_for
+from tests.harness import MasterProc, child, wait_for
 from tests.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
@@ -35,11 +36,11 @@ def value(samples: list[Sample], metric: str, /, **labels: str) -> float | None:
 
 
 def test_metrics_endpoint_exposes_every_family(
-    start_master: Callable[[str], MasterProc], redis_server: RedisServer
+    start_master: Callable[[str], MasterProc], redis_server: RedisServer, tmp_path: Path
 ) -> None:
     port = free_port()
     redis.Redis.from_url(redis_server.url).set("procsup:lock:blocked", "someone-else")
-    ok_file = short_tmpdir() / "never"
+    ok_file = tmp_path / "never"
     m = start_master(
         f"""
         [procsup]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import MasterProc, child, short_tmpdir, wait_for
+from tests.harness import MasterProc, child, wait_for
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -75,9 +75,9 @@ def check_trace(rows: list[tuple[str, int, float, float]]) -> list[float]:
 
 
 def test_singleton_fails_over_without_overlap(
-    master_factory: Callable[[str], MasterProc], redis_server: RedisServer
+    master_factory: Callable[[str], MasterProc], redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    out = short_tmpdir() / "trace"
+    out = tmp_path / "trace"
     masters = {}
     for host in ("h0", "h1", "h2"):
         masters[host] = master_factory(config(redis_server, out, host)).start()
@@ -132,9 +132,9 @@ def test_singleton_needs_redis_url(start_master: Callable[[str], MasterProc]) ->
 
 
 def test_stop_everywhere_parks_until_a_start(
-    master_factory: Callable[[str], MasterProc], redis_server: RedisServer
+    master_factory: Callable[[str], MasterProc], redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    out = short_tmpdir() / "trace"
+    out = tmp_path / "trace"
     masters = {h: master_factory(config(redis_server, out, h)).start() for h in ("h0", "h1")}
     first = wait_for(lambda: writer(out), 10, "a first writer")
     holder, other = masters[first[0]], masters["h1" if first[0] == "h0" else "h0"]
@@ -152,7 +152,7 @@ def test_stop_everywhere_parks_until_a_start(
 
 
 def test_a_holder_where_it_cannot_start_hands_it_over(
-    master_factory: Callable[[str], MasterProc], redis_server: RedisServer
+    master_factory: Callable[[str], MasterProc], redis_server: RedisServer, tmp_path: Path
 ) -> None:
     def host(ok_file: Path) -> str:
         return f"""
@@ -166,7 +166,7 @@ def test_a_holder_where_it_cannot_start_hands_it_over(
             max_restarts = 1
             """
 
-    tmp = short_tmpdir()
+    tmp = tmp_path
     (tmp / "ok").touch()
     broken = master_factory(host(tmp / "missing")).start()
     # it ran (so it held the lease) and failed there

@@ -187,9 +187,16 @@ def cmd_status(ctx: Context) -> int:
 
 
 def _print_states(result: dict[str, Any]) -> None:
+    from procsup.cli.tables import state_text
+
     for r in result.get("instances", []):
         waiting = f", {r['waiting']}" if r.get("waiting") else ""  # held back by depends_on
-        print(f"{r['name']}: {r['state']}{waiting}")
+        print(f"{r['name']}: {state_text(r)}{waiting}")
+
+
+def _started(row: dict[str, Any]) -> bool:
+    """RUNNING, or a singleton standing by for its lease (it runs wherever the lease is)."""
+    return bool(row["state"] == "RUNNING" or row.get("standby") is not None)
 
 
 def cmd_start(ctx: Context) -> int:
@@ -199,7 +206,7 @@ def cmd_start(ctx: Context) -> int:
         raise CliError("a command after `--` needs a name: procsup start -n NAME -- CMD…", USAGE)
     result = ctx.call("start", {"names": ctx.args.names, "wait": True}, autostart=True, waits=True)
     _print_states(result)
-    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
+    return OK if all(_started(r) for r in result["instances"]) else FAILED
 
 
 def _add_adhoc(ctx: Context) -> int:
@@ -219,7 +226,10 @@ def _add_adhoc(ctx: Context) -> int:
 def cmd_stop(ctx: Context) -> int:
     from procsup.cli.tables import run_result
 
-    result = ctx.call("stop", {"names": ctx.args.names}, autostart=False, waits=True)
+    args = {"names": ctx.args.names}
+    if ctx.args.everywhere:
+        args["everywhere"] = True
+    result = ctx.call("stop", args, autostart=False, waits=True)
     _print_states(result)
     runs = result.get("runs") or []
     for run in runs:
@@ -234,7 +244,7 @@ def cmd_restart(ctx: Context) -> int:
     args = {"names": ctx.args.names, "rolling": ctx.args.rolling, "wait": True}
     result = ctx.call("restart", args, autostart=True, waits=True)
     _print_states(result)
-    return OK if all(r["state"] == "RUNNING" for r in result["instances"]) else FAILED
+    return OK if all(_started(r) for r in result["instances"]) else FAILED
 
 
 def cmd_signal(ctx: Context) -> int:

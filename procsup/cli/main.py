@@ -104,6 +104,11 @@ def _setup_stop(p: argparse.ArgumentParser) -> None:
         help="program, instance (name:N), glob (name*) or 'all'; a task name stops its runs "
         "in progress (the task stays scheduled)",
     )
+    p.add_argument(
+        "--everywhere",
+        action="store_true",
+        help="a singleton program is not taken over by another host (until a start of it)",
+    )
 
 
 def _setup_restart(p: argparse.ArgumentParser) -> None:

@@ -139,6 +139,14 @@ def info_text(row: InstanceRow, now: float) -> str:
 LIST_HEADERS = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "LAST EXIT", "INFO"]
 
 
+def state_text(row: InstanceRow) -> str:
+    """The state, or for a singleton standing by, STANDBY and who holds its lease."""
+    holder = row.get("standby")
+    if holder is None:
+        return row["state"]
+    return f"STANDBY (held by {holder})" if holder else "STANDBY"
+
+
 def list_rows(instances: list[InstanceRow], now: float | None = None) -> list[list[str]]:
     now = time.time() if now is None else now
     rows = []
@@ -147,7 +155,7 @@ def list_rows(instances: list[InstanceRow], now: float | None = None) -> list[li
         rows.append(
             [
                 r["name"],
-                r["state"],
+                state_text(r),
                 str(r["pid"]) if r.get("pid") else "-",
                 format_duration(uptime) if uptime is not None else "-",
                 str(r.get("restarts", 0)),

@@ -309,6 +309,25 @@ def check_redis_url(v: object) -> str:
     return url
 
 
+def split_listen(text: str) -> tuple[str, int]:
+    """`"127.0.0.1:9101"` or `"[::1]:9101"` → (host, port); ValueError when it is not one."""
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError('expected "HOST:PORT" like "127.0.0.1:9101" (port 1-65535)')
+    return host, int(port)
+
+
+def check_listen(v: object) -> str:
+    """An address to listen on: a host (IP address or name) and a port."""
+    text = check_str(v).strip()
+    host, _ = split_listen(text)
+    if any(c.isspace() or c in "/[]" for c in host):
+        raise ValueError(f"{host!r} is not a host name or IP address")
+    return text
+
+
 def check_cron(v: object) -> str:
     """A cron expression: 5 fields, 6 with seconds first, or an @-alias like @daily."""
     from croniter import CroniterBadDateError, croniter  # lazy: keep `procsup list` light
@@ -376,6 +395,7 @@ def master_checks(base_dir: Path) -> dict[str, Check]:
         "max_connections": int_range(1, 100_000),
         "idle_timeout": positive_duration,
         "tracking": choice("auto", "cgroup", "process"),
+        "metrics_listen": check_listen,
     }
 
 
@@ -412,6 +432,8 @@ def program_checks(base_dir: Path) -> dict[str, Check]:
         "restart_schedule": check_cron,
         "log_timestamps": check_bool,
         "depends_on": condition_map("program", ("ready", "started", "completed")),
+        "singleton": check_bool,
+        "lock_ttl": positive_duration,
     }
 
 

@@ -37,6 +37,7 @@ class MasterConfig:
     max_connections: int = 256  # control connections served at once; more get `busy`
     idle_timeout: float = 10.0  # a control connection with no request this long is closed
     tracking: str = "auto"  # auto | cgroup | process: how a spawn's processes are tracked
+    metrics_listen: str | None = None  # "HOST:PORT" serving Prometheus /metrics; None = off
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class ProgramConfig:
     env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
     #: program name -> "ready" | "started" | "completed": wait for every instance of it
     depends_on: dict[str, str] = field(default_factory=dict)
+    #: one instance set across every master on redis_url, under a Redis lease (tasks/singleton.py)
+    singleton: bool = False
+    lock_ttl: float = 15.0  # the singleton's lease
 
 
 @dataclass(frozen=True)
@@ -385,6 +389,12 @@ def _collect_entries(
                 )
             except ConfigError as exc:
                 issues.items.extend(exc.issues)
+                continue
+            if programs[name].singleton and not master.redis_url:
+                message = (
+                    'singleton = true needs redis_url in [procsup], like "redis://127.0.0.1:6379/0"'
+                )
+                file_issues.add(f"programs.{name}.singleton", True, message)
         for name, raw in _entries(data, "tasks", file_issues, seen):
             try:
                 tasks[name] = task_from_dict(

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from pathlib import Path
+from typing import Protocol
 
 from procsup.config.load import Config, ConfigError, load_config
 from procsup.control.facade import MasterFacade
@@ -17,6 +19,7 @@ from procsup.engine.master import AlreadyRunning, Master
 from procsup.engine.parts import PlannedRestart
 from procsup.engine.runtime import Runtime
 from procsup.tasks.scheduler import Scheduler
+from procsup.tasks.singleton import Singletons
 
 log = logging.getLogger("procsup")
 
@@ -31,9 +34,63 @@ class ControlParts:
         self.scheduler = Scheduler(rt, config, restart)
         return self.scheduler
 
-    def frontend(self, master: Master) -> Server:
+    def frontend(self, master: Master) -> WithParts:
         assert self.scheduler is not None, "the master builds its tasks before its server"
-        return Server(MasterFacade(master, self.scheduler))
+        extras: list[Part] = []
+        singletons = None
+        if master.config.master.redis_url:  # singleton programs may come with any reload
+            singletons = Singletons(master, master_name(master.config))
+            extras.append(singletons)
+        server = Server(MasterFacade(master, self.scheduler, singletons))
+        listen = master.config.master.metrics_listen
+        if listen is not None:
+            from procsup.control.metrics import MetricsServer  # prometheus-client: when asked
+
+            extras.append(MetricsServer(listen, master, self.scheduler))
+        return WithParts(server, extras)
+
+
+def master_name(config: Config) -> str:
+    """How other masters name this one: `node_name` if set, else host:state_dir (several
+    masters on one machine are different holders)."""
+    node = getattr(config.master, "node_name", None)
+    return str(node) if node else f"{socket.gethostname()}:{config.master.state_dir}"
+
+
+class Part(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class WithParts:
+    """engine.parts.Frontend: the control server, with the parts that live exactly as long
+    (the singleton leases, the metrics endpoint) started after it and closed before it, once
+    every program has stopped."""
+
+    def __init__(self, server: Server, extras: list[Part]) -> None:
+        self.server = server
+        self.extras = extras
+
+    @property
+    def path(self) -> Path:
+        return self.server.path
+
+    async def start(self) -> None:
+        await self.server.start()
+        for part in self.extras:
+            await part.start()
+
+    def ensure_socket(self) -> None:
+        self.server.ensure_socket()
+
+    async def close_listener(self) -> None:
+        await self.server.close_listener()
+
+    async def close(self) -> None:
+        for part in reversed(self.extras):
+            await part.close()
+        await self.server.close()
 
 
 def build_master(config: Config) -> Master:

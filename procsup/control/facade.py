@@ -11,7 +11,7 @@ from typing import cast
 
 from procsup.config.load import Config, ProgramConfig
 from procsup.config.save import save_config
-from procsup.control.protocol import PROTOCOL_VERSION
+from procsup.control.protocol import FAILED, PROTOCOL_VERSION, ProtocolError
 from procsup.core.schema import InstanceRow, MasterInfo, TaskRow
 from procsup.engine.events import Broadcaster
 from procsup.engine.instance import Instance
@@ -22,13 +22,28 @@ from procsup.engine.output import Output
 from procsup.engine.program import Program
 from procsup.tasks.history import RunRecord
 from procsup.tasks.scheduler import Scheduler
+from procsup.tasks.singleton import Singletons
 from procsup.tasks.taskrun import TaskRun
 
 
 class MasterFacade:
-    def __init__(self, master: Master, scheduler: Scheduler) -> None:
+    def __init__(
+        self, master: Master, scheduler: Scheduler, singletons: Singletons | None = None
+    ) -> None:
         self._master = master
         self._scheduler = scheduler
+        self._singletons = singletons
+
+    async def park_singletons(self, programs: list[str], parked: bool) -> None:
+        """`stop --everywhere` / `start` of singleton programs: tell every master via Redis."""
+        if self._singletons is None or not programs:
+            return
+        from procsup.tasks.redislock import LockUnavailable
+
+        try:
+            await self._singletons.park(programs, parked)
+        except LockUnavailable as exc:
+            raise ProtocolError(FAILED, f"cannot tell the other masters: {exc}") from None
 
     # --- the master ---
     @property

@@ -59,6 +59,8 @@ class InstanceRow(TypedDict):
     overrides: list[Override]
     log_error: str | None
     log_dropped: int
+    #: a stopped `singleton` instance standing by: the master holding the lease ("" if none)
+    standby: str | None
     cpu: NotRequired[float | None]  # only with `stats`
     rss: NotRequired[int | None]
 
@@ -323,6 +325,7 @@ def instance_row(name: str, state: str, **extra: object) -> InstanceRow:
         "overrides": [],
         "log_error": None,
         "log_dropped": 0,
+        "standby": None,
     }
     return _with(row, InstanceRow, extra)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from procsup.config.load import ProgramConfig
 from procsup.core.schema import ExitFacts, InstanceRow
-from procsup.core.states import RUNNING_STATES, State, can_transition
+from procsup.core.states import RUNNING_STATES, STOPPED_STATES, State, can_transition
 from procsup.engine import exitinfo
 from procsup.engine.backoff import QUICK_EXIT_FLOOR, RunInfo, backoff_delay
 from procsup.engine.cgroups import Cgroup
@@ -115,7 +115,7 @@ class Instance:
         async with self._lock:
             self.desired = True
             self.info.failures = 0
-            if self.state in (State.STARTING, State.RUNNING):
+            if self.state in (State.STARTING, State.RUNNING) or self.standing_by():
                 return
             self._cancel_timer()
             unmet = self.gate() if self.gate is not None else None
@@ -201,6 +201,13 @@ class Instance:
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
 
+    def standing_by(self) -> bool:
+        """A singleton runs only while this master holds its lease (tasks/singleton.py)."""
+        if not self.config.singleton:
+            return False
+        gate = self.rt.gates.get(self.config.name)
+        return gate is None or not gate.may_run()
+
     def _spawn(self, **exit_facts: Any) -> None:
         """Start a new child; `exit_facts` describe the run it replaces (for the event)."""
         self._set_state(State.STARTING, **exit_facts)
@@ -208,6 +215,9 @@ class Instance:
         self.info.next_try = None
         spec = self.spawn_spec()
         try:
+            gate = self.rt.gates.get(self.config.name) if self.config.singleton else None
+            if gate is not None:  # under the lease's keeper, with its fencing token
+                spec = gate.wrap(spec, int(self.config.stop_signal), self.config.stop_timeout)
             proc = ChildProc.spawn(self.rt, spec, self.output, self.instance_id, "inst")
         except SPAWN_ERRORS as exc:
             self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
@@ -242,7 +252,10 @@ class Instance:
 
     def _retry(self) -> None:
         self._timer = None
-        if self.state == State.BACKOFF and self.desired:
+        if self.state == State.BACKOFF and self.standing_by():
+            self.info.next_try = None
+            self._set_state(State.STOPPED)  # BACKOFF -> STOPPED: the lease went elsewhere
+        elif self.state == State.BACKOFF and self.desired:
             self.info.restarts += 1
             self._spawn()  # BACKOFF -> STARTING
 
@@ -281,8 +294,10 @@ class Instance:
         expected = code in cfg.exit_codes
         wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
         ending = Ending.of(code, ran, expected)
-        if not wanted or not self.desired:
+        if not wanted or not self.desired or self.standing_by():
             why = f"autorestart = {cfg.autorestart}" if self.desired else "not meant to run"
+            if self.desired and wanted:
+                why = "the singleton lease is not held here"
             facts = self._report(ending, exitinfo.EXITED, why=why)
             self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
@@ -366,6 +381,12 @@ class Instance:
 
     # --- reporting --------------------------------------------------------------------------
 
+    def _standby(self) -> str | None:
+        """The lease holder's name while a stopped singleton stands by for it."""
+        if not self.config.singleton or self.state not in STOPPED_STATES:
+            return None
+        return _standby_of(self)
+
     def snapshot(self) -> InstanceRow:
         """The instance row without `overrides` (the registry knows those: Registry.row)."""
         info = self.info
@@ -390,7 +411,13 @@ class Instance:
             "waiting": f"waiting for {self.waiting}" if self.waiting else None,
             "overrides": [],
             **self.output.log_status(),
+            "standby": self._standby(),
         }
+
+
+def _standby_of(inst: Instance) -> str | None:
+    gate = inst.rt.gates.get(inst.config.name)
+    return gate.standby() if gate is not None else "?"
 
 
 def _log_details(data: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from procsup.core.schema import InstanceRow
 from procsup.engine.events import Broadcaster, Event
 from procsup.engine.process import spawn
 from procsup.engine.proctree import TableSource
-from procsup.engine.seams import Clock, ExitWatcher, LoopClock, Spawner
+from procsup.engine.seams import Clock, ExitWatcher, LoopClock, Spawner, SpawnGate
 
 if TYPE_CHECKING:
     from procsup.engine.cgtree import CgroupTree
@@ -44,6 +44,8 @@ class Runtime:
     clock: Clock = field(default_factory=LoopClock)
     #: an instance's whole protocol row (Registry.row), for the `state` events it publishes
     describe: Callable[[Any], InstanceRow] | None = None
+    #: program name -> the gate of a `singleton = true` program, kept by tasks/singleton.py
+    gates: dict[str, SpawnGate] = field(default_factory=dict)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def publish(self, event: Event) -> None:

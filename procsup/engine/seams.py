@@ -52,3 +52,17 @@ class LoopClock:
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         return asyncio.get_running_loop().call_later(delay, callback)
+
+
+class SpawnGate(Protocol):
+    """What a `singleton = true` program asks before each spawn (tasks/singleton.py supplies
+    it): may it run on this master now (it holds the lease), and the spec to run it under the
+    lease's keeper. With no gate, a singleton program never runs."""
+
+    def may_run(self) -> bool: ...
+
+    def wrap(self, spec: SpawnSpec, stop_signal: int, stop_timeout: float) -> SpawnSpec: ...
+
+    def standby(self) -> str | None:
+        """Who holds the lease while this master stands by (None while it holds it)."""
+        ...

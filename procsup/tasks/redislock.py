@@ -204,6 +204,24 @@ class RedisLocks:
         token = await self._call(f"get {key}", self._client.get(key))
         return None if token is None else str(token)
 
+    async def put(self, key: str, value: str, ttl: float | None = None) -> None:
+        """SET a plain key beside the leases (a holder's name, a flag); None ttl: no expiry."""
+        px = _ttl_ms(ttl) if ttl is not None else None
+        await self._call(f"set {key}", self._client.set(key, value, px=px))
+
+    async def get(self, key: str) -> str | None:
+        value = await self._call(f"get {key}", self._client.get(key))
+        return None if value is None else str(value)
+
+    async def remaining(self, name: str) -> float | None:
+        """Seconds until the lock of `name` expires; None when nobody holds it."""
+        key = LOCK_PREFIX + name
+        ms = int(await self._call(f"pttl {key}", self._client.pttl(key)))
+        return ms / 1000 if ms >= 0 else None
+
+    async def delete(self, key: str) -> None:
+        await self._call(f"del {key}", self._client.delete(key))
+
     async def close(self) -> None:
         from redis.exceptions import RedisError
 

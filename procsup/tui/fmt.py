@@ -81,6 +81,14 @@ def state_text(state: str) -> Text:
     return Text(state, style=state_style(state))
 
 
+def standby_text(row: InstanceRow) -> Text | None:
+    """A singleton waiting for its lease on this host: who holds it (README, Many hosts)."""
+    holder = row.get("standby")
+    if holder is None:
+        return None
+    return Text(f"STANDBY (held by {holder})" if holder else "STANDBY", style="cyan")
+
+
 def _right(value: str) -> Text:
     return Text(value, justify="right")
 
@@ -127,7 +135,8 @@ def instance_cells(row: InstanceRow, now: float, clock: Clock) -> tuple[str | Te
     cpu, rss, pid = row.get("cpu"), row.get("rss"), row.get("pid")
     return (
         row["name"],
-        Text("WAITING", style="yellow") if row.get("waiting") else state_text(row["state"]),
+        standby_text(row)
+        or (Text("WAITING", style="yellow") if row.get("waiting") else state_text(row["state"])),
         DASH if pid is None else _right(str(pid)),
         uptime_text(row, now),
         _right(str(row.get("restarts", 0))),

@@ -128,6 +128,9 @@ async def start(view: MasterView, args: dict[str, Any], conn: Connection) -> Any
     wanted = names(args, required=False)
     autostart = [i for i in view.instances() if i.config.autostart]
     insts = resolve(view, wanted) if wanted else autostart
+    singletons = sorted({i.config.name for i in insts if i.config.singleton})
+    if singletons:  # a singleton stopped everywhere may run again, on whichever master
+        await view.park_singletons(singletons, False)
     await view.start(insts)
     if arg(args, "wait", bool, False):
         await _settle(insts)

@@ -128,8 +128,16 @@ class Cgroup:
         self.path = path
 
     def _read(self, name: str) -> str:
-        with open(f"{self.path}/{name}") as f:
-            return f.read()
+        """One raw read: cgroup files are small, and `list` with stats reads three per instance,
+        where a text-mode open() costs several times the os.open + os.read (issue 14)."""
+        fd = os.open(f"{self.path}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            chunks = [os.read(fd, 65536)]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 65536))
+        finally:
+            os.close(fd)
+        return b"".join(chunks).decode()
 
     def _write(self, name: str, value: str) -> bool:
         try:

@@ -7,6 +7,7 @@ program of N `sleep 3600` instances (`start_seconds = 0`), and
     (polled with `list`, stats off, every 50 ms; includes the master's start-up);
   - `procsup list`, `list --json`, `status worker:7`: the full CLI as a subprocess, wall time,
     median of `--runs` after one warm-up;
+  - the `list` call with stats from this process (the master's side, without CLI start-up);
   - master RSS (VmRSS) and idle master CPU (schedstat over `--idle` s, nobody polling);
   - stop all: the `stop` call for every instance, until it returns (all STOPPED).
 Then it shuts the master down. Prints one table: figure | tree A | tree B | target.
@@ -45,6 +46,7 @@ start_seconds = 0
 TARGETS = {
     "up, every process (s)": "≤ 2.5",
     "up, all RUNNING (s)": "≤ 3.5",
+    "list call, stats (ms)": "-",
     "list (ms)": "≤ 100",
     "list --json (ms)": "≤ 100",
     "status worker:7 (ms)": "≤ 40",
@@ -112,6 +114,12 @@ class Master:
         except Exception:  # the client's own errors while the master starts
             return None
 
+    def timed_list(self) -> float:
+        """The `list` call with stats over an open socket, in ms: the master's side alone."""
+        t0 = time.perf_counter()
+        self.call("list", {"stats": True})
+        return (time.perf_counter() - t0) * 1000
+
     def rss_mib(self) -> float:
         assert self.proc is not None
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -155,6 +163,7 @@ def measure(tree: Path, n: int, runs: int, idle: float) -> dict[str, float]:
         ):
             m.cli(*args)
             res[label] = statistics.median(m.cli(*args) for _ in range(runs))
+        res["list call, stats (ms)"] = statistics.median(m.timed_list() for _ in range(runs))
         res["idle master CPU (%)"] = m.idle_cpu(idle)
         res["master RSS (MiB)"] = m.rss_mib()
         res["stop all (s)"] = m.stop_all()

@@ -19,7 +19,7 @@ from procsup.config.load import (
     fd_need,
     load_config,
 )
-from procsup.core import fds
+from procsup.core import fds, nproc
 from procsup.core.values import toml_literal
 from procsup.engine.cgroups import Tracking, probe
 
@@ -55,6 +55,8 @@ def check(path: Path, as_json: bool, strict: bool = False) -> int:
                     "tracking_detail": tracking.detail,
                     "fds_needed": fd_need(config).total,
                     "fd_limit": fds.limits()[1],
+                    "processes_needed": nproc_need(config).total,
+                    "process_limit": nproc.soft_limit(),
                 },
                 indent=2,
             )
@@ -94,7 +96,18 @@ def _warnings(config: Config) -> list[str]:
     problem = fds.shortfall_message(need, fds.limits()[1])
     if problem:
         found.append(problem)
+    soft, uid = nproc.soft_limit(), os.geteuid()
+    if soft is not None and uid != 0:  # unlimited, or root: nothing to count against
+        running = nproc.user_processes(uid)
+        problem = nproc.headroom_message(nproc_need(config), soft, running, root=False)
+        if problem:
+            found.append(problem)
     return found
+
+
+def nproc_need(config: Config) -> nproc.Need:
+    """The processes this configuration starts at once (see nproc.estimate)."""
+    return nproc.estimate((p.numprocs for p in config.programs.values()), len(config.tasks))
 
 
 def command_warnings(config: Config) -> list[str]:

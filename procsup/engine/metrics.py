@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 
 from procsup.engine.instance import Instance
-from procsup.engine.proctree import ProcessTable
+from procsup.engine.proctree import LazyProcessTable
 
 
 class Sampler:
@@ -18,7 +18,7 @@ class Sampler:
         self._last: dict[tuple[str, int], tuple[float, float]] = {}
 
     def sample(self, instances: Iterable[Instance]) -> dict[str, tuple[float, int]]:
-        table = ProcessTable()
+        table = LazyProcessTable()  # scanned only if an instance needs it
         now = time.monotonic()
         out: dict[str, tuple[float, int]] = {}
         seen = set()

@@ -1,0 +1,199 @@
+"""bench_scale: procsup at 2,000 instances (issue 14), this checkout against another one side by
+side in the same run (e.g. the commit before the change, unpacked with `git archive`).
+
+For each tree, round by round (so a burst of load on the box hits both): a fresh master on one
+program of N `sleep 3600` instances (`start_seconds = 0`), and
+  - up: from launching the master until every instance has a pid / every instance is RUNNING
+    (polled with `list`, stats off, every 50 ms; includes the master's start-up);
+  - `procsup list`, `list --json`, `status worker:7`: the full CLI as a subprocess, wall time,
+    median of `--runs` after one warm-up;
+  - the `list` call with stats from this process (the master's side, without CLI start-up);
+  - master RSS (VmRSS) and idle master CPU (schedstat over `--idle` s, nobody polling);
+  - stop all: the `stop` call for every instance, until it returns (all STOPPED).
+Then it shuts the master down. Prints one table: figure | tree A | tree B | target.
+
+    python bench/bench_scale.py --other /tmp/base [--instances 2000] [--rounds 1] [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import BenchError, cpu_seconds, log
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = """
+[procsup]
+socket = "run/p.sock"
+state_dir = "run"
+log_dir = "logs"
+
+[programs.worker]
+command = "sleep 3600"
+numprocs = {n}
+start_seconds = 0
+"""
+TARGETS = {
+    "up, every process (s)": "≤ 2.5",
+    "up, all RUNNING (s)": "≤ 3.5",
+    "list call, stats (ms)": "-",
+    "list (ms)": "≤ 100",
+    "list --json (ms)": "≤ 100",
+    "status worker:7 (ms)": "≤ 40",
+    "master RSS (MiB)": "≤ 45",
+    "idle master CPU (%)": "0.000",
+    "stop all (s)": "≤ 0.6",
+}
+
+
+class Master:
+    """One master from `tree` (PYTHONPATH) in its own temp dir, and its CLI."""
+
+    def __init__(self, tree: Path, n: int) -> None:
+        self.tree = tree
+        self.dir = Path(tempfile.mkdtemp(prefix="ps-", dir="/tmp"))
+        self.config = self.dir / "procsup.toml"
+        self.config.write_text(CONFIG.format(n=n))
+        self.n = n
+        self.env = {**os.environ, "PYTHONPATH": str(tree)}
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def cli(self, *args: str) -> float:
+        """Wall time of one CLI run, in ms; raises when it fails."""
+        cmd = [sys.executable, "-m", "procsup", "-c", str(self.config), *args]
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, env=self.env, capture_output=True, timeout=60)
+        took = (time.perf_counter() - t0) * 1000
+        if res.returncode != 0:
+            raise BenchError(f"{' '.join(args)}: {res.stderr.decode()[-300:]}")
+        return took
+
+    def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
+        sys.path.insert(0, str(self.tree))
+        try:
+            from procsup.control.client import Client
+
+            return Client(str(self.dir / "run/p.sock"), timeout=60).call(cmd, args)
+        finally:
+            sys.path.remove(str(self.tree))
+
+    def start(self) -> tuple[float, float]:
+        """Launch; (s until every instance has a pid, s until every one is RUNNING)."""
+        cmd = [sys.executable, "-m", "procsup", "-c", str(self.config), "daemon", "-f"]
+        t0 = time.monotonic()
+        out = open(self.dir / "master.out", "wb")  # noqa: SIM115 - closed with the dir
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
+        spawned = None
+        while time.monotonic() - t0 < 120:
+            rows = self._rows()
+            if rows is not None:
+                if spawned is None and sum(1 for r in rows if r["pid"]) >= self.n:
+                    spawned = time.monotonic() - t0
+                if sum(1 for r in rows if r["state"] == "RUNNING") >= self.n:
+                    running = time.monotonic() - t0
+                    return spawned or running, running
+            time.sleep(0.05)
+        raise BenchError(f"{self.n} instances not RUNNING after 120 s")
+
+    def _rows(self) -> list[dict[str, Any]] | None:
+        try:
+            return list(self.call("list", {"stats": False})["instances"])
+        except (OSError, BenchError):
+            return None
+        except Exception:  # the client's own errors while the master starts
+            return None
+
+    def timed_list(self) -> float:
+        """The `list` call with stats over an open socket, in ms: the master's side alone."""
+        t0 = time.perf_counter()
+        self.call("list", {"stats": True})
+        return (time.perf_counter() - t0) * 1000
+
+    def rss_mib(self) -> float:
+        assert self.proc is not None
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        raise BenchError("no VmRSS")
+
+    def idle_cpu(self, seconds: float) -> float:
+        assert self.proc is not None
+        before = cpu_seconds(self.proc.pid)
+        time.sleep(seconds)
+        return (cpu_seconds(self.proc.pid) - before) / seconds * 100
+
+    def stop_all(self) -> float:
+        t0 = time.monotonic()
+        self.call("stop", {"names": ["all"]})
+        return time.monotonic() - t0
+
+    def shutdown(self) -> None:
+        if self.proc is not None:
+            try:
+                self.call("shutdown")
+                self.proc.wait(60)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def measure(tree: Path, n: int, runs: int, idle: float) -> dict[str, float]:
+    m = Master(tree, n)
+    try:
+        spawned, running = m.start()
+        time.sleep(1)
+        res = {"up, every process (s)": spawned, "up, all RUNNING (s)": running}
+        for label, args in (
+            ("list (ms)", ["list"]),
+            ("list --json (ms)", ["list", "--json"]),
+            ("status worker:7 (ms)", ["status", "worker:7"]),
+        ):
+            m.cli(*args)
+            res[label] = statistics.median(m.cli(*args) for _ in range(runs))
+        res["list call, stats (ms)"] = statistics.median(m.timed_list() for _ in range(runs))
+        res["idle master CPU (%)"] = m.idle_cpu(idle)
+        res["master RSS (MiB)"] = m.rss_mib()
+        res["stop all (s)"] = m.stop_all()
+        return res
+    finally:
+        m.shutdown()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--other", type=Path, required=True, help="the tree to compare against")
+    ap.add_argument("--instances", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--idle", type=float, default=5.0)
+    opts = ap.parse_args()
+    trees = {"this": REPO, "other": opts.other.resolve()}
+    got: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
+    for rnd in range(opts.rounds):
+        for name, tree in trees.items():
+            log(f"round {rnd + 1}: {name} ({tree})")
+            got[name].append(measure(tree, opts.instances, opts.runs, opts.idle))
+    print(f"\n{opts.instances} instances, medians of {opts.rounds} round(s)")
+    print(f"{'figure':<26}{'this':>10}{'other':>10}  target")
+    for label, target in TARGETS.items():
+        cells = [statistics.median(r[label] for r in got[k]) for k in trees]
+        fmt = "{:>10.3f}" if "CPU" in label else "{:>10.2f}" if "(s)" in label else "{:>10.1f}"
+        print(f"{label:<26}" + "".join(fmt.format(c) for c in cells) + f"  {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -164,6 +164,10 @@ def cmd_daemon(ctx: Context) -> int:
 def cmd_list(ctx: Context) -> int:
     from procsup.cli.tables import LIST_HEADERS, list_rows, program_notes, table
 
+    if ctx.args.cluster:
+        from procsup.cli.fleetview import cluster_list
+
+        return cluster_list(ctx)
     result = ctx.call("list", {"names": ctx.args.names, "stats": True})
     if ctx.args.json:
         print(json.dumps(result["instances"], indent=2))
@@ -175,6 +179,13 @@ def cmd_list(ctx: Context) -> int:
         notes = program_notes(result["instances"])
         if notes:
             print("\n" + "\n".join(notes))
+    fleet = (result.get("master") or {}).get("fleet")
+    if fleet and fleet["redis"] != "connected":
+        print(
+            f"\nfleet {fleet['cluster']} ({fleet['node']}): {fleet['redis']}; supervising "
+            "locally, heartbeats resume when Redis answers",
+            file=sys.stderr if ctx.args.json else sys.stdout,
+        )
     return OK
 
 
@@ -327,6 +338,10 @@ def cmd_save(ctx: Context) -> int:
 def cmd_tasks(ctx: Context) -> int:
     from procsup.cli.tables import TASK_HEADERS, table, task_rows
 
+    if ctx.args.cluster:
+        from procsup.cli.fleetview import cluster_tasks
+
+        return cluster_tasks(ctx)
     result = ctx.call("tasks")
     if ctx.args.json:
         print(json.dumps(result["tasks"], indent=2))
@@ -361,6 +376,10 @@ def cmd_run(ctx: Context) -> int:
 def cmd_history(ctx: Context) -> int:
     from procsup.cli.tables import HISTORY_HEADERS, history_rows, table
 
+    if ctx.args.cluster:
+        from procsup.cli.fleetview import cluster_history
+
+        return cluster_history(ctx)
     args: dict[str, Any] = {"limit": ctx.args.lines}
     if ctx.args.task:
         args["task"] = ctx.args.task

@@ -117,6 +117,9 @@ def _setup_signal(p: argparse.ArgumentParser) -> None:
 def _setup_list(p: argparse.ArgumentParser) -> None:
     _names(p, False)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cluster", action="store_true", help="every host of the cluster, read from Redis"
+    )
 
 
 def _setup_logs(p: argparse.ArgumentParser) -> None:
@@ -167,6 +170,16 @@ def _setup_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", nargs="?", help="one task (default: all)")
     p.add_argument("-n", "--lines", type=int, default=20, help="how many runs, newest first")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cluster", action="store_true", help="every host of the cluster, read from Redis"
+    )
+
+
+def _setup_tasks(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cluster", action="store_true", help="every host of the cluster, read from Redis"
+    )
 
 
 def _setup_tui(p: argparse.ArgumentParser) -> None:
@@ -248,7 +261,7 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
         (),
         _setup_program,
     ),
-    ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_json),
+    ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_tasks),
     ("run", cmd_run, "run a task now (through its lock)", (), _setup_run),
     ("history", cmd_history, "show the runs and skips of tasks", (), _setup_history),
     (

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from procsup.config.load import Config, ConfigError, load_config
 from procsup.control.facade import MasterFacade
@@ -18,7 +20,36 @@ from procsup.engine.parts import PlannedRestart
 from procsup.engine.runtime import Runtime
 from procsup.tasks.scheduler import Scheduler
 
+if TYPE_CHECKING:
+    from procsup.control.fleet.heartbeat import Heartbeat
+
 log = logging.getLogger("procsup")
+
+
+class FleetFrontend:
+    """The control server plus the master's cluster heartbeat, started and closed together."""
+
+    def __init__(self, server: Server, heartbeat: Heartbeat) -> None:
+        self.server = server
+        self.heartbeat = heartbeat
+
+    @property
+    def path(self) -> Path:
+        return self.server.path
+
+    async def start(self) -> None:
+        await self.server.start()
+        self.heartbeat.start()
+
+    def ensure_socket(self) -> None:
+        self.server.ensure_socket()
+
+    async def close_listener(self) -> None:
+        await self.server.close_listener()
+
+    async def close(self) -> None:
+        await self.heartbeat.close()
+        await self.server.close()
 
 
 class ControlParts:
@@ -31,9 +62,18 @@ class ControlParts:
         self.scheduler = Scheduler(rt, config, restart)
         return self.scheduler
 
-    def frontend(self, master: Master) -> Server:
+    def frontend(self, master: Master) -> Server | FleetFrontend:
         assert self.scheduler is not None, "the master builds its tasks before its server"
-        return Server(MasterFacade(master, self.scheduler))
+        facade = MasterFacade(master, self.scheduler)
+        server = Server(facade)
+        cfg = master.config.master
+        if not cfg.cluster:
+            return server
+        from procsup.control.fleet.heartbeat import Heartbeat
+
+        heartbeat = Heartbeat(facade, cfg, cfg.node_name or socket.gethostname())
+        facade.fleet_status = heartbeat.status
+        return FleetFrontend(server, heartbeat)
 
 
 def build_master(config: Config) -> Master:

@@ -6,13 +6,13 @@ protocol is known."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import cast
 
 from procsup.config.load import Config, ProgramConfig
 from procsup.config.save import save_config
 from procsup.control.protocol import PROTOCOL_VERSION
-from procsup.core.schema import InstanceRow, MasterInfo, TaskRow
+from procsup.core.schema import FleetStatus, InstanceRow, MasterInfo, TaskRow
 from procsup.engine.events import Broadcaster
 from procsup.engine.instance import Instance
 from procsup.engine.logquery import log_sources
@@ -29,6 +29,8 @@ class MasterFacade:
     def __init__(self, master: Master, scheduler: Scheduler) -> None:
         self._master = master
         self._scheduler = scheduler
+        #: the heartbeat's status (control/fleet/), set by the composition when in a cluster
+        self.fleet_status: Callable[[], FleetStatus] | None = None
 
     # --- the master ---
     @property
@@ -41,6 +43,7 @@ class MasterFacade:
 
     def info(self) -> MasterInfo:
         facts = self._master.info()
+        facts["fleet"] = self.fleet_status() if self.fleet_status is not None else None
         return cast(
             MasterInfo, {"version": facts.pop("version"), "protocol": PROTOCOL_VERSION, **facts}
         )

@@ -105,6 +105,15 @@ class TaskRow(TypedDict):
     last: RunRow | None
 
 
+class FleetStatus(TypedDict):
+    """MasterInfo's `fleet`: this master's place in a cluster and whether Redis answers."""
+
+    cluster: str
+    node: str
+    redis: str  # "connected", or why the last write failed
+    remote_control: bool
+
+
 class MasterInfo(TypedDict):
     """`hello`'s result; also `master` in `list` and in the `events` snapshot."""
 
@@ -118,6 +127,7 @@ class MasterInfo(TypedDict):
     state_dir: str
     tracking: str
     tracking_detail: str
+    fleet: FleetStatus | None  # None without `cluster` in [procsup]
 
 
 class LogLine(TypedDict):

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from procsup.control.fleetclient import RemoteClient
+
     #: run_tui(socket, screenshot): the CLI and the TUI are layers side by side, so the CLI
     #: is handed the dashboard instead of importing it
     RunTui = Callable[[str, str | None], int]
@@ -50,14 +52,28 @@ class Context:
         socket, state_dir = locate.master_paths(str(self.config_path))
         self.socket = args.socket or socket
         self.state_dir = state_dir
-        self._client: Client | None = None
+        self._client: Client | RemoteClient | None = None
 
-    def client(self, autostart: bool = False) -> Client:
+    def client(self, autostart: bool = False) -> Client | RemoteClient:
         """A connected client. Only the verbs that mean to run something (STARTERS) pass
-        autostart=True, and even they start no master when autostart is turned off."""
+        autostart=True, and even they start no master when autostart is turned off.
+        With --host NODE: NODE's master, reached through the cluster's Redis."""
         if self._client is None:
-            self._client = self._connect(autostart)
+            if getattr(self.args, "host", None):
+                from procsup.cli.fleetview import remote_client
+
+                self._client = remote_client(self, self.args.host)
+            else:
+                self._client = self._connect(autostart)
         return self._client
+
+    def local_client(self) -> Client:
+        """The local master's client, for the streams that --host does not carry."""
+        if getattr(self.args, "host", None):
+            raise CliError(f"`{self.args.verb}` does not work with --host", USAGE)
+        client = self.client()
+        assert isinstance(client, Client)
+        return client
 
     def _connect(self, autostart: bool) -> Client:
         try:
@@ -271,7 +287,7 @@ def cmd_logs(ctx: Context) -> int:
         "since": since,
         "follow": args.follow,
     }
-    return show_logs(ctx.client(autostart=False), req, args.raw)
+    return show_logs(ctx.local_client(), req, args.raw)
 
 
 def cmd_scale(ctx: Context) -> int:
@@ -394,7 +410,7 @@ def cmd_history(ctx: Context) -> int:
 
 
 def cmd_events(ctx: Context) -> int:
-    for item in ctx.client().stream("events"):
+    for item in ctx.local_client().stream("events"):
         print(json.dumps(item), flush=True)
     return OK
 

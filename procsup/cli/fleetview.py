@@ -5,22 +5,24 @@ heartbeats is marked `(stale)`. Reads Redis directly: no master needs to answer 
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from procsup.cli.commands import OK, USAGE, CliError
+from procsup.cli.commands import FAILED, OK, USAGE, CliError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from procsup.cli.commands import Context
-    from procsup.control.fleetclient import Host
+    from procsup.control.fleetclient import Host, RemoteClient
 
 
-def fleet_hosts(ctx: Context) -> list[Host]:
-    """The host entries of the cluster named in this config, or a one-line error."""
+def cluster_of(ctx: Context) -> tuple[str, str, str]:
+    """(redis_url, cluster, this host's node name) from this config, or a one-line error."""
     from procsup.config.load import ConfigError, load_config
-    from procsup.control.fleetclient import FleetError, read_hosts
 
     try:
         cfg = load_config(Path(ctx.config_path)).master
@@ -28,13 +30,54 @@ def fleet_hosts(ctx: Context) -> list[Host]:
         raise CliError(f"{ctx.config_path}: {exc.issues[0]}", USAGE) from None
     if not cfg.cluster or not cfg.redis_url:
         raise CliError(
-            f'--cluster needs redis_url and cluster = "NAME" in [procsup] of {ctx.config_path}',
+            f'--cluster and --host need redis_url and cluster = "NAME" in [procsup] of '
+            f"{ctx.config_path}",
             USAGE,
         )
+    return cfg.redis_url, cfg.cluster, cfg.node_name or socket.gethostname()
+
+
+def fleet_hosts(ctx: Context) -> list[Host]:
+    """The host entries of the cluster named in this config, or a one-line error."""
+    from procsup.control.fleetclient import FleetError, read_hosts
+
+    url, cluster, _ = cluster_of(ctx)
     try:
-        return read_hosts(cfg.redis_url, cfg.cluster)
+        return read_hosts(url, cluster)
     except FleetError as exc:
         raise CliError(str(exc)) from None
+
+
+def remote_client(ctx: Context, node: str) -> RemoteClient:
+    from procsup.control.fleetclient import RemoteClient
+
+    url, cluster, me = cluster_of(ctx)
+    return RemoteClient(url, cluster, node, me)
+
+
+def everywhere(ctx: Context, command: Callable[[Context], int]) -> int:
+    """`procsup restart worker --cluster`: the command on every live host, one after another,
+    each host's output under its name; the worst exit code. A host that has none of the names
+    is skipped (the names are its own to have); a stale host or one without remote control
+    is an error."""
+    from procsup.control.client import ClientError
+
+    code, served = OK, 0
+    for host in fleet_hosts(ctx):
+        print(f"[{host.node}]", flush=True)
+        ctx._client = remote_client(ctx, host.node)  # one client per host
+        try:
+            code = max(code, command(ctx))
+            served += 1
+        except ClientError as exc:
+            if exc.code == "not_found":
+                print(f"skipped: {exc.message}")
+                continue
+            print(f"procsup: {exc.message}", file=sys.stderr)
+            code = max(code, FAILED)
+    if not served and code == OK:
+        raise CliError("no host of the cluster has these names")
+    return code
 
 
 def cluster_list(ctx: Context) -> int:

@@ -73,6 +73,13 @@ def _global_options(p: argparse.ArgumentParser, default: Any) -> None:
     )
     p.add_argument("--socket", default=default, help="control socket path (default: config)")
     p.add_argument(
+        "--host",
+        default=default,
+        metavar="NODE",
+        help="start/stop/restart/signal/run on NODE of the cluster, through Redis "
+        "(its master needs remote_control = true)",
+    )
+    p.add_argument(
         "--no-autostart",
         action="store_true",
         default=default,
@@ -92,6 +99,9 @@ def _setup_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("--numprocs", type=int, default=1, help="instances of the ad-hoc program")
     p.add_argument("--cwd", help="working directory of the ad-hoc program (default: here)")
     p.set_defaults(command=[])
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_stop(p: argparse.ArgumentParser) -> None:
@@ -102,16 +112,25 @@ def _setup_stop(p: argparse.ArgumentParser) -> None:
         help="program, instance (name:N), glob (name*) or 'all'; a task name stops its runs "
         "in progress (the task stays scheduled)",
     )
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_restart(p: argparse.ArgumentParser) -> None:
     _names(p, True)
     p.add_argument("--rolling", action="store_true", help="one instance at a time")
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_signal(p: argparse.ArgumentParser) -> None:
     p.add_argument("signal", help="HUP, USR1, 10, …")
     _names(p, True)
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_list(p: argparse.ArgumentParser) -> None:
@@ -163,6 +182,9 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("task")
     p.add_argument(
         "--wait", action="store_true", help="wait for the run to end and exit with its exit code"
+    )
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
     )
 
 
@@ -229,6 +251,9 @@ def _setup_startup(p: argparse.ArgumentParser) -> None:
 def _setup_describe(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="a program, instance (name:N) or task")
 
+
+#: the verbs `--cluster` sends to every host (the others read the fleet: list, tasks, history)
+REMOTE_VERBS = frozenset({"start", "stop", "restart", "signal", "run"})
 
 Setup = Callable[[argparse.ArgumentParser], None]
 #: name, handler, help, aliases, arguments
@@ -377,6 +402,10 @@ def main(argv: list[str] | None = None, tui: RunTui | None = None) -> int:
     ctx: Context | None = None
     try:
         ctx = Context(args, tui)
+        if getattr(args, "cluster", False) and args.verb in REMOTE_VERBS:
+            from procsup.cli.fleetview import everywhere
+
+            return everywhere(ctx, args.verbs[args.verb])
         return args.verbs[args.verb](ctx)
     except LocateError as exc:
         print(f"procsup: {exc}", file=sys.stderr)

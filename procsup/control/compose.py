@@ -22,16 +22,19 @@ from procsup.tasks.scheduler import Scheduler
 
 if TYPE_CHECKING:
     from procsup.control.fleet.heartbeat import Heartbeat
+    from procsup.control.fleet.remote import RemoteControl
 
 log = logging.getLogger("procsup")
 
 
 class FleetFrontend:
-    """The control server plus the master's cluster heartbeat, started and closed together."""
+    """The control server plus the master's cluster heartbeat (and, with remote_control, the
+    reader of its control stream), started and closed together."""
 
-    def __init__(self, server: Server, heartbeat: Heartbeat) -> None:
+    def __init__(self, server: Server, heartbeat: Heartbeat, remote: RemoteControl | None) -> None:
         self.server = server
         self.heartbeat = heartbeat
+        self.remote = remote
 
     @property
     def path(self) -> Path:
@@ -40,6 +43,8 @@ class FleetFrontend:
     async def start(self) -> None:
         await self.server.start()
         self.heartbeat.start()
+        if self.remote is not None:
+            self.remote.start()
 
     def ensure_socket(self) -> None:
         self.server.ensure_socket()
@@ -48,6 +53,8 @@ class FleetFrontend:
         await self.server.close_listener()
 
     async def close(self) -> None:
+        if self.remote is not None:
+            await self.remote.close()
         await self.heartbeat.close()
         await self.server.close()
 
@@ -70,10 +77,15 @@ class ControlParts:
         if not cfg.cluster:
             return server
         from procsup.control.fleet.heartbeat import Heartbeat
+        from procsup.control.fleet.remote import RemoteControl
 
-        heartbeat = Heartbeat(facade, cfg, cfg.node_name or socket.gethostname())
+        node = cfg.node_name or socket.gethostname()
+        heartbeat = Heartbeat(facade, cfg, node)
         facade.fleet_status = heartbeat.status
-        return FleetFrontend(server, heartbeat)
+        remote = None
+        if cfg.remote_control and cfg.redis_url:
+            remote = RemoteControl(cfg.redis_url, cfg.cluster, node, str(server.path))
+        return FleetFrontend(server, heartbeat, remote)
 
 
 def build_master(config: Config) -> Master:

@@ -20,13 +20,15 @@ pytestmark = pytest.mark.redis
 CLUSTER = "t"
 
 
-def fleet_config(server: RedisServer, node: str, extra: str = "", url: str = "") -> str:
+def fleet_config(
+    server: RedisServer, node: str, extra: str = "", url: str = "", interval: str = "300ms"
+) -> str:
     return f"""
         [procsup]
         redis_url = "{url or server.url}"
         cluster = "{CLUSTER}"
         node_name = "{node}"
-        heartbeat_interval = "300ms"
+        heartbeat_interval = "{interval}"
         {extra}
         [programs.worker]
         command = "{child("sleeper.py")}"
@@ -151,3 +153,105 @@ def test_cluster_needs_redis_url_and_says_so(master_factory: Callable[[str], Mas
     out = m.cli("check")
     assert out.returncode == 2
     assert "procsup.cluster" in out.stderr + out.stdout and "redis_url" in out.stderr + out.stdout
+
+
+def pids(m: MasterProc) -> dict[str, int]:
+    return {name: row["pid"] for name, row in m.instances().items()}
+
+
+def remote_pair(start_master: Callable[[str], MasterProc], server: RedisServer) -> tuple:
+    """web-1 takes remote control, web-2 does not; both are live in the cluster."""
+    web1 = start_master(fleet_config(server, "web-1", "remote_control = true"))
+    web2 = start_master(fleet_config(server, "web-2"))
+    for node in ("web-1", "web-2"):
+        wait_for(lambda node=node: running_entry(server, node), 10, node)
+    return web1, web2
+
+
+def test_remote_restart_answers_as_locally_and_is_logged_by_the_receiver(
+    start_master: Callable[[str], MasterProc], redis_server: RedisServer
+) -> None:
+    web1, web2 = remote_pair(start_master, redis_server)
+    before = pids(web1)
+    out = web2.cli("--host", "web-1", "restart", "worker")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "worker:0: RUNNING\nworker:1: RUNNING\n"
+    after = pids(web1)
+    assert set(after.values()).isdisjoint(before.values())
+    assert "remote restart" in web1.log() and "@web-2" in web1.log()
+    local = web1.cli("restart", "worker")
+    assert local.stdout == out.stdout
+    # an unknown name: the same message and exit code as locally, nothing added
+    remote_bad = web2.cli("--host", "web-1", "restart", "nosuch")
+    local_bad = web1.cli("restart", "nosuch")
+    assert (remote_bad.returncode, remote_bad.stderr) == (local_bad.returncode, local_bad.stderr)
+    assert remote_bad.returncode == 1
+    signalled = web2.cli("--host", "web-1", "signal", "HUP", "worker:0")
+    assert signalled.returncode == 0 and "sent SIGHUP to worker:0" in signalled.stdout
+
+
+def test_remote_control_is_refused_when_off_and_unknown_or_stale_hosts_are_errors(
+    start_master: Callable[[str], MasterProc], redis_server: RedisServer
+) -> None:
+    web1, web2 = remote_pair(start_master, redis_server)
+    before = pids(web2)
+    off = web1.cli("--host", "web-2", "restart", "worker")
+    assert off.returncode == 1 and "does not take remote control" in off.stderr
+    assert pids(web2) == before
+    unknown = web1.cli("--host", "web-9", "restart", "worker")
+    assert unknown.returncode == 1 and "no host 'web-9'" in unknown.stderr
+    not_remote = web2.cli("--host", "web-1", "list")
+    assert not_remote.returncode == 1 and "only restart, run, signal, start, stop" in (
+        not_remote.stderr
+    )
+    slow = start_master(fleet_config(redis_server, "web-3", "remote_control = true", "", "1s"))
+    wait_for(lambda: running_entry(redis_server, "web-3"), 10, "web-3")
+    slow.proc.send_signal(signal.SIGSTOP)  # alive, but its heartbeats stop
+    try:  # stale after 2 missed seconds, gone after 3
+        wait_for(lambda: time.time() - entry(redis_server, "web-3")["written"] > 2.05, 5, "stale")
+        out = web2.cli("--host", "web-3", "restart", "worker")
+        assert out.returncode == 1 and "host 'web-3' is stale" in out.stderr, out.stderr
+    finally:
+        slow.proc.send_signal(signal.SIGCONT)
+
+
+def test_restart_cluster_reaches_every_host(
+    start_master: Callable[[str], MasterProc], redis_server: RedisServer
+) -> None:
+    masters = [
+        start_master(fleet_config(redis_server, f"web-{i}", "remote_control = true"))
+        for i in (1, 2)
+    ]
+    for i in (1, 2):
+        wait_for(lambda i=i: running_entry(redis_server, f"web-{i}"), 10, f"web-{i}")
+    before = [pids(m) for m in masters]
+    out = masters[0].cli("restart", "worker", "--cluster")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[web-1]\nworker:0: RUNNING\nworker:1: RUNNING\n" * 1 + (
+        "[web-2]\nworker:0: RUNNING\nworker:1: RUNNING\n"
+    )
+    for m, old in zip(masters, before, strict=True):
+        assert set(pids(m).values()).isdisjoint(old.values())
+
+
+def test_a_redis_acl_user_with_password_in_the_url_works(
+    start_master: Callable[[str], MasterProc], redis_server: RedisServer
+) -> None:
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.execute_command(
+        "ACL", "SETUSER", "fleet", "on", ">s3cret", "~procsup:fleet:*", "&procsup:fleet:*", "+@all"
+    )
+    url = f"redis://fleet:s3cret@127.0.0.1:{redis_server.port}/0"
+    web1 = start_master(fleet_config(redis_server, "web-1", "remote_control = true", url=url))
+    web2 = start_master(fleet_config(redis_server, "web-2", url=url))
+    wait_for(lambda: running_entry(redis_server, "web-1"), 10, "web-1 through the ACL user")
+    assert web1.call("hello")["fleet"]["redis"] == "connected"
+    listed = web2.cli("list", "--cluster")
+    assert listed.returncode == 0 and "web-1" in listed.stdout
+    out = web2.cli("--host", "web-1", "restart", "worker")
+    assert out.returncode == 0, out.stderr
+    assert "s3cret" not in web1.log() + out.stderr
+    wrong = url.replace("s3cret", "wrong")
+    bad = start_master(fleet_config(redis_server, "web-3", url=wrong))
+    wait_for(lambda: "unreachable" in bad.call("hello")["fleet"]["redis"], 5, "auth refused")
+    assert "wrong" not in bad.call("hello")["fleet"]["redis"]

@@ -203,7 +203,8 @@ class MasterEvent(TypedDict):
     type: Literal["master"]
     name: str  # the host name
     time: float
-    event: Literal["started", "stopped"] | str
+    event: Literal["started", "stopped", "fleet"] | str
+    fleet: NotRequired[FleetStatus]  # only with event "fleet"
 
 
 class MaxMemoryEvent(TypedDict):

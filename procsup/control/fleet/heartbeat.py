@@ -18,6 +18,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from procsup.core import fleet
+from procsup.engine.events import Event
 from procsup.tasks.redislock import open_client, redact_url
 
 if TYPE_CHECKING:
@@ -94,9 +95,25 @@ class Heartbeat:
         }
 
     async def beat(self) -> None:
-        body = json.dumps(self.entry(), separators=(",", ":"), default=str)
+        """Write the entry, then tell the channel (the fleet view) this host's counts."""
+        entry = self.entry()
+        body = json.dumps(entry, separators=(",", ":"), default=str)
         key = fleet.host_key(self.cluster, self.node)
         await self.call("write", self.redis.set(key, body, px=fleet.ttl_ms(self.interval)))
+        counts: dict[str, int] = {}
+        for row in entry["instances"]:
+            counts[row["state"]] = counts.get(row["state"], 0) + 1
+        summary = {
+            "type": "heartbeat",
+            "node": self.node,
+            "written": entry["written"],
+            "interval": self.interval,
+            "remote_control": self.remote_control,
+            "counts": counts,
+            "tasks": len(entry["tasks"]),
+        }
+        channel = fleet.channel(self.cluster)
+        await self.call("publish", self.redis.publish(channel, json.dumps(summary)))
 
     async def _beat_loop(self) -> None:
         while True:
@@ -132,9 +149,18 @@ class Heartbeat:
             error = f"redis at {redact_url(self.url)} unreachable: {reason}"
             if self.error is None or self.error == "not connected yet":
                 log.warning("fleet %s: %s (%s); supervising locally", self.cluster, error, what)
+                self.error = error
+                self._announce()
             self.error = error
             raise RedisDown(error) from exc
-        if self.error is not None and self.error != "not connected yet":
-            log.info("fleet %s: redis at %s reachable again", self.cluster, redact_url(self.url))
-        self.error = None
+        if self.error is not None:
+            if self.error != "not connected yet":
+                log.info("fleet %s: redis at %s answers again", self.cluster, redact_url(self.url))
+            self.error = None
+            self._announce()
         return result
+
+    def _announce(self) -> None:
+        """Tell the master's clients (the dashboard's header) that Redis answers or not."""
+        data = {"event": "fleet", "fleet": self.status()}
+        self.view.events.publish(Event("master", self.node, data))

@@ -8,7 +8,6 @@ import json
 import socket
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from procsup.cli.commands import FAILED, OK, USAGE, CliError
@@ -21,20 +20,24 @@ if TYPE_CHECKING:
 
 
 def cluster_of(ctx: Context) -> tuple[str, str, str]:
-    """(redis_url, cluster, this host's node name) from this config, or a one-line error."""
-    from procsup.config.load import ConfigError, load_config
+    """(redis_url, cluster, this host's node name) from [procsup] of this config, or a
+    one-line error. Read with tomllib alone: the whole config loader costs `list --cluster`
+    more than it reads (the master has validated these keys when it started)."""
+    import tomllib
 
     try:
-        cfg = load_config(Path(ctx.config_path)).master
-    except ConfigError as exc:
-        raise CliError(f"{ctx.config_path}: {exc.issues[0]}", USAGE) from None
-    if not cfg.cluster or not cfg.redis_url:
+        with open(ctx.config_path, "rb") as f:
+            table = tomllib.load(f).get("procsup", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CliError(f"cannot read {ctx.config_path}: {exc}", USAGE) from None
+    url, cluster, node = (table.get(k) for k in ("redis_url", "cluster", "node_name"))
+    if not isinstance(url, str) or not isinstance(cluster, str) or not url or not cluster:
         raise CliError(
             f'--cluster and --host need redis_url and cluster = "NAME" in [procsup] of '
             f"{ctx.config_path}",
             USAGE,
         )
-    return cfg.redis_url, cfg.cluster, cfg.node_name or socket.gethostname()
+    return url, cluster, node if isinstance(node, str) and node else socket.gethostname()
 
 
 def fleet_hosts(ctx: Context) -> list[Host]:

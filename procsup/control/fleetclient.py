@@ -51,6 +51,21 @@ class Host:
 
 def read_hosts(url: str, cluster: str, timeout: float = 2.0) -> list[Host]:
     """Every host entry of `cluster`, sorted by node name."""
+    from procsup.control import resp
+
+    if resp.handles(url):  # the fast path: no redis-py import (control/resp.py)
+        try:
+            bodies = resp.scan_get(url, fleet.host_pattern(cluster), timeout)
+        except resp.RespError as exc:
+            raise FleetError(_unreadable(url, cluster, exc)) from None
+    else:
+        bodies = _read_with_redis_py(url, cluster, timeout)
+    now = time.time()
+    hosts = [Host(json.loads(body), now) for body in bodies if body]
+    return sorted(hosts, key=lambda h: h.node)
+
+
+def _read_with_redis_py(url: str, cluster: str, timeout: float) -> list[str]:
     import redis
 
     try:
@@ -59,14 +74,9 @@ def read_hosts(url: str, cluster: str, timeout: float = 2.0) -> list[Host]:
         )
         with client:
             keys = sorted(client.scan_iter(match=fleet.host_pattern(cluster), count=1000))
-            bodies = client.mget(keys) if keys else []
+            return [str(b) for b in client.mget(keys) if b is not None] if keys else []
     except redis.RedisError as exc:
-        from procsup.tasks.redislock import redact_url
-
-        raise FleetError(f"cannot read cluster {cluster!r} from {redact_url(url)}: {exc}") from None
-    now = time.time()
-    hosts = [Host(json.loads(body), now) for body in bodies if body]
-    return sorted(hosts, key=lambda h: h.node)
+        raise FleetError(_unreadable(url, cluster, exc)) from None
 
 
 def read_host(url: str, cluster: str, node: str, timeout: float = 2.0) -> Host | None:

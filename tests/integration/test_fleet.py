@@ -70,8 +70,11 @@ def test_heartbeat_appears_with_instances_and_leaves_at_shutdown(
 
 
 def test_list_cluster_shows_three_masters_with_a_host_column(
-    start_master: Callable[[str], MasterProc], redis_server: RedisServer
+    master_factory: Callable[[str], MasterProc], redis_server: RedisServer
 ) -> None:
+    def start_master(text: str) -> MasterProc:
+        return master_factory(text).start()
+
     masters = [start_master(fleet_config(redis_server, f"web-{i}")) for i in (1, 2, 3)]
     for i in (1, 2, 3):
         wait_for(lambda i=i: running_entry(redis_server, f"web-{i}"), 10, f"web-{i}")
@@ -85,6 +88,12 @@ def test_list_cluster_shows_three_masters_with_a_host_column(
     assert {(r["host"], r["name"], r["stale"]) for r in rows} == {
         (f"web-{i}", f"worker:{n}", False) for i in (1, 2, 3) for n in (0, 1)
     }
+    # a URL with options goes through redis-py instead of the plain RESP read: the same table
+    with_options = redis_server.url + "?health_check_interval=5"
+    reader = master_factory(fleet_config(redis_server, "ops", url=with_options))
+    via_redis_py = reader.cli("list", "--cluster")
+    assert via_redis_py.returncode == 0, via_redis_py.stderr
+    assert [line.split()[:3] for line in via_redis_py.stdout.splitlines()[1:]] == hosts
 
 
 def test_a_killed_master_is_marked_stale_then_vanishes_within_the_ttl(
@@ -232,8 +241,11 @@ def test_restart_cluster_reaches_every_host(
 
 
 def test_a_redis_acl_user_with_password_in_the_url_works(
-    start_master: Callable[[str], MasterProc], redis_server: RedisServer
+    master_factory: Callable[[str], MasterProc], redis_server: RedisServer
 ) -> None:
+    def start_master(text: str) -> MasterProc:
+        return master_factory(text).start()
+
     admin = redis.Redis.from_url(redis_server.url)
     admin.execute_command(
         "ACL", "SETUSER", "fleet", "on", ">s3cret", "~procsup:fleet:*", "&procsup:fleet:*", "+@all"
@@ -249,6 +261,9 @@ def test_a_redis_acl_user_with_password_in_the_url_works(
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in web1.log() + out.stderr
     wrong = url.replace("s3cret", "wrong")
+    refused = master_factory(fleet_config(redis_server, "ops", url=wrong)).cli("list", "--cluster")
+    assert refused.returncode == 1 and "cannot read cluster 't'" in refused.stderr
+    assert "wrong" not in refused.stderr
     bad = start_master(fleet_config(redis_server, "web-3", url=wrong))
     wait_for(lambda: "unreachable" in bad.call("hello")["fleet"]["redis"], 5, "auth refused")
     assert "wrong" not in bad.call("hello")["fleet"]["redis"]

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
+    from procsup.control.fleetclient import RemoteClient
+
     #: run_tui(socket, screenshot): the CLI and the TUI are layers side by side, so the CLI
     #: is handed the dashboard instead of importing it
     RunTui = Callable[[str, str | None], int]
@@ -50,14 +52,28 @@ class Context:
         socket, state_dir = locate.master_paths(str(self.config_path))
         self.socket = args.socket or socket
         self.state_dir = state_dir
-        self._client: Client | None = None
+        self._client: Client | RemoteClient | None = None
 
-    def client(self, autostart: bool = False) -> Client:
+    def client(self, autostart: bool = False) -> Client | RemoteClient:
         """A connected client. Only the verbs that mean to run something (STARTERS) pass
-        autostart=True, and even they start no master when autostart is turned off."""
+        autostart=True, and even they start no master when autostart is turned off.
+        With --host NODE: NODE's master, reached through the cluster's Redis."""
         if self._client is None:
-            self._client = self._connect(autostart)
+            if getattr(self.args, "host", None):
+                from procsup.cli.fleetview import remote_client
+
+                self._client = remote_client(self, self.args.host)
+            else:
+                self._client = self._connect(autostart)
         return self._client
+
+    def local_client(self) -> Client:
+        """The local master's client, for the streams that --host does not carry."""
+        if getattr(self.args, "host", None):
+            raise CliError(f"`{self.args.verb}` does not work with --host", USAGE)
+        client = self.client()
+        assert isinstance(client, Client)
+        return client
 
     def _connect(self, autostart: bool) -> Client:
         try:
@@ -164,6 +180,10 @@ def cmd_daemon(ctx: Context) -> int:
 def cmd_list(ctx: Context) -> int:
     from procsup.cli.tables import LIST_HEADERS, list_rows, program_notes, table
 
+    if ctx.args.cluster:
+        from procsup.cli.fleetview import cluster_list
+
+        return cluster_list(ctx)
     result = ctx.call("list", {"names": ctx.args.names, "stats": True})
     if ctx.args.json:
         print(json.dumps(result["instances"], indent=2))
@@ -175,6 +195,13 @@ def cmd_list(ctx: Context) -> int:
         notes = program_notes(result["instances"])
         if notes:
             print("\n" + "\n".join(notes))
+    fleet = (result.get("master") or {}).get("fleet")
+    if fleet and fleet["redis"] != "connected":
+        print(
+            f"\nfleet {fleet['cluster']} ({fleet['node']}): {fleet['redis']}; supervising "
+            "locally, heartbeats resume when Redis answers",
+            file=sys.stderr if ctx.args.json else sys.stdout,
+        )
     return OK
 
 
@@ -271,7 +298,7 @@ def cmd_logs(ctx: Context) -> int:
         "since": since,
         "follow": args.follow,
     }
-    return show_logs(ctx.client(autostart=False), req, args.raw)
+    return show_logs(ctx.local_client(), req, args.raw)
 
 
 def cmd_scale(ctx: Context) -> int:
@@ -338,6 +365,10 @@ def cmd_save(ctx: Context) -> int:
 def cmd_tasks(ctx: Context) -> int:
     from procsup.cli.tables import TASK_HEADERS, table, task_rows
 
+    if ctx.args.cluster:
+        from procsup.cli.fleetview import cluster_tasks
+
+        return cluster_tasks(ctx)
     result = ctx.call("tasks")
     if ctx.args.json:
         print(json.dumps(result["tasks"], indent=2))
@@ -389,6 +420,10 @@ def _pause(ctx: Context, cmd: str, done: str) -> int:
 def cmd_history(ctx: Context) -> int:
     from procsup.cli.tables import HISTORY_HEADERS, history_rows, table
 
+    if ctx.args.cluster:
+        from procsup.cli.fleetview import cluster_history
+
+        return cluster_history(ctx)
     args: dict[str, Any] = {"limit": ctx.args.lines}
     if ctx.args.task:
         args["task"] = ctx.args.task
@@ -403,7 +438,7 @@ def cmd_history(ctx: Context) -> int:
 
 
 def cmd_events(ctx: Context) -> int:
-    for item in ctx.client().stream("events"):
+    for item in ctx.local_client().stream("events"):
         print(json.dumps(item), flush=True)
     return OK
 

@@ -75,6 +75,13 @@ def _global_options(p: argparse.ArgumentParser, default: Any) -> None:
     )
     p.add_argument("--socket", default=default, help="control socket path (default: config)")
     p.add_argument(
+        "--host",
+        default=default,
+        metavar="NODE",
+        help="start/stop/restart/signal/run on NODE of the cluster, through Redis "
+        "(its master needs remote_control = true)",
+    )
+    p.add_argument(
         "--no-autostart",
         action="store_true",
         default=default,
@@ -94,6 +101,9 @@ def _setup_start(p: argparse.ArgumentParser) -> None:
     p.add_argument("--numprocs", type=int, default=1, help="instances of the ad-hoc program")
     p.add_argument("--cwd", help="working directory of the ad-hoc program (default: here)")
     p.set_defaults(command=[])
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_stop(p: argparse.ArgumentParser) -> None:
@@ -109,21 +119,33 @@ def _setup_stop(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a singleton program is not taken over by another host (until a start of it)",
     )
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_restart(p: argparse.ArgumentParser) -> None:
     _names(p, True)
     p.add_argument("--rolling", action="store_true", help="one instance at a time")
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_signal(p: argparse.ArgumentParser) -> None:
     p.add_argument("signal", help="HUP, USR1, 10, …")
     _names(p, True)
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
 def _setup_list(p: argparse.ArgumentParser) -> None:
     _names(p, False)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cluster", action="store_true", help="every host of the cluster, read from Redis"
+    )
 
 
 def _setup_logs(p: argparse.ArgumentParser) -> None:
@@ -168,9 +190,12 @@ def _setup_run(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wait", action="store_true", help="wait for the run to end and exit with its exit code"
     )
+    p.add_argument(
+        "--cluster", action="store_true", help="on every host of the cluster, through Redis"
+    )
 
 
-def _setup_tasks(p: argparse.ArgumentParser) -> None:
+def _setup_task_names(p: argparse.ArgumentParser) -> None:
     p.add_argument("tasks", nargs="+", metavar="TASK")
 
 
@@ -178,6 +203,16 @@ def _setup_history(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", nargs="?", help="one task (default: all)")
     p.add_argument("-n", "--lines", type=int, default=20, help="how many runs, newest first")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cluster", action="store_true", help="every host of the cluster, read from Redis"
+    )
+
+
+def _setup_tasks(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cluster", action="store_true", help="every host of the cluster, read from Redis"
+    )
 
 
 def _setup_tui(p: argparse.ArgumentParser) -> None:
@@ -228,6 +263,9 @@ def _setup_describe(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="a program, instance (name:N) or task")
 
 
+#: the verbs `--cluster` sends to every host (the others read the fleet: list, tasks, history)
+REMOTE_VERBS = frozenset({"start", "stop", "restart", "signal", "run"})
+
 Setup = Callable[[argparse.ArgumentParser], None]
 #: name, handler, help, aliases, arguments
 VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] = [
@@ -259,10 +297,10 @@ VERBS: list[tuple[str, Callable[[Context], int], str, tuple[str, ...], Setup]] =
         (),
         _setup_program,
     ),
-    ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_json),
+    ("tasks", cmd_tasks, "show tasks: schedule, next run, last result", (), _setup_tasks),
     ("run", cmd_run, "run a task now (through its lock)", (), _setup_run),
-    ("pause", cmd_pause, "pause tasks' schedules (kept over restarts)", (), _setup_tasks),
-    ("resume", cmd_resume, "let paused tasks fire on their schedule again", (), _setup_tasks),
+    ("pause", cmd_pause, "pause tasks' schedules (kept over restarts)", (), _setup_task_names),
+    ("resume", cmd_resume, "let paused tasks fire on their schedule again", (), _setup_task_names),
     ("history", cmd_history, "show the runs and skips of tasks", (), _setup_history),
     (
         "reload",
@@ -377,6 +415,10 @@ def main(argv: list[str] | None = None, tui: RunTui | None = None) -> int:
     ctx: Context | None = None
     try:
         ctx = Context(args, tui)
+        if getattr(args, "cluster", False) and args.verb in REMOTE_VERBS:
+            from procsup.cli.fleetview import everywhere
+
+            return everywhere(ctx, args.verbs[args.verb])
         return args.verbs[args.verb](ctx)
     except LocateError as exc:
         print(f"procsup: {exc}", file=sys.stderr)

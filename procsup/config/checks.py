@@ -396,7 +396,40 @@ def master_checks(base_dir: Path) -> dict[str, Check]:
         "idle_timeout": positive_duration,
         "tracking": choice("auto", "cgroup", "process"),
         "metrics_listen": check_listen,
+        "cluster": check_fleet_name,
+        "node_name": check_fleet_name,
+        "heartbeat_interval": heartbeat_interval,
+        "remote_control": check_bool,
     }
+
+
+def check_fleet_name(v: object) -> str:
+    """A cluster or node name: part of Redis key names and of `--host NAME`, so kept plain."""
+    name = check_str(v)
+    if not NAME_RE.fullmatch(name):
+        raise ValueError("may use only letters, digits, '_', '.' and '-', like \"web-1\"")
+    return name
+
+
+def heartbeat_interval(v: object) -> float:
+    """From 100 ms (tests) to 5 minutes: the host entry's TTL is three intervals."""
+    seconds = positive_duration(v)
+    if not 0.1 <= seconds <= 300:
+        raise ValueError("must be from 100ms to 5m, like 5s")
+    return seconds
+
+
+def fleet_problems(values: Mapping[str, object]) -> list[Problem]:
+    """[procsup] keys that need each other: a cluster lives in Redis, remote control in a
+    cluster."""
+    found: list[Problem] = []
+    if values.get("cluster") and not values.get("redis_url"):
+        message = 'needs redis_url in [procsup], like "redis://127.0.0.1:6379/0"'
+        found.append(("procsup.cluster", values["cluster"], message))
+    for key in ("node_name", "remote_control"):
+        if values.get(key) and not values.get("cluster"):
+            found.append((f"procsup.{key}", values[key], 'needs cluster = "NAME" in [procsup]'))
+    return found
 
 
 def _run_checks(base_dir: Path) -> dict[str, Check]:

@@ -38,6 +38,10 @@ class MasterConfig:
     idle_timeout: float = 10.0  # a control connection with no request this long is closed
     tracking: str = "auto"  # auto | cgroup | process: how a spawn's processes are tracked
     metrics_listen: str | None = None  # "HOST:PORT" serving Prometheus /metrics; None = off
+    cluster: str | None = None  # with redis_url: heartbeats under procsup:fleet:<cluster>:
+    node_name: str | None = None  # this master's name in the fleet (default: the host name)
+    heartbeat_interval: float = 5.0
+    remote_control: bool = False  # take start/stop/restart/signal/run from the fleet stream
 
 
 @dataclass(frozen=True)
@@ -329,6 +333,7 @@ def _master_from_dict(raw: Mapping[str, Any], path: Path, issues: _Issues) -> Ma
     values.setdefault("state_dir", base_dir / "run")
     values.setdefault("log_dir", base_dir / "logs")
     values.setdefault("socket", values["state_dir"] / "procsup.sock")
+    issues.extend(checks.fleet_problems(values))
     return MasterConfig(**values)
 
 

@@ -37,24 +37,36 @@ class ControlParts:
     def frontend(self, master: Master) -> WithParts:
         assert self.scheduler is not None, "the master builds its tasks before its server"
         extras: list[Part] = []
+        cfg = master.config.master
         singletons = None
-        if master.config.master.redis_url:  # singleton programs may come with any reload
+        if cfg.redis_url:  # singleton programs may come with any reload
             singletons = Singletons(master, master_name(master.config))
             extras.append(singletons)
-        server = Server(MasterFacade(master, self.scheduler, singletons))
-        listen = master.config.master.metrics_listen
-        if listen is not None:
+        facade = MasterFacade(master, self.scheduler, singletons)
+        server = Server(facade)
+        if cfg.cluster:
+            from procsup.control.fleet.heartbeat import Heartbeat
+            from procsup.control.fleet.remote import RemoteControl
+
+            node = cfg.node_name or socket.gethostname()
+            heartbeat = Heartbeat(facade, cfg, node)
+            facade.fleet_status = heartbeat.status
+            extras.append(_SyncStart(heartbeat))
+            if cfg.remote_control and cfg.redis_url:
+                remote = RemoteControl(cfg.redis_url, cfg.cluster, node, str(server.path))
+                extras.append(_SyncStart(remote))
+        if cfg.metrics_listen is not None:
             from procsup.control.metrics import MetricsServer  # prometheus-client: when asked
 
-            extras.append(MetricsServer(listen, master, self.scheduler))
+            extras.append(MetricsServer(cfg.metrics_listen, master, self.scheduler))
         return WithParts(server, extras)
 
 
 def master_name(config: Config) -> str:
     """How other masters name this one: `node_name` if set, else host:state_dir (several
     masters on one machine are different holders)."""
-    node = getattr(config.master, "node_name", None)
-    return str(node) if node else f"{socket.gethostname()}:{config.master.state_dir}"
+    node = config.master.node_name
+    return node if node else f"{socket.gethostname()}:{config.master.state_dir}"
 
 
 class Part(Protocol):
@@ -63,10 +75,30 @@ class Part(Protocol):
     async def close(self) -> None: ...
 
 
+class SyncStartPart(Protocol):
+    def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _SyncStart:
+    """A part whose start only schedules its work on the loop (the fleet heartbeat, the remote
+    control reader), as a Part."""
+
+    def __init__(self, part: SyncStartPart) -> None:
+        self.part = part
+
+    async def start(self) -> None:
+        self.part.start()
+
+    async def close(self) -> None:
+        await self.part.close()
+
+
 class WithParts:
     """engine.parts.Frontend: the control server, with the parts that live exactly as long
-    (the singleton leases, the metrics endpoint) started after it and closed before it, once
-    every program has stopped."""
+    (the singleton leases, the fleet heartbeat and remote control, the metrics endpoint)
+    started after it and closed before it, once every program has stopped."""
 
     def __init__(self, server: Server, extras: list[Part]) -> None:
         self.server = server

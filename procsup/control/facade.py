@@ -6,13 +6,13 @@ protocol is known."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import cast
 
 from procsup.config.load import Config, ProgramConfig
 from procsup.config.save import save_config
 from procsup.control.protocol import FAILED, PROTOCOL_VERSION, ProtocolError
-from procsup.core.schema import InstanceRow, MasterInfo, TaskRow
+from procsup.core.schema import FleetStatus, InstanceRow, MasterInfo, TaskRow
 from procsup.engine.events import Broadcaster
 from procsup.engine.instance import Instance
 from procsup.engine.logquery import log_sources
@@ -33,6 +33,8 @@ class MasterFacade:
         self._master = master
         self._scheduler = scheduler
         self._singletons = singletons
+        #: the heartbeat's status (control/fleet/), set by the composition when in a cluster
+        self.fleet_status: Callable[[], FleetStatus] | None = None
 
     async def park_singletons(self, programs: list[str], parked: bool) -> None:
         """`stop --everywhere` / `start` of singleton programs: tell every master via Redis."""
@@ -56,6 +58,7 @@ class MasterFacade:
 
     def info(self) -> MasterInfo:
         facts = self._master.info()
+        facts["fleet"] = self.fleet_status() if self.fleet_status is not None else None
         return cast(
             MasterInfo, {"version": facts.pop("version"), "protocol": PROTOCOL_VERSION, **facts}
         )

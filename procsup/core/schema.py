@@ -110,6 +110,15 @@ class TaskRow(TypedDict):
     last: RunRow | None
 
 
+class FleetStatus(TypedDict):
+    """MasterInfo's `fleet`: this master's place in a cluster and whether Redis answers."""
+
+    cluster: str
+    node: str
+    redis: str  # "connected", or why the last write failed
+    remote_control: bool
+
+
 class MasterInfo(TypedDict):
     """`hello`'s result; also `master` in `list` and in the `events` snapshot."""
 
@@ -123,6 +132,7 @@ class MasterInfo(TypedDict):
     state_dir: str
     tracking: str
     tracking_detail: str
+    fleet: FleetStatus | None  # None without `cluster` in [procsup]
 
 
 class LogLine(TypedDict):
@@ -199,7 +209,8 @@ class MasterEvent(TypedDict):
     type: Literal["master"]
     name: str  # the host name
     time: float
-    event: Literal["started", "stopped"] | str
+    event: Literal["started", "stopped", "fleet"] | str
+    fleet: NotRequired[FleetStatus]  # only with event "fleet"
 
 
 class MaxMemoryEvent(TypedDict):

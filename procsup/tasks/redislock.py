@@ -110,34 +110,39 @@ def _ttl_ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000))
 
 
+def open_client(url: str, op_timeout: float) -> Redis:
+    """An asyncio redis-py client for calls bounded by `op_timeout` (locks, fleet heartbeats)."""
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    # Redis(host=...) defaults to 10 retries with backoff and 5 s socket timeouts, which
+    # could stretch one call far past a renewal period. Here: one immediate retry, on a
+    # connection error only (a pooled connection the server had closed; the scripts are
+    # safe to resend), never on a timeout; asyncio.timeout in the caller bounds the whole
+    # call, connect + retry + NOSCRIPT reload included.
+    # Maintenance notifications (Redis Enterprise) are off: redis-py 8.1 auto-enables them
+    # on RESP3 pools, which skips the pool's dead-connection check (redis-py PR #4260).
+    return Redis.from_url(
+        url,
+        socket_timeout=op_timeout,
+        socket_connect_timeout=op_timeout,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
+        decode_responses=True,
+    )
+
+
 class RedisLocks:
     """Leases on `procsup:lock:<task>` in one Redis, shared by every master of a fleet."""
 
     def __init__(self, url: str, op_timeout: float = 1.0) -> None:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.maint_notifications import MaintNotificationsConfig
-
         self.url = url
         self.shown_url = redact_url(url)
         self.op_timeout = op_timeout
-        # Redis(host=...) defaults to 10 retries with backoff and 5 s socket timeouts, which
-        # could stretch one call far past a renewal period. Here: one immediate retry, on a
-        # connection error only (a pooled connection the server had closed; the scripts are
-        # safe to resend), never on a timeout; asyncio.timeout in _call bounds the whole call,
-        # connect + retry + NOSCRIPT reload included.
-        # Maintenance notifications (Redis Enterprise) are off: redis-py 8.1 auto-enables them
-        # on RESP3 pools, which skips the pool's dead-connection check (redis-py PR #4260).
-        self._client: Redis = Redis.from_url(
-            url,
-            socket_timeout=op_timeout,
-            socket_connect_timeout=op_timeout,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-            maint_notifications_config=MaintNotificationsConfig(enabled=False),
-            decode_responses=True,
-        )
+        self._client: Redis = open_client(url, op_timeout)
         self._acquire = self._client.register_script(ACQUIRE_LUA)
         self._renew = self._client.register_script(RENEW_LUA)
         self._release = self._client.register_script(RELEASE_LUA)

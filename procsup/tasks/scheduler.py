@@ -52,7 +52,7 @@ class Scheduler:
         self.rt = rt
         self.config = config
         self.history: History = open_history(Path(rt.state_dir))
-        self.host = host_name()
+        self.host = config.master.node_name or host_name()  # the fleet name, when set
         self._restart_program = restart_program
         self._clock = clock  # wall-clock epoch seconds; a seam for tests of DST nights
         self._timers = WallTimers(rt.loop, clock)

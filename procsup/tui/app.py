@@ -49,6 +49,7 @@ class ProcsupApp(Actions, App[int]):
         Binding("m", "maximize_log", "max log"),
         Binding("o", "sort", "sort"),
         Binding("question_mark", "help", "help"),
+        Binding("f", "fleet", "fleet", show=False),
         Binding("S", "all('start')", "start all", show=False),
         Binding("X", "all('stop')", "stop all", show=False),
         Binding("ctrl+r", "all('restart')", "restart all", show=False),
@@ -239,6 +240,22 @@ class ProcsupApp(Actions, App[int]):
         if isinstance(table, InstanceTable | TaskTable) and key in table.SORTS:
             table.set_sort(key)
             self._titles()
+
+    def action_fleet(self) -> None:
+        """Every host of this master's cluster (tui/fleet.py), from its config's Redis."""
+        from procsup.config.load import ConfigError, load_config
+        from procsup.tui.fleet import FleetFeed, FleetScreen
+
+        path = self.store.master.get("config")
+        try:
+            cfg = load_config(Path(path)).master if path else None
+        except ConfigError as exc:
+            self.notify(f"cannot read {path}: {exc.issues[0]}", severity="error")
+            return
+        if cfg is None or not cfg.cluster or not cfg.redis_url:
+            self.notify('this master is in no cluster (cluster = "NAME" in [procsup])')
+            return
+        self.push_screen(FleetScreen(FleetFeed(cfg.redis_url, cfg.cluster)))
 
     def action_sort(self) -> None:
         self._active_table().cycle_sort()

@@ -232,6 +232,12 @@ def header_text(
     text.append(f"{len(tasks)} task" + ("" if len(tasks) == 1 else "s"))
     if busy:
         text.append(f" ({busy} running)", style="yellow")
+    fleet = master.get("fleet")
+    if fleet:
+        text.append(" │ ", style="dim")
+        text.append(f"fleet {fleet['cluster']} as {fleet['node']}")
+        if fleet["redis"] != "connected":
+            text.append(": redis unreachable, supervising locally", style="bold red")
     return text
 
 

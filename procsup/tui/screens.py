@@ -25,6 +25,7 @@ KEYS = [
     ("escape", "clear the search, restore the log pane, clear the filter"),
     ("o", "sort by the next column (or click a column header)"),
     ("p", "pause / resume following the log"),
+    ("f", "the fleet: every host of the cluster (enter: its instances)"),
     ("?", "this help"),
     ("q", "quit"),
 ]

@@ -110,6 +110,8 @@ class Store:
 
     def _on_master(self, ev: dict[str, Any]) -> None:
         self.master["event"] = ev.get("event")
+        if "fleet" in ev:  # the cluster's Redis stopped or started answering
+            self.master["fleet"] = ev["fleet"]
         self.pending.master = True
 
     def drop_program(self, program: str) -> None:

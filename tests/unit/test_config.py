@@ -386,6 +386,34 @@ def test_redis_lock_needs_redis_url(tmp_path: Path) -> None:
     assert load_config(ok).tasks["t"].lock == "redis"
 
 
+def test_cluster_keys_are_checked_and_need_each_other(tmp_path: Path) -> None:
+    url = 'redis_url = "redis://u:p@localhost/0"\n'
+    good = write(
+        tmp_path / "ok.toml",
+        "[procsup]\n" + url + 'cluster = "shop"\nnode_name = "web-1"\n'
+        'heartbeat_interval = "2s"\nremote_control = true\n',
+    )
+    master = load_config(good).master
+    assert (master.cluster, master.node_name, master.heartbeat_interval) == ("shop", "web-1", 2.0)
+    assert master.remote_control is True
+    assert load_config(write(tmp_path / "d.toml", "[procsup]\n")).master.heartbeat_interval == 5.0
+    found = issues_of(
+        write(
+            tmp_path / "bad.toml",
+            '[procsup]\ncluster = "a b"\nheartbeat_interval = "10m"\nnode_name = ""\n',
+        )
+    )
+    assert "letters, digits" in found["procsup.cluster"].message
+    assert "100ms to 5m" in found["procsup.heartbeat_interval"].message
+    assert "must not be empty" in found["procsup.node_name"].message
+    lonely = issues_of(write(tmp_path / "l.toml", '[procsup]\ncluster = "shop"\n'))
+    assert "needs redis_url" in lonely["procsup.cluster"].message
+    no_cluster = issues_of(
+        write(tmp_path / "n.toml", "[procsup]\n" + url + "remote_control = true\n")
+    )
+    assert "needs cluster" in no_cluster["procsup.remote_control"].message
+
+
 def test_unknown_user(tmp_path: Path) -> None:
     path = write(tmp_path / "p.toml", '[programs.q]\ncommand = "x"\nuser = "no-such-user-xyz"\n')
     assert issues_of(path)["programs.q.user"].message == "no such user on this host"

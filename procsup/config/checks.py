@@ -395,6 +395,10 @@ def program_checks(base_dir: Path) -> dict[str, Check]:
         "max_memory": positive_size,
         "restart_schedule": check_cron,
         "log_timestamps": check_bool,
+        "notify": check_bool,
+        "watchdog": positive_duration,
+        "watchdog_signal": parse_signal,
+        "max_silence": positive_duration,
     }
 
 

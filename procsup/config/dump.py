@@ -13,7 +13,15 @@ from procsup.config.load import ProgramConfig, default_logs
 from procsup.core.values import duration_for_toml, size_for_toml
 
 DURATION_FIELDS = frozenset(
-    {"start_seconds", "restart_delay", "restart_delay_max", "min_uptime", "stop_timeout"}
+    {
+        "start_seconds",
+        "restart_delay",
+        "restart_delay_max",
+        "min_uptime",
+        "stop_timeout",
+        "watchdog",
+        "max_silence",
+    }
 )
 SIZE_FIELDS = frozenset({"max_memory", "log_max_size"})
 

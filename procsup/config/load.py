@@ -71,6 +71,11 @@ class ProgramConfig:
     #: `environment` at load time (the table's own values win) and kept in env_file_values
     env_file: tuple[str, ...] = ()
     env_file_values: dict[str, str] = field(default_factory=dict, repr=False)
+    #: health (README "Health"): a NOTIFY_SOCKET of its own, keep-alives, silence as a hang
+    notify: bool = False
+    watchdog: float | None = None  # seconds without WATCHDOG=1 before it counts as hung
+    watchdog_signal: signal.Signals = signal.SIGABRT
+    max_silence: float | None = None  # seconds without output before it counts as hung
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,9 @@ def program_from_dict(
     if cap < delay:
         message = f"must be at least restart_delay ({delay:g}s)"
         issues.add(f"{prefix}.restart_delay_max", raw.get("restart_delay_max", cap), message)
+    if values.get("watchdog") and not values.get("notify"):
+        message = "needs notify = true (the keep-alives come through NOTIFY_SOCKET)"
+        issues.add(f"{prefix}.watchdog", raw.get("watchdog"), message)
     values = default_logs(name, log_dir) | values
     _merge_env_files(values, prefix, issues)
     if issues.items:

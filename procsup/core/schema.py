@@ -58,6 +58,11 @@ class InstanceRow(TypedDict):
     overrides: list[Override]
     log_error: str | None
     log_dropped: int
+    health: (
+        str | None
+    )  # `ready`, `not-ready: waiting for READY=1`, `watchdog 2s ago`; None: not set
+    ready: bool  # RUNNING and, with notify = true, READY=1 received
+    status_text: str | None  # the program's own STATUS= line (sd_notify)
     cpu: NotRequired[float | None]  # only with `stats`
     rss: NotRequired[int | None]
 
@@ -204,6 +209,21 @@ class MaxMemoryEvent(TypedDict):
     limit: int
 
 
+#: how `last_exit_cause` begins for a run replaced because it hung (Ending.hung): `list` shows
+#: such a cause while the replacement runs
+HUNG_CAUSES = ("watchdog:", "max_silence:")
+
+
+class HungEvent(TypedDict):
+    """An instance was found hung (watchdog, max_silence) and is being replaced."""
+
+    type: Literal["hung"]
+    name: str
+    time: float
+    cause: str  # `watchdog: no keep-alive for 3s`
+    signal: str  # what it gets first: watchdog_signal (`SIGABRT`)
+
+
 class TaskEvent(TypedDict):
     type: Literal["task"]
     name: str
@@ -264,6 +284,7 @@ Event = (
     | ProgramEvent
     | MasterEvent
     | MaxMemoryEvent
+    | HungEvent
     | TaskEvent
     | RunEvent
     | LogEvent
@@ -277,6 +298,7 @@ EVENT_TYPES: dict[str, type] = {
     "program": ProgramEvent,
     "master": MasterEvent,
     "max_memory": MaxMemoryEvent,
+    "hung": HungEvent,
     "task": TaskEvent,
     "run": RunEvent,
     "log": LogEvent,
@@ -318,6 +340,9 @@ def instance_row(name: str, state: str, **extra: object) -> InstanceRow:
         "overrides": [],
         "log_error": None,
         "log_dropped": 0,
+        "health": None,
+        "ready": state == "RUNNING",
+        "status_text": None,
     }
     return _with(row, InstanceRow, extra)
 

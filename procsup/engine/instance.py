@@ -20,6 +20,8 @@ from procsup.engine.cgroups import Cgroup
 from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
+from procsup.engine.health import Health
+from procsup.engine.notify import NotifySocket, in_tree, socket_path
 from procsup.engine.output import Output
 from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
@@ -54,6 +56,10 @@ class Instance:
         self._spawns = 0
         self._stop_facts: ExitFacts | None = None
         self._stop_why = ("stop requested", exitinfo.STOPPED)
+        self.health = Health(config, runtime.clock, self._on_hung)
+        self.output.on_data = self.health.output if config.max_silence else None
+        self._notify: NotifySocket | None = None
+        self._hung: str | None = None  # why the run being stopped was found hung
 
     @property
     def instance_id(self) -> str:
@@ -160,6 +166,10 @@ class Instance:
             "PROCSUP_STATE_DIR": self.rt.state_dir,
         }
         env = child_env(self.rt, own, marks)
+        if self.config.notify:
+            env["NOTIFY_SOCKET"] = self._notify_socket().path
+            if self.config.watchdog:
+                env["WATCHDOG_USEC"] = str(int(self.config.watchdog * 1_000_000))
         cwd = child_cwd(self.rt, self.config.directory)
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
@@ -188,6 +198,9 @@ class Instance:
         self.info.started_mono = clock.monotonic()
         self.info.started_wall = clock.time()
         proc.watch(self._on_exit)
+        self.health.begin()
+        if self.config.notify:
+            return  # STARTING until READY=1 (health.on_notify)
         if self.config.start_seconds <= 0:
             self._set_state(State.RUNNING, pid=proc.pid)  # STARTING -> RUNNING
         else:
@@ -221,14 +234,12 @@ class Instance:
         if proc is None:
             return
         self._cancel_timer()
+        self.health.end()
         ran = self.rt.clock.monotonic() - self.info.started_mono
         self.info.last_exit = code
         self.info.last_exit_time = self.rt.clock.time()
         if self._exited is not None and not self._exited.done():
-            why, then = self._stop_why
-            cfg = self.config
-            note = exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
-            self._stop_facts = self._report(Ending.of(code, ran, note), then)
+            self._stop_facts = self._report(self._stop_ending(code, ran), self._stop_why[1])
             self._exited.set_result(code)
             return
         # descendants left behind by a leader that died are stopped too, in the background
@@ -284,8 +295,83 @@ class Instance:
         self.output.mark(facts["reason"])
         return facts
 
+    def _stop_ending(self, code: int, ran: float) -> Ending:
+        """How a run we stopped ended: for a stop, `(stop requested)` after the exit; for a
+        hang, the hang first (`watchdog: no keep-alive for 3s: killed by SIGABRT after 9s`)."""
+        cfg = self.config
+        if self._hung is not None:
+            signal = cfg.watchdog_signal
+            note = exitinfo.stop_note(code, signal, cfg.stop_timeout, "").removeprefix("; ")
+            return Ending.hung(self._hung, code, ran, note)
+        why = self._stop_why[0]
+        return Ending.of(
+            code, ran, exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
+        )
+
     def _stop_policy(self) -> StopPolicy:
-        return StopPolicy(self.name, self.config.stop_signal, self.config.stop_timeout)
+        signal = self.config.watchdog_signal if self._hung else self.config.stop_signal
+        return StopPolicy(self.name, signal, self.config.stop_timeout)
+
+    # --- health -----------------------------------------------------------------------------
+
+    def _notify_socket(self) -> NotifySocket:
+        """This instance's NOTIFY_SOCKET, opened at its first spawn and kept until close()."""
+        if self._notify is None:
+            path = socket_path(self.rt.state_dir, self.name)
+            self._notify = NotifySocket(path, self.rt.loop, self._on_notify, self._sender_ok)
+        return self._notify
+
+    def _sender_ok(self, pid: int) -> bool:
+        leader = self.health.main_pid or self.pid
+        return self._proc is not None and in_tree(pid, leader, f"{INSTANCE_ENV}={self.instance_id}")
+
+    def _on_notify(self, fields: dict[str, str]) -> None:
+        """One sd_notify(3) datagram from the instance's tree."""
+        h = self.health
+        if "MAINPID" in fields and fields["MAINPID"].isdigit():
+            h.main_pid = int(fields["MAINPID"])
+        if "STATUS" in fields:
+            h.status = fields["STATUS"] or None
+        for key, phase in (("STOPPING", "stopping"), ("RELOADING", "reloading")):
+            if fields.get(key) == "1":
+                h.phase = phase
+        _usec(fields, "EXTEND_TIMEOUT_USEC", h.extend)
+        _usec(fields, "WATCHDOG_USEC", h.set_watchdog)
+        if fields.get("WATCHDOG") == "1":
+            h.keepalive()
+        if fields.get("READY") == "1":
+            h.ready, h.phase = True, None if h.phase == "reloading" else h.phase
+            if self.state == State.STARTING:
+                self._set_state(State.RUNNING, pid=self.pid)  # STARTING -> RUNNING
+        if fields.get("WATCHDOG") == "trigger":
+            self._on_hung("watchdog: triggered by the program (WATCHDOG=trigger)")
+        self.rt.changed()
+
+    def _on_hung(self, cause: str) -> None:
+        """A deadline passed (watchdog, max_silence): replace the run, in the background."""
+        if self._proc is None or self._hung is not None:
+            return
+        log.warning(
+            "%s: hung (%s): %s, then a restart", self.name, cause, self.config.watchdog_signal.name
+        )
+        self.rt.publish(
+            Event("hung", self.name, {"cause": cause, "signal": self.config.watchdog_signal.name})
+        )
+        self.rt.background(self._replace_hung(cause))
+
+    async def _replace_hung(self, cause: str) -> None:
+        async with self._lock:
+            if self._proc is None or self.state not in (State.STARTING, State.RUNNING):
+                return
+            self._hung = cause
+            self._stop_why = (cause, exitinfo.RESTART)
+            try:
+                await self._terminate()
+            finally:
+                self._hung = None
+            if self.desired:
+                self.info.restarts += 1
+                self._spawn()  # STOPPED -> STARTING
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -323,8 +409,12 @@ class Instance:
         )
 
     def close(self) -> None:
-        """Forget this instance (it must be stopped): release timers and files."""
+        """Forget this instance (it must be stopped): release timers, files and its socket."""
         self._cancel_timer()
+        self.health.end()
+        if self._notify is not None:
+            self._notify.close()
+            self._notify = None
         self.output.close()
 
     # --- reporting --------------------------------------------------------------------------
@@ -351,8 +441,18 @@ class Instance:
             "last_exit_cause": info.exit_cause,
             "desired": self.desired,
             "overrides": [],
+            "health": self.health.text(running),
+            "ready": running and self.state == State.RUNNING and self.health.is_ready(),
+            "status_text": self.health.status if running else None,
             **self.output.log_status(),
         }
+
+
+def _usec(fields: dict[str, str], key: str, use: Any) -> None:
+    """Hand `KEY=<microseconds>` on as seconds; a malformed value is ignored, as systemd does."""
+    value = fields.get(key, "")
+    if value.isdigit():
+        use(int(value) / 1_000_000)
 
 
 def _log_details(data: dict[str, Any]) -> str:

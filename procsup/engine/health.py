@@ -1,0 +1,134 @@
+"""The health of one instance's current run: keep-alives (`watchdog`), output (`max_silence`),
+readiness and the program's own STATUS= line.
+
+A hang is noticed by one loop timer per mechanism, armed at the deadline and re-armed from there
+when a keep-alive or output came meanwhile: a keep-alive only stores a time, so 500 instances
+sending WATCHDOG=1 every second cost a dict update each, not a timer. No policy here: a deadline
+that passes calls `on_hung(cause)`, and the instance decides what that means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from procsup.config.load import ProgramConfig
+from procsup.core.humanize import format_duration
+from procsup.engine.seams import Clock, Timer
+
+
+class Health:
+    """Deadlines and readiness for the run in progress; `begin()` at each spawn, `end()` after."""
+
+    def __init__(self, config: ProgramConfig, clock: Clock, on_hung: Callable[[str], None]) -> None:
+        self.config = config
+        self.clock = clock
+        self.on_hung = on_hung
+        self.watchdog = config.watchdog  # WATCHDOG_USEC= from the program may change it
+        self.ready = False
+        self.status: str | None = None  # STATUS= from the program
+        self.phase: str | None = None  # "reloading", "stopping" (RELOADING=1, STOPPING=1)
+        self.main_pid: int | None = None  # MAINPID=
+        self.last_keepalive: float | None = None  # monotonic, of the last WATCHDOG=1
+        self._last_output = 0.0
+        self._begun = 0.0
+        self._extended_until = 0.0
+        self._timers: dict[str, Timer] = {}
+
+    def begin(self) -> None:
+        """A new run: nothing heard yet; the deadlines count from now."""
+        self.end()
+        now = self.clock.monotonic()
+        self.ready, self.status, self.phase, self.main_pid = False, None, None, None
+        self.watchdog = self.config.watchdog
+        self.last_keepalive = None
+        self._last_output = now
+        self._extended_until = 0.0
+        self._begun = now
+        self._arm_watchdog()
+        if self.config.max_silence:
+            self._arm("silence", self.config.max_silence, self._check_silence)
+
+    def end(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+    # --- what the program says ----------------------------------------------------------------
+
+    def keepalive(self) -> None:
+        self.last_keepalive = self.clock.monotonic()
+
+    def output(self) -> None:
+        self._last_output = self.clock.monotonic()
+
+    def extend(self, seconds: float) -> None:
+        """EXTEND_TIMEOUT_USEC=: no hang is declared before `seconds` from now."""
+        self._extended_until = max(self._extended_until, self.clock.monotonic() + seconds)
+
+    def set_watchdog(self, seconds: float) -> None:
+        """WATCHDOG_USEC= sent by the program: a new keep-alive interval, counted from now."""
+        if not self.config.notify or seconds <= 0:
+            return
+        self.watchdog = seconds
+        self.keepalive()
+        self._arm_watchdog()
+
+    # --- deadlines ----------------------------------------------------------------------------
+
+    def _arm(self, which: str, delay: float, check: Callable[[], None]) -> None:
+        old = self._timers.pop(which, None)
+        if old is not None:
+            old.cancel()
+        self._timers[which] = self.clock.call_later(max(delay, 0.01), check)
+
+    def _arm_watchdog(self) -> None:
+        if self.watchdog:
+            self._arm("watchdog", self.watchdog, self._check_watchdog)
+
+    def _check_watchdog(self) -> None:
+        self._timers.pop("watchdog", None)
+        if not self.watchdog or self.phase == "stopping":
+            return
+        now = self.clock.monotonic()
+        # until the first keep-alive, the interval counts from the spawn
+        since = self._begun if self.last_keepalive is None else self.last_keepalive
+        deadline = max(since + self.watchdog, self._extended_until)
+        if now < deadline:
+            self._arm("watchdog", deadline - now, self._check_watchdog)
+            return
+        self.on_hung(f"watchdog: no keep-alive for {format_duration(self.watchdog)}")
+
+    def _check_silence(self) -> None:
+        self._timers.pop("silence", None)
+        limit = self.config.max_silence
+        if not limit:
+            return
+        now = self.clock.monotonic()
+        deadline = max(self._last_output + limit, self._extended_until)
+        if now < deadline:
+            self._arm("silence", deadline - now, self._check_silence)
+            return
+        self.on_hung(f"max_silence: no output for {format_duration(limit)}")
+
+    # --- reporting ----------------------------------------------------------------------------
+
+    def text(self, running: bool) -> str | None:
+        """`ready`, `not-ready: waiting for READY=1`, `watchdog 12s ago`, `reloading`; None for a
+        program without health settings or an instance that is not running."""
+        cfg = self.config
+        if not running or not (cfg.notify or cfg.watchdog or cfg.max_silence):
+            return None
+        parts = [self.phase or ("ready" if self.is_ready() else "not-ready: waiting for READY=1")]
+        if self.watchdog:
+            if self.last_keepalive is None:
+                parts.append("no keep-alive yet")
+            else:
+                ago = self.clock.monotonic() - self.last_keepalive
+                parts.append(f"watchdog {format_duration(max(ago, 0.0))} ago")
+        return ", ".join(parts)
+
+    def is_ready(self) -> bool:
+        """Ready: READY=1 seen (with notify), or simply running (without); not while reloading."""
+        if self.phase is not None:
+            return False
+        return self.ready or not self.config.notify

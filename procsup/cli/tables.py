@@ -6,8 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from procsup.core.humanize import ago, exit_text, format_duration, format_size, state_ansi
-from procsup.core.schema import HUNG_CAUSES
+from procsup.core.humanize import (
+    HUNG_CAUSES,
+    ago,
+    exit_text,
+    format_duration,
+    format_size,
+    state_ansi,
+)
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:

@@ -209,11 +209,6 @@ class MaxMemoryEvent(TypedDict):
     limit: int
 
 
-#: how `last_exit_cause` begins for a run replaced because it hung (Ending.hung): `list` shows
-#: such a cause while the replacement runs
-HUNG_CAUSES = ("watchdog:", "max_silence:")
-
-
 class HungEvent(TypedDict):
     """An instance was found hung (watchdog, max_silence) and is being replaced."""
 

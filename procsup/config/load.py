@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from procsup.config import checks
+from procsup.config.probe import ProbeConfig, probe_from_table
 from procsup.core import fds
 from procsup.core.values import toml_literal
 
@@ -76,6 +77,8 @@ class ProgramConfig:
     watchdog: float | None = None  # seconds without WATCHDOG=1 before it counts as hung
     watchdog_signal: signal.Signals = signal.SIGABRT
     max_silence: float | None = None  # seconds without output before it counts as hung
+    liveness: ProbeConfig | None = None  # failing: hung, replaced
+    readiness: ProbeConfig | None = None  # failing: not ready (STARTING until it first passes)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(i) for i in issues))
 
 
+PROBE_KEYS = ("liveness", "readiness")
 MAIN_TABLES = ("procsup", "programs", "tasks")
 INCLUDE_TABLES = ("programs", "tasks")
 
@@ -190,7 +194,13 @@ def program_from_dict(
     issues = _Issues(file)
     prefix = f"programs.{name}"
     _check_name(name, prefix, issues)
+    probes = {k: raw[k] for k in PROBE_KEYS if k in raw}
+    raw = {k: v for k, v in raw.items() if k not in PROBE_KEYS}
     values = issues.convert(raw, checks.program_checks(base_dir), prefix)
+    for key, table in probes.items():
+        probe, problems = probe_from_table(table, f"{prefix}.{key}")
+        issues.extend(problems)
+        values[key] = probe
     issues.extend(
         checks.missing_keys(raw, {"command": 'command = "php artisan queue:work"'}, prefix)
     )

@@ -90,4 +90,4 @@ def format_size(n: int) -> str:
 
 #: how `last_exit_cause` begins for a run replaced because it hung (exitinfo.Ending.hung):
 #: `list` shows such a cause while the replacement runs
-HUNG_CAUSES = ("watchdog:", "max_silence:")
+HUNG_CAUSES = ("watchdog:", "max_silence:", "liveness:")

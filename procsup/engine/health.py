@@ -29,6 +29,9 @@ class Health:
         self.phase: str | None = None  # "reloading", "stopping" (RELOADING=1, STOPPING=1)
         self.main_pid: int | None = None  # MAINPID=
         self.last_keepalive: float | None = None  # monotonic, of the last WATCHDOG=1
+        #: the readiness probe's verdict (None: none yet, or no probe) and why it failed
+        self.probe_ready: bool | None = None
+        self.probe_detail = ""
         self._last_output = 0.0
         self._begun = 0.0
         self._extended_until = 0.0
@@ -41,6 +44,7 @@ class Health:
         self.ready, self.status, self.phase, self.main_pid = False, None, None, None
         self.watchdog = self.config.watchdog
         self.last_keepalive = None
+        self.probe_ready, self.probe_detail = None, ""
         self._last_output = now
         self._extended_until = 0.0
         self._begun = now
@@ -116,9 +120,9 @@ class Health:
         """`ready`, `not-ready: waiting for READY=1`, `watchdog 12s ago`, `reloading`; None for a
         program without health settings or an instance that is not running."""
         cfg = self.config
-        if not running or not (cfg.notify or cfg.watchdog or cfg.max_silence):
+        if not running or not (cfg.notify or cfg.max_silence or cfg.liveness or cfg.readiness):
             return None
-        parts = [self.phase or ("ready" if self.is_ready() else "not-ready: waiting for READY=1")]
+        parts = [self.phase or ("ready" if self.is_ready() else "not-ready: " + self._waiting())]
         if self.watchdog:
             if self.last_keepalive is None:
                 parts.append("no keep-alive yet")
@@ -127,8 +131,15 @@ class Health:
                 parts.append(f"watchdog {format_duration(max(ago, 0.0))} ago")
         return ", ".join(parts)
 
+    def _waiting(self) -> str:
+        if self.config.notify and not self.ready:
+            return "waiting for READY=1"
+        return self.probe_detail or "waiting for the readiness probe"
+
     def is_ready(self) -> bool:
-        """Ready: READY=1 seen (with notify), or simply running (without); not while reloading."""
+        """Ready: READY=1 seen (with notify) and the readiness probe passing (with one); not
+        while reloading or stopping."""
         if self.phase is not None:
             return False
-        return self.ready or not self.config.notify
+        notified = self.ready or not self.config.notify
+        return notified and (self.probe_ready is True or self.config.readiness is None)

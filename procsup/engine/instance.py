@@ -23,6 +23,7 @@ from procsup.engine.exitinfo import Ending
 from procsup.engine.health import Health
 from procsup.engine.notify import NotifySocket, in_tree, socket_path
 from procsup.engine.output import Output
+from procsup.engine.probes import Prober
 from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
@@ -60,6 +61,14 @@ class Instance:
         self.output.on_data = self.health.output if config.max_silence else None
         self._notify: NotifySocket | None = None
         self._hung: str | None = None  # why the run being stopped was found hung
+        self._probes = [
+            Prober(probe, num, runtime, self.spawn_spec, self.output, on_change)
+            for probe, on_change in (
+                (config.liveness, self._on_liveness),
+                (config.readiness, self._on_readiness),
+            )
+            if probe is not None
+        ]
 
     @property
     def instance_id(self) -> str:
@@ -199,8 +208,10 @@ class Instance:
         self.info.started_wall = clock.time()
         proc.watch(self._on_exit)
         self.health.begin()
-        if self.config.notify:
-            return  # STARTING until READY=1 (health.on_notify)
+        for prober in self._probes:
+            prober.begin()
+        if self.config.notify or self.config.readiness:
+            return  # STARTING until READY=1 and the readiness probe pass (_became_ready)
         if self.config.start_seconds <= 0:
             self._set_state(State.RUNNING, pid=proc.pid)  # STARTING -> RUNNING
         else:
@@ -234,7 +245,7 @@ class Instance:
         if proc is None:
             return
         self._cancel_timer()
-        self.health.end()
+        self._end_health()
         ran = self.rt.clock.monotonic() - self.info.started_mono
         self.info.last_exit = code
         self.info.last_exit_time = self.rt.clock.time()
@@ -341,15 +352,37 @@ class Instance:
             h.keepalive()
         if fields.get("READY") == "1":
             h.ready, h.phase = True, None if h.phase == "reloading" else h.phase
-            if self.state == State.STARTING:
-                self._set_state(State.RUNNING, pid=self.pid)  # STARTING -> RUNNING
+            self._became_ready()
         if fields.get("WATCHDOG") == "trigger":
             self._on_hung("watchdog: triggered by the program (WATCHDOG=trigger)")
         self.rt.changed()
 
+    def _became_ready(self) -> None:
+        if self.state == State.STARTING and self.health.is_ready():
+            self._set_state(State.RUNNING, pid=self.pid)  # STARTING -> RUNNING
+
+    def _on_readiness(self, ok: bool, detail: str) -> None:
+        """Readiness changes what the row says (and ends STARTING); it never restarts."""
+        self.health.probe_ready, self.health.probe_detail = ok, detail
+        if ok:
+            self._became_ready()
+        else:
+            log.warning("%s: not ready: %s", self.name, detail)
+        self.rt.changed()
+
+    def _on_liveness(self, ok: bool, detail: str) -> None:
+        if not ok:
+            self._on_hung(f"liveness: {detail}")
+
+    def _end_health(self) -> None:
+        self.health.end()
+        for prober in self._probes:
+            prober.end()
+
     def _on_hung(self, cause: str) -> None:
-        """A deadline passed (watchdog, max_silence): replace the run, in the background."""
-        if self._proc is None or self._hung is not None:
+        """A deadline passed or liveness failed: replace the run, in the background."""
+        busy = self._hung is not None or self.state not in (State.STARTING, State.RUNNING)
+        if self._proc is None or busy:
             return
         log.warning(
             "%s: hung (%s): %s, then a restart", self.name, cause, self.config.watchdog_signal.name
@@ -411,7 +444,7 @@ class Instance:
     def close(self) -> None:
         """Forget this instance (it must be stopped): release timers, files and its socket."""
         self._cancel_timer()
-        self.health.end()
+        self._end_health()
         if self._notify is not None:
             self._notify.close()
             self._notify = None

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -216,3 +218,147 @@ def _socket_of(pid: int) -> str:
     )
     path = env["NOTIFY_SOCKET"]
     return "\0" + path[1:] if path.startswith("@") else path
+
+
+def _free_port_base(n: int) -> int:
+    """A base port with `n` free ports after it (probed by binding)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n > 65535:
+            continue
+        try:
+            for i in range(n):
+                with socket.socket() as t:
+                    t.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no free ports")
+
+
+def test_http_readiness_gates_start_shows_not_ready_and_never_restarts(master_factory):
+    base = _free_port_base(1)
+    m = master_factory("")
+    code_file = m.root / "code"
+    m.write_config(f"""
+        [programs.web]
+        command = "{child("web.py", str(base), "1", str(code_file))}"
+        [programs.web.readiness]
+        http = "http://127.0.0.1:{base}/health?i={{num}}"
+        period = "200ms"
+        failures = 1
+    """)
+    m.start()
+    row = wait_for(lambda: (r := m.state("web:0"))["health"] == "not-ready: HTTP 503" and r, 5)
+    assert row["state"] == "STARTING" and m.cli("status", "web").returncode == 1
+    row = m.wait_state("web:0", "RUNNING", timeout=5)
+    assert row["ready"] is True and row["health"] == "ready"
+    assert m.cli("status", "web").returncode == 0
+    code_file.write_text("503")
+    row = wait_for(lambda: (r := m.state("web:0"))["health"] == "not-ready: HTTP 503" and r, 5)
+    assert row["state"] == "RUNNING" and row["ready"] is False and row["restarts"] == 0
+    assert m.cli("status", "web").returncode == 1
+    assert "not-ready: HTTP 503" in m.cli("list").stdout
+    code_file.unlink()
+    wait_for(lambda: m.state("web:0")["ready"], 5, "ready again")
+
+
+def test_rolling_restart_waits_for_readiness_and_never_leaves_zero_ready(master_factory):
+    """An exec readiness probe (run in the instance's environment) checks each instance's own
+    port; every instance takes 1 s to warm up after a restart."""
+    base = _free_port_base(2)
+    m = master_factory("")
+    probe = _script(
+        m,
+        "probe.py",
+        f"#!{sys.executable}\nimport os, sys, urllib.request\n"
+        f"port = {base} + int(os.environ['PROCSUP_PROCESS_NUM'])\n"
+        "try:\n    urllib.request.urlopen(f'http://127.0.0.1:{port}/health', timeout=1)\n"
+        "except Exception as e:\n    print(e)\n    sys.exit(1)\n",
+    )
+    m.write_config(f"""
+        [programs.web]
+        command = "{child("web.py", str(base), "1")}"
+        numprocs = 2
+        [programs.web.readiness]
+        exec = "{probe}"
+        period = "100ms"
+        failures = 1
+    """)
+    m.start()
+    for name in ("web:0", "web:1"):
+        m.wait_state(name, "RUNNING", timeout=8)
+    before = {n: r["pid"] for n, r in m.instances().items()}
+    ready = {n: True for n in before}
+    with Client(m.socket, timeout=30) as client:
+        stream = client.stream("events")
+        next(stream)
+        restart = subprocess.Popen(
+            [sys.executable, "-m", "procsup", "-c", str(m.config), "restart", "--rolling", "web"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for event in stream:
+            if event["type"] != "state":
+                continue
+            ready[event["name"]] = event["row"]["ready"]
+            assert any(ready.values()), f"zero ready after {event}"
+            if event["to"] == "RUNNING" and event["name"] == "web:1":
+                break
+    assert restart.wait(30) == 0, restart.stderr.read() if restart.stderr else ""
+    after = m.instances()
+    assert all(after[n]["pid"] != before[n] and after[n]["ready"] for n in before)
+
+
+def test_tcp_heartbeat_and_exec_liveness_replace_a_hung_run(master_factory):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    m = master_factory("")
+    beat = _script(m, "beat.sh", "#!/bin/sh\nwhile true; do touch beat-$1; sleep 0.2; done\n")
+    m.write_config(f"""
+        [programs.db_client]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+        [programs.db_client.readiness]
+        tcp = "127.0.0.1:{port}"
+        period = "200ms"
+        failures = 1
+
+        [programs.php]
+        command = "{beat} {{num}}"
+        directory = "{m.root}"
+        start_seconds = 0
+        [programs.php.liveness]
+        heartbeat_file = "beat-{{num}}"
+        period = "1s"
+        initial_delay = "500ms"
+        failures = 1
+
+        [programs.checked]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+        [programs.checked.liveness]
+        exec = "sh -c 'echo probe says no; exit 3'"
+        period = "300ms"
+        failures = 2
+    """)
+    m.start()
+    row = m.wait_state("db_client:0", "RUNNING", timeout=5)
+    assert row["ready"] is True
+    server.close()
+    wait_for(lambda: m.state("db_client:0")["health"].startswith("not-ready: tcp:"), 5, "down")
+    assert m.state("db_client:0")["restarts"] == 0
+    first = m.state("checked:0")["pid"]
+    row = wait_for(lambda: (r := m.state("checked:0"))["restarts"] >= 1 and r, 6, "replaced")
+    assert row["pid"] != first
+    assert row["last_exit_cause"].startswith("liveness: exec: exit 3: probe says no")
+    php = m.wait_state("php:0", "RUNNING")
+    time.sleep(2)  # a beating loop is left alone
+    assert m.state("php:0")["restarts"] == 0 and m.state("php:0")["health"] == "ready"
+    os.kill(php["pid"], signal.SIGSTOP)  # the loop hangs: no more beats
+    row = wait_for(lambda: (r := m.state("php:0"))["restarts"] >= 1 and r, 6, "php replaced")
+    assert "liveness: heartbeat_file" in row["last_exit_cause"]

@@ -219,6 +219,15 @@ class HungEvent(TypedDict):
     signal: str  # what it gets first: watchdog_signal (`SIGABRT`)
 
 
+class HealthEvent(TypedDict):
+    """Readiness, the health phase or the program's STATUS= line changed (not on keep-alives)."""
+
+    type: Literal["health"]
+    name: str
+    time: float
+    row: InstanceRow
+
+
 class TaskEvent(TypedDict):
     type: Literal["task"]
     name: str
@@ -280,6 +289,7 @@ Event = (
     | MasterEvent
     | MaxMemoryEvent
     | HungEvent
+    | HealthEvent
     | TaskEvent
     | RunEvent
     | LogEvent
@@ -294,6 +304,7 @@ EVENT_TYPES: dict[str, type] = {
     "master": MasterEvent,
     "max_memory": MaxMemoryEvent,
     "hung": HungEvent,
+    "health": HealthEvent,
     "task": TaskEvent,
     "run": RunEvent,
     "log": LogEvent,

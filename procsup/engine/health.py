@@ -59,6 +59,26 @@ class Health:
 
     # --- what the program says ----------------------------------------------------------------
 
+    def apply(self, fields: dict[str, str]) -> bool:
+        """One sd_notify(3) message; True when what a row shows changed (not for keep-alives)."""
+        before = (self.status, self.phase, self.ready)
+        if fields.get("MAINPID", "").isdigit():
+            self.main_pid = int(fields["MAINPID"])
+        if "STATUS" in fields:
+            self.status = fields["STATUS"] or None
+        for key, phase in (("STOPPING", "stopping"), ("RELOADING", "reloading")):
+            if fields.get(key) == "1":
+                self.phase = phase
+        _usec(fields, "EXTEND_TIMEOUT_USEC", self.extend)
+        _usec(fields, "WATCHDOG_USEC", self.set_watchdog)
+        if fields.get("WATCHDOG") == "1":
+            self.keepalive()
+        if fields.get("READY") == "1":
+            self.ready = True
+            if self.phase == "reloading":
+                self.phase = None
+        return (self.status, self.phase, self.ready) != before
+
     def keepalive(self) -> None:
         self.last_keepalive = self.clock.monotonic()
 
@@ -143,3 +163,10 @@ class Health:
             return False
         notified = self.ready or not self.config.notify
         return notified and (self.probe_ready is True or self.config.readiness is None)
+
+
+def _usec(fields: dict[str, str], key: str, use: Callable[[float], None]) -> None:
+    """Hand `KEY=<microseconds>` on as seconds; a malformed value is ignored, as systemd does."""
+    value = fields.get(key, "")
+    if value.isdigit():
+        use(int(value) / 1_000_000)

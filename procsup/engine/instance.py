@@ -142,6 +142,19 @@ class Instance:
                 break
         return self.state == State.RUNNING
 
+    def start_timeout(self) -> float:
+        """How long `start --wait` and a rolling restart wait for it to leave STARTING: past
+        start_seconds, or, when READY=1 or a readiness probe ends STARTING, long enough for
+        the probe's first verdict (a minute at least, as systemd's TimeoutStartSec default)."""
+        cfg = self.config
+        wait = cfg.start_seconds
+        if cfg.notify:
+            wait = max(wait, 60.0)
+        if cfg.readiness is not None:
+            probe = cfg.readiness
+            wait = max(wait, probe.initial_delay + probe.failures * (probe.period + probe.timeout))
+        return wait
+
     def kill(self, sig: int) -> bool:
         """Send `sig` to the instance's whole tree. False when nothing is running."""
         if self._proc is None:
@@ -338,24 +351,13 @@ class Instance:
 
     def _on_notify(self, fields: dict[str, str]) -> None:
         """One sd_notify(3) datagram from the instance's tree."""
-        h = self.health
-        if "MAINPID" in fields and fields["MAINPID"].isdigit():
-            h.main_pid = int(fields["MAINPID"])
-        if "STATUS" in fields:
-            h.status = fields["STATUS"] or None
-        for key, phase in (("STOPPING", "stopping"), ("RELOADING", "reloading")):
-            if fields.get(key) == "1":
-                h.phase = phase
-        _usec(fields, "EXTEND_TIMEOUT_USEC", h.extend)
-        _usec(fields, "WATCHDOG_USEC", h.set_watchdog)
-        if fields.get("WATCHDOG") == "1":
-            h.keepalive()
+        changed = self.health.apply(fields)
         if fields.get("READY") == "1":
-            h.ready, h.phase = True, None if h.phase == "reloading" else h.phase
             self._became_ready()
         if fields.get("WATCHDOG") == "trigger":
             self._on_hung("watchdog: triggered by the program (WATCHDOG=trigger)")
-        self.rt.changed()
+        if changed:
+            self._health_changed()
 
     def _became_ready(self) -> None:
         if self.state == State.STARTING and self.health.is_ready():
@@ -368,7 +370,12 @@ class Instance:
             self._became_ready()
         else:
             log.warning("%s: not ready: %s", self.name, detail)
-        self.rt.changed()
+        self._health_changed()
+
+    def _health_changed(self) -> None:
+        """Tell live views (a `health` event with the row); state changes say it themselves."""
+        row = self.rt.describe(self) if self.rt.describe else self.snapshot()
+        self.rt.publish(Event("health", self.name, {"row": row}))
 
     def _on_liveness(self, ok: bool, detail: str) -> None:
         if not ok:
@@ -479,13 +486,6 @@ class Instance:
             "status_text": self.health.status if running else None,
             **self.output.log_status(),
         }
-
-
-def _usec(fields: dict[str, str], key: str, use: Any) -> None:
-    """Hand `KEY=<microseconds>` on as seconds; a malformed value is ignored, as systemd does."""
-    value = fields.get(key, "")
-    if value.isdigit():
-        use(int(value) / 1_000_000)
 
 
 def _log_details(data: dict[str, Any]) -> str:

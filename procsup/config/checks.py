@@ -399,6 +399,9 @@ def program_checks(base_dir: Path) -> dict[str, Check]:
         "watchdog": positive_duration,
         "watchdog_signal": parse_signal,
         "max_silence": positive_duration,
+        # tables, checked key by key in config/probe.py
+        "liveness": lambda v: v,
+        "readiness": lambda v: v,
     }
 
 

@@ -194,11 +194,11 @@ def program_from_dict(
     issues = _Issues(file)
     prefix = f"programs.{name}"
     _check_name(name, prefix, issues)
-    probes = {k: raw[k] for k in PROBE_KEYS if k in raw}
-    raw = {k: v for k, v in raw.items() if k not in PROBE_KEYS}
     values = issues.convert(raw, checks.program_checks(base_dir), prefix)
-    for key, table in probes.items():
-        probe, problems = probe_from_table(table, f"{prefix}.{key}")
+    for key in PROBE_KEYS:
+        if key not in raw:
+            continue
+        probe, problems = probe_from_table(raw[key], f"{prefix}.{key}")
         issues.extend(problems)
         values[key] = probe
     issues.extend(

@@ -273,8 +273,9 @@ class Instance:
     def _decide_after_exit(self, code: int, ran: float) -> None:
         """One policy for every unexpected exit: restart at once, back off, or leave it.
 
-        A run that got past start_seconds (and QUICK_EXIT_FLOOR) is restarted at once and
-        clears the backoff; a shorter one is a failed start and waits a doubling delay."""
+        A run that got past start_seconds (and QUICK_EXIT_FLOOR; and RUNNING, where READY=1 or
+        readiness ends STARTING) is restarted at once and clears the backoff; a shorter one is
+        a failed start and waits a doubling delay."""
         cfg = self.config
         expected = code in cfg.exit_codes
         wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
@@ -284,12 +285,19 @@ class Instance:
             facts = self._report(ending, exitinfo.EXITED, why=why)
             self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
-        if ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR):
+        if self._got_going(ran):
             self.info.failures = 0
             self.info.restarts += 1
             self._spawn(**self._report(ending, exitinfo.RESTART))  # RUNNING -> STARTING at once
             return
         self._after_failure(ending)
+
+    def _got_going(self, ran: float) -> bool:
+        """Past start_seconds; where READY=1 or a readiness probe ends STARTING, RUNNING."""
+        cfg = self.config
+        if (cfg.notify or cfg.readiness) and self.state != State.RUNNING:
+            return False
+        return ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR)
 
     def _after_failure(self, ending: Ending) -> None:
         """A failed start (a quick exit or a spawn error): back off, or give up (FATAL)."""

@@ -4,6 +4,7 @@ socket, real clients and real hangs are in tests/integration/test_health.py."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,21 @@ def test_readiness_phases_from_the_program() -> None:
     assert not health.is_ready() and health.text(running=True) == "reloading"
     health.apply({"READY": "1"})
     assert health.is_ready() and health.status == "serving"
+
+
+def test_a_notify_program_that_dies_before_ready_backs_off(tmp_path: Path) -> None:
+    from procsup.core.states import State
+    from tests.unit.test_instance_policy import make_instance
+
+    async def scenario() -> None:
+        inst, _spawner, reaper, clock = make_instance(tmp_path, "notify = true\n")
+        await inst.start()
+        assert inst.state == State.STARTING
+        assert inst.spawn_spec().env["NOTIFY_SOCKET"].endswith(".sock")
+        clock.advance(5.0)  # start_seconds has no say: STARTING until READY=1
+        assert inst.state == State.STARTING
+        reaper.exit(inst.pid or 0, 1)
+        assert inst.state == State.BACKOFF  # died before READY=1: a failed start
+        inst.close()
+
+    asyncio.run(scenario())

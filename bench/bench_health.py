@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from procsup.control.client import Client, NoMaster
+from procsup.control.client import Client, ClientError, NoMaster
 
 PY = sys.executable
 KEEPALIVE = [
@@ -77,14 +77,15 @@ def start(root: Path, text: str) -> tuple[subprocess.Popen[bytes], str]:
         stderr=open(root / "master.err", "wb"),  # noqa: SIM115
         start_new_session=True,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            with Client(sock, timeout=2) as c:
+            with Client(sock, timeout=30) as c:
                 c.call("hello")
             return proc, sock
-        except (NoMaster, OSError):
+        except (NoMaster, ClientError, OSError):
             time.sleep(0.1)
+    proc.kill()
     raise SystemExit("the master did not answer: " + (root / "master.err").read_text())
 
 
@@ -118,7 +119,7 @@ def list_ms(sock: str, times: int = 20) -> float:
 
 def measure(label: str, text: str, n: int, seconds: float) -> None:
     root = Path(tempfile.mkdtemp(prefix="psb-", dir="/tmp"))
-    proc, sock = start(root, text)
+    proc, sock = start(root, text)  # kills its master when it gives up
     try:
         all_running(sock, n, 180)
         time.sleep(3)  # past the start-up burst

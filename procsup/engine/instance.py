@@ -349,7 +349,7 @@ class Instance:
     def _notify_socket(self) -> NotifySocket:
         """This instance's NOTIFY_SOCKET, opened at its first spawn and kept until close()."""
         if self._notify is None:
-            path = socket_path(self.rt.state_dir, self.name)
+            path = socket_path(self.rt.state_dir, self.name, abstract=self.config.user is not None)
             self._notify = NotifySocket(path, self.rt.loop, self._on_notify, self._sender_ok)
         return self._notify
 

@@ -28,12 +28,13 @@ _ANCILLARY = socket.CMSG_SPACE(_CREDS.size) + socket.CMSG_SPACE(16 * 4)
 MAX_PATH = 107  # sun_path holds 108 bytes with its NUL
 
 
-def socket_path(state_dir: str, name: str) -> str:
+def socket_path(state_dir: str, name: str, abstract: bool = False) -> str:
     """`STATE_DIR/notify/<hash>.sock`, short whatever the program's name; an abstract socket
-    (`@procsup-…`, which sd_notify clients accept) when even that is too long for sun_path."""
+    (`@procsup-…`, which sd_notify clients accept) when even that is too long for sun_path, or
+    when `abstract` (a program run as another `user` cannot enter the private state_dir)."""
     digest = hashlib.sha256(f"{os.path.realpath(state_dir)}\0{name}".encode()).hexdigest()[:12]
     path = os.path.join(state_dir, "notify", f"{digest}.sock")
-    return path if len(path.encode()) <= MAX_PATH else f"@procsup-{digest}"
+    return path if len(path.encode()) <= MAX_PATH and not abstract else f"@procsup-{digest}"
 
 
 def parse(data: bytes) -> dict[str, str]:

@@ -71,6 +71,7 @@ def test_socket_paths_stay_short_and_fall_back_to_abstract() -> None:
     assert short.startswith("/run/procsup/notify/") and len(short) < 60
     assert socket_path("/" + "x" * 120, "web:0").startswith("@procsup-")
     assert socket_path("/run/procsup", "web:0") != socket_path("/run/procsup", "web:1")
+    assert socket_path("/run/procsup", "web:0", abstract=True).startswith("@procsup-")
 
 
 def watched(**settings: object) -> tuple[Health, FakeClock, list[str]]:

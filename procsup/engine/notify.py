@@ -25,7 +25,11 @@ log = logging.getLogger(__name__)
 MAX_DATAGRAM = 4096
 _CREDS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _ANCILLARY = socket.CMSG_SPACE(_CREDS.size) + socket.CMSG_SPACE(16 * 4)
-MAX_PATH = 107  # sun_path holds 108 bytes with its NUL
+MAX_PATH = 107
+KEEPALIVE_DATA = (b"WATCHDOG=1", b"WATCHDOG=1\n")
+KEEPALIVE = {
+    "WATCHDOG": "1"
+}  # parse() of those, shared (never modified)  # sun_path holds 108 bytes with its NUL
 
 
 def socket_path(state_dir: str, name: str, abstract: bool = False) -> str:
@@ -85,23 +89,24 @@ class NotifySocket:
         os.chmod(os.path.dirname(self.path), 0o711)
 
     def _read(self) -> None:
-        for _ in range(64):  # a burst is drained in one callback, then the loop gets a turn
-            try:
-                data, ancdata, _flags, _addr = self._sock.recvmsg(MAX_DATAGRAM, _ANCILLARY)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log.warning("notify socket %s: %s", self.path, exc)
-                return
-            pid = _close_fds_and_get_pid(ancdata)
-            if pid is not None and not self._belongs(pid):
-                log.warning(
-                    "notify socket %s: ignored a message from pid %d, outside the instance's tree",
-                    self.path,
-                    pid,
-                )
-                continue
-            self._on_message(parse(data))
+        """One datagram per callback: the reader is level-triggered, so a burst calls again,
+        and no call ends in a BlockingIOError. A bare keep-alive skips the parser."""
+        try:
+            data, ancdata, _flags, _addr = self._sock.recvmsg(MAX_DATAGRAM, _ANCILLARY)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.warning("notify socket %s: %s", self.path, exc)
+            return
+        pid = _close_fds_and_get_pid(ancdata)
+        if pid is not None and not self._belongs(pid):
+            log.warning(
+                "notify socket %s: ignored a message from pid %d, outside the instance's tree",
+                self.path,
+                pid,
+            )
+            return
+        self._on_message(KEEPALIVE if data in KEEPALIVE_DATA else parse(data))
 
     def close(self) -> None:
         self._loop.remove_reader(self._sock.fileno())

@@ -47,7 +47,7 @@ class Ok(http.server.BaseHTTPRequestHandler):
 
 
 def config(keepalive: int, probed: int, port: int, health: bool) -> str:
-    wd = 'notify = true\nwatchdog = "3s"\n' if health else ""
+    wd = 'notify = true\nwatchdog = "10s"\n' if health else ""
     ready = (
         f'[programs.web.readiness]\nhttp = "http://127.0.0.1:{port}/health?i={{num}}"\n'
         'period = "2s"\n'

@@ -207,9 +207,11 @@ def cmd_list(ctx: Context) -> int:
 
 def cmd_status(ctx: Context) -> int:
     result = ctx.call("list", {"names": ctx.args.names, "stats": False})
-    bad = [r for r in result["instances"] if r["state"] != "RUNNING"]
-    for r in result["instances"]:
-        print(f"{r['name']} {r['state']}")
+    rows = result["instances"]
+    bad = [r for r in rows if r["state"] != "RUNNING" or not r.get("ready", True)]
+    for r in rows:
+        health = f" ({r['health']})" if r.get("health") else ""
+        print(f"{r['name']} {r['state']}{health}")
     return FAILED if bad else OK
 
 

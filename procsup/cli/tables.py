@@ -6,7 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from procsup.core.humanize import ago, exit_text, format_duration, format_size, state_ansi
+from procsup.core.humanize import (
+    HUNG_CAUSES,
+    ago,
+    exit_text,
+    format_duration,
+    format_size,
+    state_ansi,
+)
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
@@ -61,6 +68,8 @@ def _state_note(row: InstanceRow, now: float) -> str:
         note = f"could not start: {row['spawn_error']}"
     elif state in ("EXITED", "FATAL", "BACKOFF"):
         note = f"{exit_text(row.get('last_exit'))} {ago(row.get('last_exit_time'), now)}"
+    elif cause and cause.startswith(HUNG_CAUSES):  # replaced because it hung: say so
+        return f"last exit: {cause} ({ago(row.get('last_exit_time'), now)})"
     else:
         return ""
     if state == "BACKOFF":
@@ -132,8 +141,18 @@ def log_note(row: InstanceRow) -> str:
 
 
 def info_text(row: InstanceRow, now: float) -> str:
-    """The INFO column: the instance's own note, then any log-file trouble."""
-    return "; ".join(part for part in (instance_note(row, now), log_note(row)) if part)
+    """The INFO column: health and the program's STATUS= line, the instance's own note, then
+    any log-file trouble."""
+    parts = (health_note(row), instance_note(row, now), log_note(row))
+    return "; ".join(part for part in parts if part)
+
+
+def health_note(row: InstanceRow) -> str:
+    """`ready, watchdog 1s ago: "processing job 42"`; "" for a program without health settings."""
+    health, status = row.get("health"), row.get("status_text")
+    if status:
+        return f'{health}: "{status}"' if health else f'"{status}"'
+    return health or ""
 
 
 LIST_HEADERS = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "CPU", "MEM", "LAST EXIT", "INFO"]

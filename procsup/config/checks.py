@@ -467,6 +467,13 @@ def program_checks(base_dir: Path) -> dict[str, Check]:
         "depends_on": condition_map("program", ("ready", "started", "completed")),
         "singleton": check_bool,
         "lock_ttl": positive_duration,
+        "notify": check_bool,
+        "watchdog": positive_duration,
+        "watchdog_signal": parse_signal,
+        "max_silence": positive_duration,
+        # tables, checked key by key in config/probe.py
+        "liveness": lambda v: v,
+        "readiness": lambda v: v,
     }
 
 

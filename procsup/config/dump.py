@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from procsup.config.load import ProgramConfig, default_logs
+from procsup.config.probe import ProbeConfig
 from procsup.core.values import duration_for_toml, size_for_toml
 
 DURATION_FIELDS = frozenset(
@@ -20,6 +21,8 @@ DURATION_FIELDS = frozenset(
         "min_uptime",
         "stop_timeout",
         "lock_ttl",
+        "watchdog",
+        "max_silence",
     }
 )
 SIZE_FIELDS = frozenset({"max_memory", "log_max_size"})
@@ -44,6 +47,14 @@ def _toml_value(name: str, value: Any) -> Any:
     """A ProgramConfig field value as program_from_dict accepts it back."""
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, ProbeConfig):
+        default = ProbeConfig(value.kind, value.target)
+        table: dict[str, Any] = {value.kind: value.target}
+        for key in ("period", "timeout", "failures", "initial_delay"):
+            if getattr(value, key) != getattr(default, key):
+                v = getattr(value, key)
+                table[key] = v if key == "failures" else duration_for_toml(v)
+        return table
     if isinstance(value, signal.Signals):
         return value.name.removeprefix("SIG")
     if name == "env_file":

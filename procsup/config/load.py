@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from procsup.config import checks, order
+from procsup.config.probe import ProbeConfig, probe_from_table
 from procsup.core import fds
 from procsup.core.values import toml_literal
 
@@ -81,6 +82,13 @@ class ProgramConfig:
     #: one instance set across every master on redis_url, under a Redis lease (tasks/singleton.py)
     singleton: bool = False
     lock_ttl: float = 15.0  # the singleton's lease
+    #: health (README "Health"): a NOTIFY_SOCKET of its own, keep-alives, silence as a hang
+    notify: bool = False
+    watchdog: float | None = None  # seconds without WATCHDOG=1 before it counts as hung
+    watchdog_signal: signal.Signals = signal.SIGABRT
+    max_silence: float | None = None  # seconds without output before it counts as hung
+    liveness: ProbeConfig | None = None  # failing: hung, replaced
+    readiness: ProbeConfig | None = None  # failing: not ready (STARTING until it first passes)
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(i) for i in issues))
 
 
+PROBE_KEYS = ("liveness", "readiness")
 MAIN_TABLES = ("procsup", "programs", "tasks")
 INCLUDE_TABLES = ("programs", "tasks")
 
@@ -199,6 +208,12 @@ def program_from_dict(
     prefix = f"programs.{name}"
     _check_name(name, prefix, issues)
     values = issues.convert(raw, checks.program_checks(base_dir), prefix)
+    for key in PROBE_KEYS:
+        if key not in raw:
+            continue
+        probe, problems = probe_from_table(raw[key], f"{prefix}.{key}")
+        issues.extend(problems)
+        values[key] = probe
     issues.extend(
         checks.missing_keys(raw, {"command": 'command = "php artisan queue:work"'}, prefix)
     )
@@ -207,6 +222,9 @@ def program_from_dict(
     if cap < delay:
         message = f"must be at least restart_delay ({delay:g}s)"
         issues.add(f"{prefix}.restart_delay_max", raw.get("restart_delay_max", cap), message)
+    if values.get("watchdog") and not values.get("notify"):
+        message = "needs notify = true (the keep-alives come through NOTIFY_SOCKET)"
+        issues.add(f"{prefix}.watchdog", raw.get("watchdog"), message)
     values = default_logs(name, log_dir) | values
     _merge_env_files(values, prefix, issues)
     if issues.items:

@@ -86,3 +86,8 @@ def format_size(n: int) -> str:
         if value < 1024 or unit == "P":
             break
     return f"{value:.1f}{unit}" if value < 100 else f"{value:.0f}{unit}"
+
+
+#: how `last_exit_cause` begins for a run replaced because it hung (exitinfo.Ending.hung):
+#: `list` shows such a cause while the replacement runs
+HUNG_CAUSES = ("watchdog:", "max_silence:", "liveness:")

@@ -61,6 +61,11 @@ class InstanceRow(TypedDict):
     log_dropped: int
     #: a stopped `singleton` instance standing by: the master holding the lease ("" if none)
     standby: str | None
+    health: (
+        str | None
+    )  # `ready`, `not-ready: waiting for READY=1`, `watchdog 2s ago`; None: not set
+    ready: bool  # RUNNING and, with notify = true, READY=1 received
+    status_text: str | None  # the program's own STATUS= line (sd_notify)
     cpu: NotRequired[float | None]  # only with `stats`
     rss: NotRequired[int | None]
 
@@ -221,6 +226,25 @@ class MaxMemoryEvent(TypedDict):
     limit: int
 
 
+class HungEvent(TypedDict):
+    """An instance was found hung (watchdog, max_silence) and is being replaced."""
+
+    type: Literal["hung"]
+    name: str
+    time: float
+    cause: str  # `watchdog: no keep-alive for 3s`
+    signal: str  # what it gets first: watchdog_signal (`SIGABRT`)
+
+
+class HealthEvent(TypedDict):
+    """Readiness, the health phase or the program's STATUS= line changed (not on keep-alives)."""
+
+    type: Literal["health"]
+    name: str
+    time: float
+    row: InstanceRow
+
+
 class TaskEvent(TypedDict):
     type: Literal["task"]
     name: str
@@ -281,6 +305,8 @@ Event = (
     | ProgramEvent
     | MasterEvent
     | MaxMemoryEvent
+    | HungEvent
+    | HealthEvent
     | TaskEvent
     | RunEvent
     | LogEvent
@@ -294,6 +320,8 @@ EVENT_TYPES: dict[str, type] = {
     "program": ProgramEvent,
     "master": MasterEvent,
     "max_memory": MaxMemoryEvent,
+    "hung": HungEvent,
+    "health": HealthEvent,
     "task": TaskEvent,
     "run": RunEvent,
     "log": LogEvent,
@@ -337,6 +365,9 @@ def instance_row(name: str, state: str, **extra: object) -> InstanceRow:
         "log_error": None,
         "log_dropped": 0,
         "standby": None,
+        "health": None,
+        "ready": state == "RUNNING",
+        "status_text": None,
     }
     return _with(row, InstanceRow, extra)
 

@@ -80,6 +80,13 @@ class Ending:
             return cls(text, code, uptime, note)
         return cls(exit_cause(code, uptime, note), code, uptime)
 
+    @classmethod
+    def hung(cls, hang: str, code: int, uptime: float, note: str) -> Ending:
+        """A run replaced because it hung: `watchdog: no keep-alive for 3s: killed by SIGABRT
+        after 9s` (the hang first: it is the reason, the signal only how it ended)."""
+        text = f"{hang}: {how_it_ended(code)} after {format_duration(uptime)}"
+        return cls(f"{text} ({note})" if note else text, code, uptime, expected=False)
+
     def fields(self, name: str, what: str, **step: Any) -> ExitFacts:
         """The keys of the state event (`reason` is the whole sentence; see docs/protocol.md)."""
         code = self.code

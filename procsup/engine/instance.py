@@ -21,7 +21,10 @@ from procsup.engine.cgroups import Cgroup
 from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
+from procsup.engine.health import Health
+from procsup.engine.notify import KEEPALIVE, NotifySocket, in_tree, socket_path
 from procsup.engine.output import Output
+from procsup.engine.probes import Prober
 from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
@@ -55,6 +58,18 @@ class Instance:
         self._spawns = 0
         self._stop_facts: ExitFacts | None = None
         self._stop_why = ("stop requested", exitinfo.STOPPED)
+        self.health = Health(config, runtime.clock, self._on_hung)
+        self.output.on_data = self.health.output if config.max_silence else None
+        self._notify: NotifySocket | None = None
+        self._hung: str | None = None  # why the run being stopped was found hung
+        self._probes = [
+            Prober(probe, num, runtime, self.spawn_spec, self.output, on_change)
+            for probe, on_change in (
+                (config.liveness, self._on_liveness),
+                (config.readiness, self._on_readiness),
+            )
+            if probe is not None
+        ]
         #: the registry's `depends_on` check: the first unmet condition ("db (ready)") or None
         self.gate: Callable[[], str | None] | None = None
         #: told after every state change (the registry releases instances waiting on this one)
@@ -65,9 +80,9 @@ class Instance:
 
     @property
     def ready(self) -> bool:
-        """Whether the instance serves: what `depends_on = { x = "ready" }` waits for. For now
-        RUNNING; health checks (notify READY=1, readiness probes) refine it."""
-        return self.state == State.RUNNING
+        """Whether the instance serves: what `depends_on = { x = "ready" }` waits for. RUNNING,
+        and with notify/readiness probes, READY=1 received and the probe passing."""
+        return self.state == State.RUNNING and self.health.is_ready()
 
     @property
     def completed(self) -> bool:
@@ -164,6 +179,19 @@ class Instance:
                 break
         return self.state == State.RUNNING
 
+    def start_timeout(self) -> float:
+        """How long `start --wait` and a rolling restart wait for it to leave STARTING: past
+        start_seconds, or, when READY=1 or a readiness probe ends STARTING, long enough for
+        the probe's first verdict (a minute at least, as systemd's TimeoutStartSec default)."""
+        cfg = self.config
+        wait = cfg.start_seconds
+        if cfg.notify:
+            wait = max(wait, 60.0)
+        if cfg.readiness is not None:
+            probe = cfg.readiness
+            wait = max(wait, probe.initial_delay + probe.failures * (probe.period + probe.timeout))
+        return wait
+
     def kill(self, sig: int) -> bool:
         """Send `sig` to the instance's whole tree. False when nothing is running."""
         if self._proc is None:
@@ -197,6 +225,10 @@ class Instance:
             "PROCSUP_STATE_DIR": self.rt.state_dir,
         }
         env = child_env(self.rt, own, marks)
+        if self.config.notify:
+            env["NOTIFY_SOCKET"] = self._notify_socket().path
+            if self.config.watchdog:
+                env["WATCHDOG_USEC"] = str(int(self.config.watchdog * 1_000_000))
         cwd = child_cwd(self.rt, self.config.directory)
         argv = [arg.replace("{num}", num) for arg in self.config.command]
         return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
@@ -235,6 +267,11 @@ class Instance:
         self.info.started_mono = clock.monotonic()
         self.info.started_wall = clock.time()
         proc.watch(self._on_exit)
+        self.health.begin()
+        for prober in self._probes:
+            prober.begin()
+        if self.config.notify or self.config.readiness:
+            return  # STARTING until READY=1 and the readiness probe pass (_became_ready)
         if self.config.start_seconds <= 0:
             self._set_state(State.RUNNING, pid=proc.pid)  # STARTING -> RUNNING
         else:
@@ -271,14 +308,12 @@ class Instance:
         if proc is None:
             return
         self._cancel_timer()
+        self._end_health()
         ran = self.rt.clock.monotonic() - self.info.started_mono
         self.info.last_exit = code
         self.info.last_exit_time = self.rt.clock.time()
         if self._exited is not None and not self._exited.done():
-            why, then = self._stop_why
-            cfg = self.config
-            note = exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
-            self._stop_facts = self._report(Ending.of(code, ran, note), then)
+            self._stop_facts = self._report(self._stop_ending(code, ran), self._stop_why[1])
             self._exited.set_result(code)
             return
         # descendants left behind by a leader that died are stopped too, in the background
@@ -288,8 +323,9 @@ class Instance:
     def _decide_after_exit(self, code: int, ran: float) -> None:
         """One policy for every unexpected exit: restart at once, back off, or leave it.
 
-        A run that got past start_seconds (and QUICK_EXIT_FLOOR) is restarted at once and
-        clears the backoff; a shorter one is a failed start and waits a doubling delay."""
+        A run that got past start_seconds (and QUICK_EXIT_FLOOR; and RUNNING, where READY=1 or
+        readiness ends STARTING) is restarted at once and clears the backoff; a shorter one is
+        a failed start and waits a doubling delay."""
         cfg = self.config
         expected = code in cfg.exit_codes
         wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
@@ -301,12 +337,19 @@ class Instance:
             facts = self._report(ending, exitinfo.EXITED, why=why)
             self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
-        if ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR):
+        if self._got_going(ran):
             self.info.failures = 0
             self.info.restarts += 1
             self._spawn(**self._report(ending, exitinfo.RESTART))  # RUNNING -> STARTING at once
             return
         self._after_failure(ending)
+
+    def _got_going(self, ran: float) -> bool:
+        """Past start_seconds; where READY=1 or a readiness probe ends STARTING, RUNNING."""
+        cfg = self.config
+        if (cfg.notify or cfg.readiness) and self.state != State.RUNNING:
+            return False
+        return ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR)
 
     def _after_failure(self, ending: Ending) -> None:
         """A failed start (a quick exit or a spawn error): back off, or give up (FATAL)."""
@@ -336,8 +379,106 @@ class Instance:
         self.output.mark(facts["reason"])
         return facts
 
+    def _stop_ending(self, code: int, ran: float) -> Ending:
+        """How a run we stopped ended: for a stop, `(stop requested)` after the exit; for a
+        hang, the hang first (`watchdog: no keep-alive for 3s: killed by SIGABRT after 9s`)."""
+        cfg = self.config
+        if self._hung is not None:
+            signal = cfg.watchdog_signal
+            note = exitinfo.stop_note(code, signal, cfg.stop_timeout, "").removeprefix("; ")
+            return Ending.hung(self._hung, code, ran, note)
+        why = self._stop_why[0]
+        return Ending.of(
+            code, ran, exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
+        )
+
     def _stop_policy(self) -> StopPolicy:
-        return StopPolicy(self.name, self.config.stop_signal, self.config.stop_timeout)
+        signal = self.config.watchdog_signal if self._hung else self.config.stop_signal
+        return StopPolicy(self.name, signal, self.config.stop_timeout)
+
+    # --- health -----------------------------------------------------------------------------
+
+    def _notify_socket(self) -> NotifySocket:
+        """This instance's NOTIFY_SOCKET, opened at its first spawn and kept until close()."""
+        if self._notify is None:
+            path = socket_path(self.rt.state_dir, self.name, abstract=self.config.user is not None)
+            self._notify = NotifySocket(path, self.rt.loop, self._on_notify, self._sender_ok)
+        return self._notify
+
+    def _sender_ok(self, pid: int) -> bool:
+        leader = self.health.main_pid or self.pid
+        return self._proc is not None and in_tree(pid, leader, f"{INSTANCE_ENV}={self.instance_id}")
+
+    def _on_notify(self, fields: dict[str, str]) -> None:
+        """One sd_notify(3) datagram from the instance's tree."""
+        if fields is KEEPALIVE:  # the common case, 500 a second in bench/bench_health.py
+            self.health.keepalive()
+            return
+        changed = self.health.apply(fields)
+        if fields.get("READY") == "1":
+            self._became_ready()
+        if fields.get("WATCHDOG") == "trigger":
+            self._on_hung("watchdog: triggered by the program (WATCHDOG=trigger)")
+        if changed:
+            self._health_changed()
+
+    def _became_ready(self) -> None:
+        if self.state == State.STARTING and self.health.is_ready():
+            self._set_state(State.RUNNING, pid=self.pid)  # STARTING -> RUNNING
+
+    def _on_readiness(self, ok: bool, detail: str) -> None:
+        """Readiness changes what the row says (and ends STARTING); it never restarts."""
+        self.health.probe_ready, self.health.probe_detail = ok, detail
+        if ok:
+            self._became_ready()
+        else:
+            log.warning("%s: not ready: %s", self.name, detail)
+        self._health_changed()
+
+    def _health_changed(self) -> None:
+        """Tell live views (a `health` event with the row); state changes say it themselves.
+        Readiness may flip without a state change: instances waiting on `depends_on = { x =
+        "ready" }` are told too."""
+        row = self.rt.describe(self) if self.rt.describe else self.snapshot()
+        self.rt.publish(Event("health", self.name, {"row": row}))
+        if self.on_state is not None:
+            self.on_state(self)
+
+    def _on_liveness(self, ok: bool, detail: str) -> None:
+        if not ok:
+            self._on_hung(f"liveness: {detail}")
+
+    def _end_health(self) -> None:
+        self.health.end()
+        for prober in self._probes:
+            prober.end()
+
+    def _on_hung(self, cause: str) -> None:
+        """A deadline passed or liveness failed: replace the run, in the background."""
+        busy = self._hung is not None or self.state not in (State.STARTING, State.RUNNING)
+        if self._proc is None or busy:
+            return
+        log.warning(
+            "%s: hung (%s): %s, then a restart", self.name, cause, self.config.watchdog_signal.name
+        )
+        self.rt.publish(
+            Event("hung", self.name, {"cause": cause, "signal": self.config.watchdog_signal.name})
+        )
+        self.rt.background(self._replace_hung(cause))
+
+    async def _replace_hung(self, cause: str) -> None:
+        async with self._lock:
+            if self._proc is None or self.state not in (State.STARTING, State.RUNNING):
+                return
+            self._hung = cause
+            self._stop_why = (cause, exitinfo.RESTART)
+            try:
+                await self._terminate()
+            finally:
+                self._hung = None
+            if self.desired:
+                self.info.restarts += 1
+                self._spawn()  # STOPPED -> STARTING
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -375,8 +516,12 @@ class Instance:
         )
 
     def close(self) -> None:
-        """Forget this instance (it must be stopped): release timers and files."""
+        """Forget this instance (it must be stopped): release timers, files and its socket."""
         self._cancel_timer()
+        self._end_health()
+        if self._notify is not None:
+            self._notify.close()
+            self._notify = None
         self.output.close()
 
     # --- reporting --------------------------------------------------------------------------
@@ -410,6 +555,9 @@ class Instance:
             "desired": self.desired,
             "waiting": f"waiting for {self.waiting}" if self.waiting else None,
             "overrides": [],
+            "health": self.health.text(running),
+            "ready": running and self.state == State.RUNNING and self.health.is_ready(),
+            "status_text": self.health.status if running else None,
             **self.output.log_status(),
             "standby": self._standby(),
         }

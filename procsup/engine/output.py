@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from procsup.core.schema import LogStatus
 from procsup.engine.logfile import LogFile
@@ -51,6 +52,8 @@ class Output:
         self._readers: list[OutputReader] = []
         self._note_source = object()
         self._closed = False
+        #: called on every chunk a child writes (not on notes): `max_silence` listens here
+        self.on_data: Callable[[], None] | None = None
 
     def attach(self, child: Child) -> None:
         """Start draining a new child's pipes (readers of earlier children finish on their own)."""
@@ -79,6 +82,8 @@ class Output:
         self._emit(stream, data, self._note_source)
 
     def _emit(self, stream: str, data: bytes | memoryview, source: object) -> None:
+        if self.on_data is not None and source is not self._note_source:
+            self.on_data()
         now = time.time()
         if self.timestamps:
             data = stamp_lines(bytes(data), now)

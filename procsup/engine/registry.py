@@ -143,7 +143,7 @@ class Registry:
         failed = []
         for inst in insts:
             await inst.restart()
-            if not await inst.wait_running(inst.config.start_seconds + 30):
+            if not await inst.wait_running(inst.start_timeout() + 30):
                 failed.append(inst.name)
                 break
         return failed

@@ -41,6 +41,7 @@ RESULT_STYLES = {
 INSTANCE_COLUMNS: list[tuple[str, str, int | None]] = [
     ("name", "name", None),
     ("state", "state", 9),
+    ("health", "health", 22),
     ("pid", "pid", 8),
     ("uptime", "uptime", 11),
     ("restarts", "restarts", 8),
@@ -131,12 +132,23 @@ def changes_text(row: InstanceRow, clock: Clock) -> Text:
     return Text("; ".join(parts), style="magenta") if parts else DASH
 
 
+def health_text(row: InstanceRow) -> Text:
+    """`ready` in green, `not-ready: …` in yellow, with the program's STATUS= line; a dash for a
+    program without health settings."""
+    health, status = row.get("health"), row.get("status_text")
+    if not health and not status:
+        return DASH
+    text = ": ".join(part for part in (health, status and f'"{status}"') if part)
+    return Text(text, style="green" if row.get("ready") else "yellow")
+
+
 def instance_cells(row: InstanceRow, now: float, clock: Clock) -> tuple[str | Text, ...]:
     cpu, rss, pid = row.get("cpu"), row.get("rss"), row.get("pid")
     return (
         row["name"],
         standby_text(row)
         or (Text("WAITING", style="yellow") if row.get("waiting") else state_text(row["state"])),
+        health_text(row),
         DASH if pid is None else _right(str(pid)),
         uptime_text(row, now),
         _right(str(row.get("restarts", 0))),

@@ -69,6 +69,10 @@ class Store:
         """The event's row replaces ours, keeping CPU/RSS from the stats feed while it runs."""
         self.load_rows([ev["row"]])
 
+    def _on_health(self, ev: dict[str, Any]) -> None:
+        """Readiness or the program's STATUS= changed: the row comes along, as with `state`."""
+        self.load_rows([ev["row"]])
+
     def _on_program(self, ev: dict[str, Any]) -> None:
         program = ev["name"]
         if ev.get("event") == "removed":

@@ -291,7 +291,10 @@ class _App:
     def _k_wait_ready(self, v: Any) -> None:
         if v:
             self.warn(
-                "wait_ready", "process.send('ready') is not read; RUNNING after start_seconds"
+                "wait_ready",
+                "process.send('ready') is not read; RUNNING after start_seconds. To wait for "
+                "the app: notify = true and send READY=1 to NOTIFY_SOCKET, or add a "
+                "[programs.NAME.readiness] probe (README: Health)",
             )
 
     def _k_listen_timeout(self, v: Any) -> None:

@@ -139,7 +139,7 @@ async def start(view: MasterView, args: dict[str, Any], conn: Connection) -> Any
 
 async def _settle(insts: list[Instance]) -> None:
     """Wait until each instance has left STARTING (RUNNING, or failed into BACKOFF/FATAL)."""
-    await asyncio.gather(*(i.wait_running(i.config.start_seconds + 5) for i in insts))
+    await asyncio.gather(*(i.wait_running(i.start_timeout() + 5) for i in insts))
 
 
 async def restart(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:

@@ -1,0 +1,237 @@
+"""Liveness and readiness probes for programs that cannot speak sd_notify: exec, http, tcp and
+heartbeat_file, each run on the master's loop every `period` (no thread per probe).
+
+An exec probe is a child on the engine's one spawn path (engine/child.py): the instance's
+environment, directory and user, its own cgroup leaf, its tree killed after it (SIGKILL at the
+timeout). HTTP and TCP are asyncio connections. A Prober counts consecutive failures and tells
+the instance when `failures` is reached and when the check passes again; what that means
+(replace the run, or mark it not ready) is the instance's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import ssl
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from procsup.config.probe import ProbeConfig
+from procsup.core.humanize import format_duration
+from procsup.engine.child import SPAWN_ERRORS, ChildProc
+from procsup.engine.output import Output
+from procsup.engine.process import INSTANCE_ENV, SpawnSpec
+from procsup.engine.runtime import Runtime
+from procsup.engine.seams import Timer
+from procsup.engine.stopping import StopPolicy
+
+TAIL = 200  # bytes of an exec probe's output kept for the failure detail
+
+
+class Prober:
+    """One probe of one instance. `on_change(ok, detail)` runs when the verdict changes: ok
+    after a pass, not ok once `failures` checks in a row failed."""
+
+    def __init__(
+        self,
+        cfg: ProbeConfig,
+        num: int,
+        rt: Runtime,
+        spec: Callable[[], SpawnSpec],
+        output: Output,
+        on_change: Callable[[bool, str], None],
+    ) -> None:
+        self.cfg = cfg
+        self.num = num
+        self.rt = rt
+        self.spec = spec  # the instance's spawn spec (env, directory, user) for exec probes
+        self.on_change = on_change
+        self.output = output  # the instance's: ChildProc drains it when a probe exits
+        self.ok: bool | None = None  # None: no verdict yet in this run
+        self.detail = ""
+        self._fails = 0
+        self._timer: Timer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._runs = 0
+
+    def begin(self) -> None:
+        """A new run: forget the old verdict, first check after initial_delay."""
+        self.end()
+        self.ok, self.detail, self._fails = None, "", 0
+        self._timer = self.rt.clock.call_later(max(self.cfg.initial_delay, 0.05), self._tick)
+
+    def end(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._task = self.rt.loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        try:
+            ok, detail = await self._check()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a probe never takes the master down
+            ok, detail = False, f"probe error: {exc}"
+        self._task = None
+        self._verdict(ok, detail)
+        self._timer = self.rt.clock.call_later(self.cfg.period, self._tick)
+
+    def _verdict(self, ok: bool, detail: str) -> None:
+        self._fails = 0 if ok else self._fails + 1
+        if ok and self.ok is not True:
+            self.ok, self.detail = True, ""
+            self.on_change(True, "")
+        elif (
+            not ok
+            and self._fails >= self.cfg.failures
+            and (self.ok, self.detail) != (False, detail)
+        ):
+            self.ok, self.detail = False, detail
+            self.on_change(False, detail)
+
+    async def _check(self) -> tuple[bool, str]:
+        kind, target = self.cfg.kind, self.cfg.target.replace("{num}", str(self.num))
+        if kind == "heartbeat_file":
+            return heartbeat(self._path(target), self.cfg.period)
+        if kind == "exec":
+            return await self._exec()
+        try:
+            if kind == "tcp":
+                return await asyncio.wait_for(tcp(target), self.cfg.timeout)
+            return await asyncio.wait_for(http(target), self.cfg.timeout)
+        except TimeoutError:
+            return False, f"{kind}: no answer within {format_duration(self.cfg.timeout)}"
+        except OSError as exc:
+            return False, f"{kind}: {exc.strerror or exc}"
+
+    def _path(self, target: str) -> str:
+        return os.path.join(self.spec().cwd or self.rt.base_dir, target)
+
+    async def _exec(self) -> tuple[bool, str]:
+        """Run the command as the instance would run, kill its tree after; exit 0 = ok."""
+        base = self.spec()
+        self._runs += 1
+        spawn_id = f"{base.env.get(INSTANCE_ENV, '')}:probe:{self._runs}"
+        env = base.env | {INSTANCE_ENV: spawn_id}
+        spec = SpawnSpec(self.cfg.argv(self.num), env, base.cwd, base.user, merge_stderr=True)
+        sink = _Sink()
+        try:
+            proc = ChildProc.spawn(self.rt, spec, self.output, spawn_id, "probe", leader=False)
+        except SPAWN_ERRORS as exc:
+            return False, f"exec: cannot start: {exc}"
+        done: asyncio.Future[int] = self.rt.loop.create_future()
+        proc.watch(lambda code: _settle(done, code))
+        sink.read(self.rt.loop, proc.child.stdout_fd)
+        kill = StopPolicy(f"probe of {spawn_id}", signal.SIGKILL, 0.0)
+        try:
+            code = await asyncio.wait_for(asyncio.shield(done), self.cfg.timeout)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            await proc.stop(kill, done)
+            if proc.cgroup is not None:
+                proc.cgroup.remove()
+            sink.close(self.rt.loop)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return False, f"exec: no exit within {format_duration(self.cfg.timeout)}"
+        await proc.stop_leftovers(kill)
+        sink.close(self.rt.loop)
+        if code == 0:
+            return True, ""
+        return False, f"exec: exit {code}" + (f": {sink.last_line()}" if sink.last_line() else "")
+
+
+def _settle(done: asyncio.Future[int], code: int) -> None:
+    if not done.done():
+        done.set_result(code)
+
+
+class _Sink:
+    """The output of an exec probe: read as it comes, only its last bytes kept."""
+
+    def __init__(self) -> None:
+        self.tail = b""
+        self.fd = -1
+
+    def read(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self.fd = fd
+        loop.add_reader(fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.fd)
+            return
+        self.tail = (self.tail + data)[-TAIL:]
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.fd >= 0:
+            loop.remove_reader(self.fd)
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+    def last_line(self) -> str:
+        lines = self.tail.decode("utf-8", "replace").strip().splitlines()
+        return lines[-1][:120] if lines else ""
+
+
+def heartbeat(path: str, period: float) -> tuple[bool, str]:
+    """The file was touched less than `period` ago."""
+    try:
+        age = time.time() - os.stat(path).st_mtime
+    except FileNotFoundError:
+        return False, f"heartbeat_file {path} missing"
+    if age < period:
+        return True, ""
+    return False, f"heartbeat_file {format_duration(age)} old"
+
+
+async def tcp(target: str) -> tuple[bool, str]:
+    host, _, port = target.rpartition(":")
+    _reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True, ""
+
+
+async def http(url: str) -> tuple[bool, str]:
+    """GET `url`: a 2xx or 3xx status is ok (redirects are not followed)."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    port = parts.port or (443 if tls else 80)
+    reader, writer = await asyncio.open_connection(
+        parts.hostname, port, ssl=ssl.create_default_context() if tls else None
+    )
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host = parts.netloc.rsplit("@", 1)[-1]
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+            "User-Agent: procsup-probe\r\n\r\n".encode()
+        )
+        line = await reader.readline()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    fields = line.decode("latin-1").split()
+    if len(fields) < 2 or not fields[1].isdigit():
+        return False, "http: not an HTTP answer"
+    status = int(fields[1])
+    return (True, "") if 200 <= status < 400 else (False, f"HTTP {status}")

@@ -97,6 +97,11 @@ class EngineCollector(Collector):
         rss = GaugeMetricFamily(
             "procsup_instance_rss_bytes", "Resident memory of the instance's tree", labels=labels
         )
+        ready = GaugeMetricFamily(
+            "procsup_instance_ready",
+            "1 if the instance is RUNNING and ready (READY=1 and readiness probe, when set)",
+            labels=labels,
+        )
         table = ProcessTable()
         for inst in self.master.registry.instances():
             names = [inst.name, inst.config.name]
@@ -107,7 +112,8 @@ class EngineCollector(Collector):
             used, mem = inst.usage(table) if inst.pid is not None else (0.0, 0)
             cpu.add_metric(names, used)
             rss.add_metric(names, mem)
-        yield from (up, state, restarts, cpu, rss)
+            ready.add_metric(names, 1.0 if inst.ready else 0.0)
+        yield from (up, state, restarts, cpu, rss, ready)
 
     def _leases(self) -> Iterator[Metric]:
         held = GaugeMetricFamily(

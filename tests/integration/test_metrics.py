@@ -103,6 +103,9 @@ def test_metrics_endpoint_exposes_every_family(
     assert value(cpu, "procsup_instance_cpu_seconds_total", instance="web:0") > 0
     rss = fams["procsup_instance_rss_bytes"]
     assert value(rss, "procsup_instance_rss_bytes", instance="web:0", program="web") > 1_000_000
+    ready = fams["procsup_instance_ready"]
+    assert value(ready, "procsup_instance_ready", instance="web:0", program="web") == 1
+    assert value(ready, "procsup_instance_ready", instance="crashy:0", program="crashy") == 0
 
     duration = fams["procsup_task_run_duration_seconds"]
     assert value(duration, "procsup_task_run_duration_seconds_count", task="quick") >= 1

@@ -73,14 +73,14 @@ _procsup() {
 
     local verbs="daemon start stop restart signal list ls status logs scale remove tasks run
                  pause resume history reload shutdown info save events tui check init import startup describe show"
-    local global_opts="-h --help -c --config --socket --no-autostart --version"
+    local global_opts="-h --help -c --config --socket --host --no-autostart --version"
 
     # Find the verb and collect the global options to pass to procsup itself.
     local i verb="" verb_at=0
     _procsup_global=()
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
-            -c|--config|--socket)
+            -c|--config|--socket|--host)
                 if [[ ${words[i+1]} == = ]]; then  # --config=x split at '=' by bash
                     _procsup_global+=("${words[i]}" "${words[i+2]}"); ((i += 2))
                 else
@@ -96,6 +96,7 @@ _procsup() {
         case $prev in
             -c|--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             --socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            --host) return ;;  # a node name of the cluster
         esac
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "$global_opts" -- "$cur"))
@@ -137,20 +138,20 @@ _procsup() {
                 -n|--name|--numprocs) return ;;
                 --cwd) COMPREPLY=($(compgen -d -- "$cur")); return ;;
             esac
-            opts="-n --name --numprocs --cwd --"
+            opts="-n --name --numprocs --cwd --cluster --"
             names=instances ;;
-        stop) names="instances tasks" ;;
+        stop) opts="--everywhere --cluster"; names="instances tasks" ;;
         status) names=instances ;;
         reload) opts="--reset" ;;
-        restart) opts="--rolling"; names=instances ;;
-        list|ls) opts="--json"; names=instances ;;
+        restart) opts="--rolling --cluster"; names=instances ;;
+        list|ls) opts="--json --cluster"; names=instances ;;
         signal)
             if ((nargs == 0)); then
                 COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN
                                          TTOU WINCH ALRM" -- "${cur^^}"))
                 return
             fi
-            names=instances ;;
+            opts="--cluster"; names=instances ;;
         logs)
             case $prev in
                 -n|--lines|--since) return ;;
@@ -159,14 +160,15 @@ _procsup() {
             ((nargs == 0)) && names="instances tasks" ;;
         scale) ((nargs == 0)) && names=programs ;;
         remove) ((nargs == 0)) && names=programs ;;
-        tasks|check) opts="--json" ;;
-        run) opts="--wait"; ((nargs == 0)) && names=tasks ;;
+        tasks) opts="--json --cluster" ;;
+        check) opts="--json --strict" ;;
+        run) opts="--wait --cluster"; ((nargs == 0)) && names=tasks ;;
         pause|resume) names=tasks ;;
         history)
             case $prev in
                 -n|--lines) return ;;
             esac
-            opts="-n --lines --json"
+            opts="-n --lines --json --cluster"
             ((nargs == 0)) && names=tasks ;;
         tui)
             [[ $prev == --screenshot ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; }

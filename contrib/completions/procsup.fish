@@ -127,6 +127,9 @@ complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -s h -
 complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -s c -l config -r -F -d 'config file'
 complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l socket -r -F -d 'control socket path'
 complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l no-autostart -d 'never start a master in the background'
+complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l host -x -d 'act on this node of the cluster, through Redis'
+complete -c procsup -n "__fish_seen_subcommand_from start stop restart signal run list tasks history" -l cluster -d 'every host of the cluster, through Redis'
+complete -c procsup -n "__fish_seen_subcommand_from stop" -l everywhere -d 'a singleton is not taken over by another host'
 complete -c procsup -n "not __fish_seen_subcommand_from $__procsup_verbs" -l version -d 'show the version'
 
 # verbs

@@ -85,6 +85,7 @@ _procsup() {
     '(-c --config)'{-c+,--config=}'[config file]:config file:_files -g "*.toml(-.)"' \
     '--socket=[control socket path]:socket:_files' \
     '--no-autostart[never start a master in the background]' \
+    '--host=[act on this node of the cluster, through Redis]:node:' \
     '1:command:->verb' \
     '*::arg:->args' && ret=0
 
@@ -152,15 +153,18 @@ _procsup() {
               '*:name:_procsup_instances' && ret=0
           fi ;;
         stop)
-          _arguments '*:name:_procsup_logs_names' && ret=0 ;;
+          _arguments '--everywhere[a singleton is not taken over by another host]' \
+            '--cluster[every host of the cluster, through Redis]' '*:name:_procsup_logs_names' && ret=0 ;;
         status)
           _arguments '*:name:_procsup_instances' && ret=0 ;;
         reload)
           _arguments '--reset[apply the file exactly as written; drop run-time changes]' && ret=0 ;;
         restart)
-          _arguments '--rolling[one instance at a time]' '*:name:_procsup_instances' && ret=0 ;;
+          _arguments '--rolling[one instance at a time]' '--cluster[every host of the cluster, through Redis]' \
+            '*:name:_procsup_instances' && ret=0 ;;
         list|ls)
-          _arguments '--json[machine-readable output]' '*:name:_procsup_instances' && ret=0 ;;
+          _arguments '--json[machine-readable output]' '--cluster[every host of the cluster, through Redis]' \
+            '*:name:_procsup_instances' && ret=0 ;;
         signal)
           _arguments \
             '1:signal:(HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP TTIN TTOU WINCH ALRM)' \
@@ -177,11 +181,14 @@ _procsup() {
           _arguments '1:program:_procsup_programs' '2:numprocs: ' && ret=0 ;;
         remove)
           _arguments '1:program:_procsup_programs' && ret=0 ;;
-        tasks|check)
-          _arguments '--json[machine-readable output]' && ret=0 ;;
+        tasks)
+          _arguments '--json[machine-readable output]' '--cluster[every host of the cluster, through Redis]' && ret=0 ;;
+        check)
+          _arguments '--json[machine-readable output]' '--strict[exit 1 on warnings]' && ret=0 ;;
         run)
           _arguments \
             '--wait[wait for the run to end and exit with its exit code]' \
+            '--cluster[every host of the cluster, through Redis]' \
             '1:task:_procsup_tasks' && ret=0 ;;
         pause|resume)
           _arguments '*:task:_procsup_tasks' && ret=0 ;;
@@ -189,6 +196,7 @@ _procsup() {
           _arguments \
             '(-n --lines)'{-n+,--lines=}'[how many runs, newest first]:runs: ' \
             '--json[machine-readable output]' \
+            '--cluster[every host of the cluster, through Redis]' \
             '1:task:_procsup_tasks' && ret=0 ;;
         tui)
           _arguments '--screenshot=[save the dashboard as an SVG file and exit]:file:_files' \

@@ -129,3 +129,22 @@ def test_cycle_and_unknown_name_are_config_errors(master_factory, tmp_path):
         "programs.b.depends_on.nope" in result.stderr and "no program named 'nope'" in result.stderr
     )
     assert "a cycle" in result.stderr
+
+
+def test_start_waits_for_an_instance_its_dependency_releases(start_master):
+    m = start_master(
+        """
+        [programs.db]
+        command = "sleep 60"
+        autostart = false
+        start_seconds = 0.5
+        [programs.web]
+        command = "sleep 60"
+        autostart = false
+        start_seconds = 0.5
+        depends_on = { db = "started" }
+        """
+    )
+    result = m.cli("start", "db", "web")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "web:0: RUNNING" in result.stdout  # not STARTING: released by db, then waited for

@@ -19,6 +19,7 @@ from procsup.control import protocol
 from procsup.control.handlers.args import arg, names, number
 from procsup.control.protocol import MAX_LINE, ProtocolError
 from procsup.core.schema import StatsItem
+from procsup.core.states import State
 from procsup.core.values import parse_signal
 from procsup.engine import memtrim
 from procsup.engine.names import NotFound
@@ -138,8 +139,15 @@ async def start(view: MasterView, args: dict[str, Any], conn: Connection) -> Any
 
 
 async def _settle(insts: list[Instance]) -> None:
-    """Wait until each instance has left STARTING (RUNNING, or failed into BACKOFF/FATAL)."""
-    await asyncio.gather(*(i.wait_running(i.start_timeout() + 5) for i in insts))
+    """Wait until each instance has left STARTING (RUNNING, or failed into BACKOFF/FATAL).
+    One held back by `depends_on` is waited for too once the others release it (it is
+    STARTING then); one whose dependency stays unmet is reported as waiting."""
+    waited: set[Instance] = set()  # each one once: a crash loop's next try is not waited for
+    pending = insts
+    while pending:
+        waited.update(i for i in pending if i.state == State.STARTING)
+        await asyncio.gather(*(i.wait_running(i.start_timeout() + 5) for i in pending))
+        pending = [i for i in insts if i.state == State.STARTING and i not in waited]
 
 
 async def restart(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:

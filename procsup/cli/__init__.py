@@ -1,4 +1,6 @@
-"""The command-line layer: the `procsup` parser (main), one function per command (commands), the
+"""The command-line layer: the `procsup` parser (parser) and its runner (main), what every
+command is given (context) and its exit codes (errors), one function per command (commands,
+task_commands), the fleet views (fleetview, cluster), the
 tables printed for people, starting the master in the background (launcher, daemon), `check`,
 `describe`, `startup` and `import` (migrate/). It may import core/, config/ and control/ (the
 master only through control.client); imports elsewhere are listed as known exceptions in

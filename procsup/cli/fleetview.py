@@ -5,57 +5,29 @@ heartbeats is marked `(stale)`. Reads Redis directly: no master needs to answer 
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from procsup.cli.commands import FAILED, OK, USAGE, CliError
+from procsup.cli.cluster import cluster_of, remote_client
+from procsup.cli.errors import FAILED, OK, CliError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from procsup.cli.commands import Context
-    from procsup.control.fleetclient import Host, RemoteClient
-
-
-def cluster_of(ctx: Context) -> tuple[str, str, str]:
-    """(redis_url, cluster, this host's node name) from [procsup] of this config, or a
-    one-line error. Read with tomllib alone: the whole config loader costs `list --cluster`
-    more than it reads (the master has validated these keys when it started)."""
-    import tomllib
-
-    try:
-        with open(ctx.config_path, "rb") as f:
-            table = tomllib.load(f).get("procsup", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise CliError(f"cannot read {ctx.config_path}: {exc}", USAGE) from None
-    url, cluster, node = (table.get(k) for k in ("redis_url", "cluster", "node_name"))
-    if not isinstance(url, str) or not isinstance(cluster, str) or not url or not cluster:
-        raise CliError(
-            f'--cluster and --host need redis_url and cluster = "NAME" in [procsup] of '
-            f"{ctx.config_path}",
-            USAGE,
-        )
-    return url, cluster, node if isinstance(node, str) and node else socket.gethostname()
+    from procsup.cli.context import Context
+    from procsup.control.fleetclient import Host
 
 
 def fleet_hosts(ctx: Context) -> list[Host]:
     """The host entries of the cluster named in this config, or a one-line error."""
     from procsup.control.fleetclient import FleetError, read_hosts
 
-    url, cluster, _ = cluster_of(ctx)
+    url, cluster, _ = cluster_of(ctx.config_path)
     try:
         return read_hosts(url, cluster)
     except FleetError as exc:
         raise CliError(str(exc)) from None
-
-
-def remote_client(ctx: Context, node: str) -> RemoteClient:
-    from procsup.control.fleetclient import RemoteClient
-
-    url, cluster, me = cluster_of(ctx)
-    return RemoteClient(url, cluster, node, me)
 
 
 def everywhere(ctx: Context, command: Callable[[Context], int]) -> int:
@@ -68,7 +40,7 @@ def everywhere(ctx: Context, command: Callable[[Context], int]) -> int:
     code, served = OK, 0
     for host in fleet_hosts(ctx):
         print(f"[{host.node}]", flush=True)
-        ctx._client = remote_client(ctx, host.node)  # one client per host
+        ctx._client = remote_client(ctx.config_path, host.node)  # one client per host
         try:
             code = max(code, command(ctx))
             served += 1

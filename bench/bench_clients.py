@@ -19,7 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from procsup.control.client import Client, NoMaster
+from _common import answers_hello, spawn_master
+
+from procsup.control.client import NoMaster
 
 ROOT = Path(__file__).resolve().parents[1]
 FIREHOSE = ROOT / "tests" / "children" / "firehose.py"
@@ -27,22 +29,9 @@ PY = sys.executable
 
 
 def start_master(root: Path, config: str) -> tuple[subprocess.Popen[bytes], str]:
-    (root / "procsup.toml").write_text(config)
-    sock = str(root / "run" / "procsup.sock")
-    proc = subprocess.Popen(
-        [PY, "-m", "procsup", "-c", str(root / "procsup.toml"), "daemon", "-f"],
-        stdout=subprocess.DEVNULL,
-        stderr=open(root / "master.err", "wb"),  # noqa: SIM115
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with Client(sock, timeout=2) as c:
-                c.call("hello")
-            return proc, sock
-        except (NoMaster, OSError):
-            time.sleep(0.05)
+    proc, sock = spawn_master(root, config)
+    if answers_hello(sock, wait=15, call_timeout=2, poll=0.05, retry_on=(NoMaster, OSError)):
+        return proc, sock
     raise SystemExit("the master did not answer")
 
 

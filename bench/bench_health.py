@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from _common import answers_hello, spawn_master
+
 from procsup.control.client import Client, ClientError, NoMaster
 
 PY = sys.executable
@@ -69,22 +71,10 @@ start_seconds = 0
 
 
 def start(root: Path, text: str) -> tuple[subprocess.Popen[bytes], str]:
-    (root / "procsup.toml").write_text(text)
-    sock = str(root / "run" / "procsup.sock")
-    proc = subprocess.Popen(
-        [PY, "-m", "procsup", "-c", str(root / "procsup.toml"), "daemon", "-f"],
-        stdout=subprocess.DEVNULL,
-        stderr=open(root / "master.err", "wb"),  # noqa: SIM115
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with Client(sock, timeout=30) as c:
-                c.call("hello")
-            return proc, sock
-        except (NoMaster, ClientError, OSError):
-            time.sleep(0.1)
+    proc, sock = spawn_master(root, text)
+    errors = (NoMaster, ClientError, OSError)
+    if answers_hello(sock, wait=120, call_timeout=30, poll=0.1, retry_on=errors):
+        return proc, sock
     proc.kill()
     raise SystemExit("the master did not answer: " + (root / "master.err").read_text())
 

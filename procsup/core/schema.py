@@ -4,7 +4,8 @@ A field is added here once and every reader follows: the engine annotates the bu
 and events with these types (so mypy checks what it sends), the CLI tables and the TUI read them,
 the TUI's test fakes build their rows through `instance_row`/`task_row`/`run_row` (so a renamed
 field breaks them), and tests/unit/test_schema.py holds this module and the protocol page to the
-same keys. TypedDicts are plain dicts at run time: json.dumps takes them as they are.
+same keys. TypedDicts are plain dicts at run time: json.dumps takes them as they are. The rows
+are defined here; the events live in events_schema.py and are re-exported from here.
 
 Imports `typing`, which costs `procsup list` 3 ms: modules on that path import this one only
 under TYPE_CHECKING.
@@ -12,7 +13,60 @@ under TYPE_CHECKING.
 
 from typing import Literal, NotRequired, TypedDict, TypeVar
 
+from procsup.core.events_schema import (
+    EVENT_TYPES,
+    Event,
+    ExitFacts,
+    HealthEvent,
+    HungEvent,
+    LogEvent,
+    LogFileStatus,
+    MasterEvent,
+    MaxMemoryEvent,
+    ProgramEvent,
+    RunEvent,
+    SnapshotItem,
+    StateEvent,
+    StatsItem,
+    StatsSample,
+    TaskEvent,
+)
+
 # no `from __future__ import annotations`: TypedDict reads NotRequired[...] only from real types
+
+#: the rows defined here and the events of events_schema.py re-exported, so every reader imports
+#: the whole wire contract from this one module
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "ExitFacts",
+    "FleetStatus",
+    "HealthEvent",
+    "HungEvent",
+    "InstanceRow",
+    "LogEvent",
+    "LogFileStatus",
+    "LogLine",
+    "LogStatus",
+    "MasterEvent",
+    "MasterInfo",
+    "MaxMemoryEvent",
+    "Override",
+    "ProgramEvent",
+    "RunEvent",
+    "RunRow",
+    "RunningRun",
+    "SnapshotItem",
+    "StateEvent",
+    "StatsItem",
+    "StatsSample",
+    "TaskEvent",
+    "TaskRow",
+    "fields",
+    "instance_row",
+    "run_row",
+    "task_row",
+]
 
 T = TypeVar("T")
 
@@ -147,187 +201,6 @@ class LogLine(TypedDict):
     stream: Literal["stdout", "stderr", "procsup"] | str
     time: float
     line: str
-
-
-# --- events --------------------------------------------------------------------------------------
-
-
-class ExitFacts(TypedDict):
-    """Why a run ended (or could not start) and what happens next: the exit keys of a `state`
-    event (engine/exitinfo.py `Ending.fields`)."""
-
-    reason: str
-    cause: str
-    code: int | None
-    exit_code: int | None
-    signal: str | None
-    expected: bool | None
-    uptime: float | None
-    next: str
-    delay: float | None
-    spawn_error: str | None
-
-
-#: `state`: an instance changed state. `from` is a keyword, hence the functional form.
-StateEvent = TypedDict(
-    "StateEvent",
-    {
-        "type": Literal["state"],
-        "name": str,
-        "time": float,
-        "from": str,
-        "to": str,
-        "program": str,
-        "row": InstanceRow,  # the whole row after the change (protocol 1, added)
-        "pid": NotRequired[int],  # to RUNNING
-        "attempt": NotRequired[int],  # to BACKOFF
-        "next_try": NotRequired[float],
-        "failures": NotRequired[int],  # to FATAL
-        # the exit keys (ExitFacts), when the change ends a run
-        "reason": NotRequired[str],
-        "cause": NotRequired[str],
-        "code": NotRequired[int | None],
-        "exit_code": NotRequired[int | None],
-        "signal": NotRequired[str | None],
-        "expected": NotRequired[bool | None],
-        "uptime": NotRequired[float | None],
-        "next": NotRequired[str],
-        "delay": NotRequired[float | None],
-        "spawn_error": NotRequired[str | None],
-    },
-)
-
-
-class ProgramEvent(TypedDict):
-    """`program`: the set of programs changed (`added`, `removed`, `scaled`, `planned-restart`),
-    or an instance's `waiting` note did (`waiting`)."""
-
-    type: Literal["program"]
-    name: str
-    time: float
-    event: str
-    numprocs: NotRequired[int]  # `scaled`
-    instances: NotRequired[list[InstanceRow]]  # `added`, `scaled`: the program's rows now
-
-
-class MasterEvent(TypedDict):
-    type: Literal["master"]
-    name: str  # the host name
-    time: float
-    event: Literal["started", "stopped", "fleet"] | str
-    fleet: NotRequired[FleetStatus]  # only with event "fleet"
-
-
-class MaxMemoryEvent(TypedDict):
-    type: Literal["max_memory"]
-    name: str
-    time: float
-    rss: int
-    limit: int
-
-
-class HungEvent(TypedDict):
-    """An instance was found hung (watchdog, max_silence) and is being replaced."""
-
-    type: Literal["hung"]
-    name: str
-    time: float
-    cause: str  # `watchdog: no keep-alive for 3s`
-    signal: str  # what it gets first: watchdog_signal (`SIGABRT`)
-
-
-class HealthEvent(TypedDict):
-    """Readiness, the health phase or the program's STATUS= line changed (not on keep-alives)."""
-
-    type: Literal["health"]
-    name: str
-    time: float
-    row: InstanceRow
-
-
-class TaskEvent(TypedDict):
-    type: Literal["task"]
-    name: str
-    time: float
-    task: TaskRow | None  # None: a reload removed it
-    event: NotRequired[Literal["removed"] | str]
-
-
-class RunEvent(TypedDict):
-    type: Literal["run"]
-    name: str
-    time: float
-    event: Literal["start", "end", "skip"] | str
-    run: RunRow
-
-
-class LogFileStatus(TypedDict):
-    """A log file's health (engine/logfile.py): the keys of a `log` event."""
-
-    path: str
-    error: str | None
-    dropped: int
-
-
-class LogEvent(TypedDict):
-    type: Literal["log"]
-    name: str  # the file's path
-    time: float
-    path: str
-    error: str | None
-    dropped: int
-
-
-class StatsSample(TypedDict):
-    cpu: float | None
-    rss: int | None
-
-
-class StatsItem(TypedDict):
-    """An `events` item every `stats_interval`: CPU% and RSS of every instance with a process."""
-
-    type: Literal["stats"]
-    time: float
-    instances: dict[str, StatsSample]
-
-
-class SnapshotItem(TypedDict):
-    """The first item of `events`."""
-
-    type: Literal["snapshot"]
-    instances: list[InstanceRow]
-    tasks: list[TaskRow]
-    master: MasterInfo
-
-
-Event = (
-    StateEvent
-    | ProgramEvent
-    | MasterEvent
-    | MaxMemoryEvent
-    | HungEvent
-    | HealthEvent
-    | TaskEvent
-    | RunEvent
-    | LogEvent
-    | StatsItem
-    | SnapshotItem
-)
-
-#: every documented event `type` and the schema of its item (tests/unit/test_schema.py)
-EVENT_TYPES: dict[str, type] = {
-    "state": StateEvent,
-    "program": ProgramEvent,
-    "master": MasterEvent,
-    "max_memory": MaxMemoryEvent,
-    "hung": HungEvent,
-    "health": HealthEvent,
-    "task": TaskEvent,
-    "run": RunEvent,
-    "log": LogEvent,
-    "stats": StatsItem,
-    "snapshot": SnapshotItem,
-}
 
 
 def fields(schema: type) -> frozenset[str]:

@@ -22,10 +22,11 @@ from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
 from procsup.engine.health import Health
+from procsup.engine.instenv import INSTANCE_ENV
 from procsup.engine.notify import KEEPALIVE, NotifySocket, in_tree, socket_path
 from procsup.engine.output import Output
 from procsup.engine.probes import Prober
-from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
+from procsup.engine.process import SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer

@@ -14,18 +14,16 @@ from typing import Any
 
 from procsup.config.load import ProgramConfig
 from procsup.core.schema import ExitFacts, InstanceRow
-from procsup.core.states import RUNNING_STATES, STOPPED_STATES, State, can_transition
+from procsup.core.states import RUNNING_STATES, State, can_transition
 from procsup.engine import exitinfo
+from procsup.engine import instance_row as rows
 from procsup.engine.backoff import QUICK_EXIT_FLOOR, RunInfo, backoff_delay
 from procsup.engine.cgroups import Cgroup
-from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
+from procsup.engine.child import SPAWN_ERRORS, ChildProc
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
-from procsup.engine.health import Health
-from procsup.engine.notify import KEEPALIVE, NotifySocket, in_tree, socket_path
-from procsup.engine.output import Output
-from procsup.engine.probes import Prober
-from procsup.engine.process import INSTANCE_ENV, SpawnSpec, send_signal
+from procsup.engine.instance_health import InstanceHealth
+from procsup.engine.process import SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer
@@ -48,7 +46,7 @@ class Instance:
         self.state = State.STOPPED
         self.info = RunInfo()
         self.desired = config.autostart
-        self.output = self._make_output()
+        self.output = rows.make_output(config, num)
         self.ring = self.output.ring
         self._proc: ChildProc | None = None  # the current spawn (with its cgroup leaf)
         self._timer: Timer | None = None
@@ -58,18 +56,10 @@ class Instance:
         self._spawns = 0
         self._stop_facts: ExitFacts | None = None
         self._stop_why = ("stop requested", exitinfo.STOPPED)
-        self.health = Health(config, runtime.clock, self._on_hung)
-        self.output.on_data = self.health.output if config.max_silence else None
-        self._notify: NotifySocket | None = None
         self._hung: str | None = None  # why the run being stopped was found hung
-        self._probes = [
-            Prober(probe, num, runtime, self.spawn_spec, self.output, on_change)
-            for probe, on_change in (
-                (config.liveness, self._on_liveness),
-                (config.readiness, self._on_readiness),
-            )
-            if probe is not None
-        ]
+        #: notify socket, probes and hang handling (instance_health.py)
+        self._watch = InstanceHealth(self)
+        self.health = self._watch.health
         #: the registry's `depends_on` check: the first unmet condition ("db (ready)") or None
         self.gate: Callable[[], str | None] | None = None
         #: told after every state change (the registry releases instances waiting on this one)
@@ -180,17 +170,8 @@ class Instance:
         return self.state == State.RUNNING
 
     def start_timeout(self) -> float:
-        """How long `start --wait` and a rolling restart wait for it to leave STARTING: past
-        start_seconds, or, when READY=1 or a readiness probe ends STARTING, long enough for
-        the probe's first verdict (a minute at least, as systemd's TimeoutStartSec default)."""
-        cfg = self.config
-        wait = cfg.start_seconds
-        if cfg.notify:
-            wait = max(wait, 60.0)
-        if cfg.readiness is not None:
-            probe = cfg.readiness
-            wait = max(wait, probe.initial_delay + probe.failures * (probe.period + probe.timeout))
-        return wait
+        """How long `start --wait` and a rolling restart wait for it to leave STARTING."""
+        return rows.start_timeout(self.config)
 
     def kill(self, sig: int) -> bool:
         """Send `sig` to the instance's whole tree. False when nothing is running."""
@@ -215,23 +196,8 @@ class Instance:
     # --- spawning ---------------------------------------------------------------------------
 
     def spawn_spec(self) -> SpawnSpec:
-        num = str(self.num)
-        own = {k: v.replace("{num}", num) for k, v in self.config.environment.items()}
-        marks = {
-            "PROCSUP_PROGRAM": self.config.name,
-            "PROCSUP_PROCESS_NAME": self.name,
-            "PROCSUP_PROCESS_NUM": num,
-            INSTANCE_ENV: self.instance_id,
-            "PROCSUP_STATE_DIR": self.rt.state_dir,
-        }
-        env = child_env(self.rt, own, marks)
-        if self.config.notify:
-            env["NOTIFY_SOCKET"] = self._notify_socket().path
-            if self.config.watchdog:
-                env["WATCHDOG_USEC"] = str(int(self.config.watchdog * 1_000_000))
-        cwd = child_cwd(self.rt, self.config.directory)
-        argv = [arg.replace("{num}", num) for arg in self.config.command]
-        return SpawnSpec(argv, env, cwd, self.config.user, self.config.merge_stderr)
+        notify = self._watch.notify_socket().path if self.config.notify else None
+        return rows.spawn_spec(self.config, self.num, self.rt, self.instance_id, notify)
 
     def standing_by(self) -> bool:
         """A singleton runs only while this master holds its lease (tasks/singleton.py)."""
@@ -267,9 +233,7 @@ class Instance:
         self.info.started_mono = clock.monotonic()
         self.info.started_wall = clock.time()
         proc.watch(self._on_exit)
-        self.health.begin()
-        for prober in self._probes:
-            prober.begin()
+        self._watch.begin()
         if self.config.notify or self.config.readiness:
             return  # STARTING until READY=1 and the readiness probe pass (_became_ready)
         if self.config.start_seconds <= 0:
@@ -308,7 +272,7 @@ class Instance:
         if proc is None:
             return
         self._cancel_timer()
-        self._end_health()
+        self._watch.end()
         ran = self.rt.clock.monotonic() - self.info.started_mono
         self.info.last_exit = code
         self.info.last_exit_time = self.rt.clock.time()
@@ -396,77 +360,10 @@ class Instance:
         signal = self.config.watchdog_signal if self._hung else self.config.stop_signal
         return StopPolicy(self.name, signal, self.config.stop_timeout)
 
-    # --- health -----------------------------------------------------------------------------
-
-    def _notify_socket(self) -> NotifySocket:
-        """This instance's NOTIFY_SOCKET, opened at its first spawn and kept until close()."""
-        if self._notify is None:
-            path = socket_path(self.rt.state_dir, self.name, abstract=self.config.user is not None)
-            self._notify = NotifySocket(path, self.rt.loop, self._on_notify, self._sender_ok)
-        return self._notify
-
-    def _sender_ok(self, pid: int) -> bool:
-        leader = self.health.main_pid or self.pid
-        return self._proc is not None and in_tree(pid, leader, f"{INSTANCE_ENV}={self.instance_id}")
-
-    def _on_notify(self, fields: dict[str, str]) -> None:
-        """One sd_notify(3) datagram from the instance's tree."""
-        if fields is KEEPALIVE:  # the common case, 500 a second in bench/bench_health.py
-            self.health.keepalive()
-            return
-        changed = self.health.apply(fields)
-        if fields.get("READY") == "1":
-            self._became_ready()
-        if fields.get("WATCHDOG") == "trigger":
-            self._on_hung("watchdog: triggered by the program (WATCHDOG=trigger)")
-        if changed:
-            self._health_changed()
-
-    def _became_ready(self) -> None:
-        if self.state == State.STARTING and self.health.is_ready():
-            self._set_state(State.RUNNING, pid=self.pid)  # STARTING -> RUNNING
-
-    def _on_readiness(self, ok: bool, detail: str) -> None:
-        """Readiness changes what the row says (and ends STARTING); it never restarts."""
-        self.health.probe_ready, self.health.probe_detail = ok, detail
-        if ok:
-            self._became_ready()
-        else:
-            log.warning("%s: not ready: %s", self.name, detail)
-        self._health_changed()
-
-    def _health_changed(self) -> None:
-        """Tell live views (a `health` event with the row); state changes say it themselves.
-        Readiness may flip without a state change: instances waiting on `depends_on = { x =
-        "ready" }` are told too."""
-        row = self.rt.describe(self) if self.rt.describe else self.snapshot()
-        self.rt.publish(Event("health", self.name, {"row": row}))
-        if self.on_state is not None:
-            self.on_state(self)
-
-    def _on_liveness(self, ok: bool, detail: str) -> None:
-        if not ok:
-            self._on_hung(f"liveness: {detail}")
-
-    def _end_health(self) -> None:
-        self.health.end()
-        for prober in self._probes:
-            prober.end()
-
-    def _on_hung(self, cause: str) -> None:
-        """A deadline passed or liveness failed: replace the run, in the background."""
-        busy = self._hung is not None or self.state not in (State.STARTING, State.RUNNING)
-        if self._proc is None or busy:
-            return
-        log.warning(
-            "%s: hung (%s): %s, then a restart", self.name, cause, self.config.watchdog_signal.name
-        )
-        self.rt.publish(
-            Event("hung", self.name, {"cause": cause, "signal": self.config.watchdog_signal.name})
-        )
-        self.rt.background(self._replace_hung(cause))
+    # --- hangs (found by instance_health.py) ------------------------------------------------
 
     async def _replace_hung(self, cause: str) -> None:
+        """Stop the hung run with watchdog_signal, then start a new one if still wanted."""
         async with self._lock:
             if self._proc is None or self.state not in (State.STARTING, State.RUNNING):
                 return
@@ -501,71 +398,17 @@ class Instance:
         else:
             self._set_state(State.STOPPED, **facts)  # STOPPING -> STOPPED
 
-    # --- output -----------------------------------------------------------------------------
-
-    def _make_output(self) -> Output:
-        cfg, num = self.config, str(self.num)
-        stderr = None if cfg.merge_stderr else cfg.stderr_log.replace("{num}", num)
-        return Output(
-            self.name,
-            cfg.stdout_log.replace("{num}", num),
-            stderr,
-            cfg.log_max_size,
-            cfg.log_backups,
-            cfg.log_timestamps,
-        )
+    # --- closing and reporting -------------------------------------------------------------
 
     def close(self) -> None:
         """Forget this instance (it must be stopped): release timers, files and its socket."""
         self._cancel_timer()
-        self._end_health()
-        if self._notify is not None:
-            self._notify.close()
-            self._notify = None
+        self._watch.close()
         self.output.close()
-
-    # --- reporting --------------------------------------------------------------------------
-
-    def _standby(self) -> str | None:
-        """The lease holder's name while a stopped singleton stands by for it."""
-        if not self.config.singleton or self.state not in STOPPED_STATES:
-            return None
-        return _standby_of(self)
 
     def snapshot(self) -> InstanceRow:
         """The instance row without `overrides` (the registry knows those: Registry.row)."""
-        info = self.info
-        running = self.state in RUNNING_STATES
-        return {
-            "name": self.name,
-            "program": self.config.name,
-            "num": self.num,
-            "state": self.state,
-            "pid": self.pid,
-            "started": info.started_wall if running else None,
-            "uptime": self.rt.clock.monotonic() - info.started_mono if running else None,
-            "restarts": info.restarts,
-            "attempt": info.failures if self.state == State.BACKOFF else 0,
-            "next_try": info.next_try,
-            "last_exit": info.last_exit,
-            "last_exit_time": info.last_exit_time,
-            "spawn_error": info.spawn_error,
-            "last_exit_reason": info.exit_reason,
-            "last_exit_cause": info.exit_cause,
-            "desired": self.desired,
-            "waiting": f"waiting for {self.waiting}" if self.waiting else None,
-            "overrides": [],
-            "health": self.health.text(running),
-            "ready": running and self.state == State.RUNNING and self.health.is_ready(),
-            "status_text": self.health.status if running else None,
-            **self.output.log_status(),
-            "standby": self._standby(),
-        }
-
-
-def _standby_of(inst: Instance) -> str | None:
-    gate = inst.rt.gates.get(inst.config.name)
-    return gate.standby() if gate is not None else "?"
+        return rows.instance_row(self)
 
 
 def _log_details(data: dict[str, Any]) -> str:

@@ -87,7 +87,7 @@ class PidLock:
 
 
 class Master:
-    def __init__(self, config: Config, parts: Parts) -> None:
+    def __init__(self, config: Config, parts: Parts[Master]) -> None:
         self.config = config
         self.parts = parts
         self.run_id = uuid.uuid4().hex[:12]

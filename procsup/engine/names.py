@@ -7,15 +7,21 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from procsup.engine.instance import Instance
-    from procsup.engine.registry import Registry
 
 T = TypeVar("T")
 
 ALL = "all"
+
+
+class Resolver(Protocol):
+    """What name resolution needs of the registry (registry.Registry), so this module sits
+    below it and the import goes one way."""
+
+    def resolve(self, names: Iterable[str]) -> list[Instance]: ...
 
 
 class NotFound(Exception):
@@ -43,7 +49,7 @@ def no_match(name: str) -> str:
 
 
 def resolve_targets(
-    registry: Registry, tasks: Mapping[str, T], names: Iterable[str], all_tasks: bool = True
+    registry: Resolver, tasks: Mapping[str, T], names: Iterable[str], all_tasks: bool = True
 ) -> tuple[list[Instance], dict[str, T]]:
     """The instances and the tasks the names match, each once, in order; raises NotFound for a
     name that matches neither. `all_tasks=False`: `all` means every instance and no task."""

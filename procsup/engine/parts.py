@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from procsup.config.load import Config
-    from procsup.engine.master import Master
     from procsup.engine.runtime import Runtime
 
 #: `restart_schedule`: a rolling restart of one program, by name
 PlannedRestart = Callable[[str], Coroutine[Any, Any, None]]
+
+#: the master a Parts serves: a type parameter, so this module never imports master.py
+M_contra = TypeVar("M_contra", contravariant=True)
 
 
 class TaskSet(Protocol):
@@ -43,9 +45,10 @@ class Frontend(Protocol):
     async def close(self) -> None: ...
 
 
-class Parts(Protocol):
-    """Builds the outside parts once the master's engine is up."""
+class Parts(Protocol[M_contra]):
+    """Builds the outside parts once the master's engine is up; the master passes itself to
+    `frontend` (master.py names itself as M_contra, so the import goes one way)."""
 
     def tasks(self, rt: Runtime, config: Config, restart: PlannedRestart) -> TaskSet: ...
 
-    def frontend(self, master: Master) -> Frontend: ...
+    def frontend(self, master: M_contra) -> Frontend: ...

@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 from procsup.config.probe import ProbeConfig
 from procsup.core.humanize import format_duration
 from procsup.engine.child import SPAWN_ERRORS, ChildProc
+from procsup.engine.instenv import INSTANCE_ENV
 from procsup.engine.output import Output
-from procsup.engine.process import INSTANCE_ENV, SpawnSpec
+from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer
 from procsup.engine.stopping import StopPolicy

@@ -28,9 +28,6 @@ from procsup.engine import cgspawn, fdlimit
 log = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
-#: Environment variable naming the instance a process belongs to; inherited by descendants,
-#: so even a grandchild that double-forked and called setsid can be traced back to its instance.
-INSTANCE_ENV = "PROCSUP_INSTANCE_ID"
 
 
 def become_subreaper() -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import psutil
 
-from procsup.engine.process import INSTANCE_ENV
+from procsup.engine.instenv import INSTANCE_ENV
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ from procsup.config.load import TaskConfig
 from procsup.engine import exitinfo
 from procsup.engine.cgroups import Cgroup
 from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
+from procsup.engine.instenv import INSTANCE_ENV
 from procsup.engine.output import Output
-from procsup.engine.process import INSTANCE_ENV, SpawnSpec
+from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy
 from procsup.tasks.history import RunRecord

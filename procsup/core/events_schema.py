@@ -1,18 +1,13 @@
 """The wire contract's events: every item of the `events` stream, as typed dicts
-(docs/protocol.md), and EVENT_TYPES mapping each `type` to its schema. core/schema.py holds the
-rows these events carry and re-exports everything here, so readers import from there.
-
-The row types are imported only under TYPE_CHECKING (schema.py imports this module, not the other
-way round at run time), so they are written as strings where an event holds one.
+(docs/protocol.md), and EVENT_TYPES mapping each `type` to its schema. The rows these events
+carry are in core/rows.py; core/schema.py re-exports both, so readers import from there.
 """
 
-from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
+
+from procsup.core.rows import FleetStatus, InstanceRow, MasterInfo, RunRow, TaskRow
 
 # no `from __future__ import annotations`: TypedDict reads NotRequired[...] only from real types
-
-if TYPE_CHECKING:
-    from procsup.core.schema import FleetStatus, InstanceRow, MasterInfo, RunRow, TaskRow
-
 
 # --- events --------------------------------------------------------------------------------------
 
@@ -43,7 +38,7 @@ StateEvent = TypedDict(
         "from": str,
         "to": str,
         "program": str,
-        "row": "InstanceRow",  # the whole row after the change (protocol 1, added)
+        "row": InstanceRow,  # the whole row after the change (protocol 1, added)
         "pid": NotRequired[int],  # to RUNNING
         "attempt": NotRequired[int],  # to BACKOFF
         "next_try": NotRequired[float],
@@ -72,7 +67,7 @@ class ProgramEvent(TypedDict):
     time: float
     event: str
     numprocs: NotRequired[int]  # `scaled`
-    instances: NotRequired[list["InstanceRow"]]  # `added`, `scaled`: the program's rows now
+    instances: NotRequired[list[InstanceRow]]  # `added`, `scaled`: the program's rows now
 
 
 class MasterEvent(TypedDict):
@@ -80,7 +75,7 @@ class MasterEvent(TypedDict):
     name: str  # the host name
     time: float
     event: Literal["started", "stopped", "fleet"] | str
-    fleet: NotRequired["FleetStatus"]  # only with event "fleet"
+    fleet: NotRequired[FleetStatus]  # only with event "fleet"
 
 
 class MaxMemoryEvent(TypedDict):
@@ -107,7 +102,7 @@ class HealthEvent(TypedDict):
     type: Literal["health"]
     name: str
     time: float
-    row: "InstanceRow"
+    row: InstanceRow
 
 
 class TaskEvent(TypedDict):
@@ -123,7 +118,7 @@ class RunEvent(TypedDict):
     name: str
     time: float
     event: Literal["start", "end", "skip"] | str
-    run: "RunRow"
+    run: RunRow
 
 
 class LogFileStatus(TypedDict):
@@ -162,7 +157,7 @@ class SnapshotItem(TypedDict):
     type: Literal["snapshot"]
     instances: "list[InstanceRow]"
     tasks: "list[TaskRow]"
-    master: "MasterInfo"
+    master: MasterInfo
 
 
 Event = (

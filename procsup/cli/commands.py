@@ -46,7 +46,9 @@ def cmd_list(ctx: Context) -> int:
         return cluster_list(ctx)
     result = ctx.call("list", {"names": ctx.args.names, "stats": True})
     if ctx.args.json:
-        print(json.dumps(result["instances"], indent=2))
+        from procsup.cli import jsonout
+
+        print(jsonout.dumps(result["instances"]))
     elif not result["instances"]:
         print("no programs configured")
     else:

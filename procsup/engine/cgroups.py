@@ -34,6 +34,11 @@ TRACKING_MODES = ("auto", "cgroup", "process")
 HINT = "run the master as root, or under systemd with Delegate=yes"
 
 
+#: cgroup files are seq_files: a read fills the caller's buffer until the file ends or the
+#: kernel's page-sized buffer is full, so a first read shorter than this returned all of it
+WHOLE_READ = 2048
+
+
 class CgroupUnavailable(Exception):
     """Why no cgroup can be created here (the text is shown to people)."""
 
@@ -130,6 +135,7 @@ class Cgroup:
         # leaves first), so a leaf found without memory.current is not asked again on every
         # `list` (issue 14: 2,000 failed opens per list)
         self._no_memory = False
+        self._members_at: tuple[float, list[int]] | None = None  # (CPU seconds, pids): _members
 
     def _read(self, name: str) -> str:
         """One raw read: cgroup files are small, and `list` with stats reads three per instance,
@@ -137,6 +143,8 @@ class Cgroup:
         fd = os.open(f"{self.path}/{name}", os.O_RDONLY | os.O_CLOEXEC)
         try:
             chunks = [os.read(fd, 65536)]
+            if len(chunks[0]) < WHOLE_READ:  # the whole file: no second read to see the end
+                return chunks[0].decode()
             while chunks[-1]:
                 chunks.append(os.read(fd, 65536))
         finally:
@@ -220,10 +228,26 @@ class Cgroup:
     def usage(self, table: ProcessTable) -> tuple[float, int]:
         """(CPU seconds, memory bytes): memory.current when available, else the RSS summed over
         the members (read from `table`)."""
+        cpu = self.cpu_seconds()
         mem = self.memory()
         if mem is None:
-            mem = sum(table.rss.get(pid, 0) for pid in self.pids())
-        return self.cpu_seconds(), mem
+            mem = table.rss_of(self._members(cpu))
+        return cpu, mem
+
+    def _members(self, cpu: float) -> list[int]:
+        """The members whose RSS makes up the instance's memory, re-read only when the cgroup
+        used CPU since the last look: a process joins it by forking (or, as our spawn does, by
+        writing "0" to cgroup.procs before its exec) and leaves by exiting, and each costs a
+        member CPU time that usage_usec counts, so an unchanged usage means the same members.
+        Reading cgroup.procs of idle instances was a quarter of a 2,000-instance `list`
+        (issue 14). Seen one look late: a fork less than a scheduler tick before the read, and
+        a process another program moves in, until it runs."""
+        known = self._members_at
+        if known is not None and cpu > 0 and known[0] == cpu:
+            return known[1]
+        pids = self.pids()
+        self._members_at = (cpu, pids)
+        return pids
 
     def remove(self) -> bool:
         """rmdir; False when it still holds processes (or is gone already: True)."""

@@ -47,7 +47,9 @@ class Output:
         self._files = {"stdout": files.acquire(stdout_log, max_size, backups)}
         if stderr_log is not None:  # None: stderr is merged into stdout
             self._files["stderr"] = files.acquire(stderr_log, max_size, backups)
-        for f in self._unique_files():
+        #: each file once (stdout and stderr may share one); fixed for the Output's life
+        self._unique = list({id(f): f for f in self._files.values()}.values())
+        for f in self._unique:
             f.listeners.append(self._on_file_status)
         self._readers: list[OutputReader] = []
         self._note_source = object()
@@ -124,15 +126,12 @@ class Output:
 
     def log_status(self) -> LogStatus:
         """For the instance row: the first file problem, and bytes dropped from its files."""
-        files = self._unique_files()
-        errors = [f"{os.path.basename(f.path)} {f.error}" for f in files if f.error is not None]
-        return {
-            "log_error": errors[0] if errors else None,
-            "log_dropped": sum(f.dropped for f in files),
-        }
-
-    def _unique_files(self) -> list[LogFile]:
-        return list({id(f): f for f in self._files.values()}.values())
+        error, dropped = None, 0
+        for f in self._unique:  # a loop, not comprehensions: `list` builds 2,000 of these
+            if error is None and f.error is not None:
+                error = f"{os.path.basename(f.path)} {f.error}"
+            dropped += f.dropped
+        return {"log_error": error, "log_dropped": dropped}
 
     def paths(self) -> dict[str, str]:
         return {stream: f.path for stream, f in self._files.items()}
@@ -145,7 +144,7 @@ class Output:
         if self._closed:
             return
         self._closed = True
-        for f in self._unique_files():
+        for f in self._unique:
             f.listeners.remove(self._on_file_status)
         for f in self._files.values():
             self._registry.release(f)

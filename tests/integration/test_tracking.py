@@ -307,3 +307,32 @@ def test_a_program_cannot_leave_its_cgroup(start_master):
     assert "ermission denied" in m.log_file("leaver:0", "err").read_text()
     cgroup = Path(f"/proc/{pid}/cgroup").read_text()
     assert f"{subtree(m).name}/inst-" in cgroup
+
+
+def test_list_counts_a_process_that_joins_an_idle_cgroup_later(start_master, daemons):
+    """`list` re-reads an instance's cgroup.procs only when the cgroup used CPU since its last
+    look (issue 14): a fork costs CPU, so a child forked after a first look is counted."""
+    require_cgroups()
+    m = start_master(
+        f"""
+        [procsup]
+        tracking = "cgroup"
+        [programs.late]
+        command = "{child("late_fork.py", "40", "holder.pid")}"
+        directory = "."
+        start_seconds = 0
+        """
+    )
+    row = m.wait_state("late:0", "RUNNING")
+    wait_for(lambda: "idle" in m.cli("logs", "late", "-n", "5").stdout, 10, "the leader to idle")
+    first = m.call("list", {"names": ["late:0"], "stats": True})["instances"][0]
+    assert first["rss"] < 40 * 1024 * 1024
+    os.kill(row["pid"], signal.SIGUSR1)
+    pidfile = m.root / "holder.pid"
+    daemons.append(int(wait_for(lambda: pidfile.exists() and pidfile.read_text(), 10, "holder")))
+
+    def counted() -> bool:
+        rows = m.call("list", {"names": ["late:0"], "stats": True})["instances"]
+        return bool(rows[0]["rss"] >= 40 * 1024 * 1024)
+
+    wait_for(counted, 5, "the forked child's 40 MB in the instance's RSS")

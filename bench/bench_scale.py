@@ -10,7 +10,13 @@ program of N `sleep 3600` instances (`start_seconds = 0`), and
   - the `list` call with stats from this process (the master's side, without CLI start-up);
   - master RSS (VmRSS) and idle master CPU (schedstat over `--idle` s, nobody polling);
   - stop all: the `stop` call for every instance, until it returns (all STOPPED).
-Then it shuts the master down. Prints one table: figure | tree A | tree B | target.
+Then it shuts the master down. Also, per round, the small case as a user runs it: each tree
+installed (`pip install --no-deps`, a regular install, with its .pyc) in a venv of its own, a
+master of `--small` programs, and `VENV/bin/procsup list` against `VENV/bin/python -c pass`,
+interleaved, medians of 3 × `--runs` (`--no-venv` skips it). `list --json` is also timed with
+a 1 s pause before each run, beside the back-to-back runs: a person's calls are seconds apart,
+and no figure may owe anything to calls coming close together.
+Prints one table: figure | tree A | tree B | target.
 
     python bench/bench_scale.py --other /tmp/base [--instances 2000] [--rounds 1] [--runs 7]
 """
@@ -44,11 +50,15 @@ numprocs = {n}
 start_seconds = 0
 """
 TARGETS = {
+    "list, small, venv (ms)": "≤ 35",
+    "python -c pass, venv (ms)": "-",
+    "list / python -c pass": "≤ 2",
     "up, every process (s)": "≤ 2.5",
     "up, all RUNNING (s)": "≤ 3.5",
     "list call, stats (ms)": "-",
     "list (ms)": "≤ 100",
     "list --json (ms)": "≤ 100",
+    "list --json, 1 s apart (ms)": "≤ 100",
     "status worker:7 (ms)": "≤ 40",
     "master RSS (MiB)": "≤ 45",
     "idle master CPU (%)": "0.000",
@@ -163,6 +173,10 @@ def measure(tree: Path, n: int, runs: int, idle: float) -> dict[str, float]:
         ):
             m.cli(*args)
             res[label] = statistics.median(m.cli(*args) for _ in range(runs))
+        m.cli("list", "--json")
+        res["list --json, 1 s apart (ms)"] = statistics.median(
+            _after_pause(lambda: m.cli("list", "--json")) for _ in range(min(runs, 5))
+        )
         res["list call, stats (ms)"] = statistics.median(m.timed_list() for _ in range(runs))
         res["idle master CPU (%)"] = m.idle_cpu(idle)
         res["master RSS (MiB)"] = m.rss_mib()
@@ -172,6 +186,68 @@ def measure(tree: Path, n: int, runs: int, idle: float) -> dict[str, float]:
         m.shutdown()
 
 
+def _after_pause(run: Any) -> float:
+    time.sleep(1.0)
+    return float(run())
+
+
+SMALL_CONFIG = """
+[procsup]
+socket = "run/p.sock"
+state_dir = "run"
+log_dir = "logs"
+"""
+
+
+def make_venv(tree: Path, where: Path) -> Path:
+    """A venv with `tree` installed the way users install it (not editable, .pyc compiled)."""
+    if not (where / "bin/python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    pip = [str(where / "bin/python"), "-m", "pip", "install", "-q", "--no-deps"]
+    subprocess.run([*pip, "--force-reinstall", str(tree)], check=True, capture_output=True)
+    return where / "bin"
+
+
+def measure_small(trees: dict[str, Path], n: int, runs: int) -> dict[str, dict[str, float]]:
+    """`procsup list` of `n` programs from each tree's venv, and `python -c pass` there,
+    interleaved run by run so load on the box hits all alike."""
+    bins = {
+        name: make_venv(tree, Path(f"/tmp/ps-bench-venv-{name}")) for name, tree in trees.items()
+    }
+    masters = {name: Master(tree, 1) for name, tree in trees.items()}
+    timed: dict[str, dict[str, list[float]]] = {name: {"list": [], "pass": []} for name in trees}
+    try:
+        for m in masters.values():
+            programs = "".join(
+                f'\n[programs.p{i}]\ncommand = "sleep 3600"\nstart_seconds = 0\n' for i in range(n)
+            )
+            m.config.write_text(SMALL_CONFIG + programs)
+            m.n = n
+            m.start()
+        for _ in range(runs + 1):  # the first one warms the caches
+            for name, m in masters.items():
+                env = {**os.environ}
+                env.pop("PYTHONPATH", None)
+                list_cmd = [str(bins[name] / "procsup"), "-c", str(m.config), "list"]
+                pass_cmd = [str(bins[name] / "python"), "-c", "pass"]
+                for key, cmd in (("list", list_cmd), ("pass", pass_cmd)):
+                    t0 = time.perf_counter()
+                    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+                    timed[name][key].append((time.perf_counter() - t0) * 1000)
+    finally:
+        for m in masters.values():
+            m.shutdown()
+    out = {}
+    for name, t in timed.items():
+        lst, pss = statistics.median(t["list"][1:]), statistics.median(t["pass"][1:])
+        out[name] = {
+            "list, small, venv (ms)": lst,
+            "python -c pass, venv (ms)": pss,
+            "list / python -c pass": lst / pss,
+        }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", type=Path, required=True, help="the tree to compare against")
@@ -179,19 +255,32 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--idle", type=float, default=5.0)
+    ap.add_argument("--small", type=int, default=10, help="programs in the venv `list` case")
+    ap.add_argument("--no-venv", action="store_true", help="skip the venv `list` case")
     opts = ap.parse_args()
     trees = {"this": REPO, "other": opts.other.resolve()}
     got: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
     for rnd in range(opts.rounds):
+        small = {} if opts.no_venv else measure_small(trees, opts.small, opts.runs * 3)
         for name, tree in trees.items():
             log(f"round {rnd + 1}: {name} ({tree})")
-            got[name].append(measure(tree, opts.instances, opts.runs, opts.idle))
+            got[name].append(
+                {**small.get(name, {}), **measure(tree, opts.instances, opts.runs, opts.idle)}
+            )
     print(f"\n{opts.instances} instances, medians of {opts.rounds} round(s)")
-    print(f"{'figure':<26}{'this':>10}{'other':>10}  target")
+    print(f"{'figure':<30}{'this':>10}{'other':>10}  target")
     for label, target in TARGETS.items():
+        if label not in got["this"][0]:
+            continue
         cells = [statistics.median(r[label] for r in got[k]) for k in trees]
-        fmt = "{:>10.3f}" if "CPU" in label else "{:>10.2f}" if "(s)" in label else "{:>10.1f}"
-        print(f"{label:<26}" + "".join(fmt.format(c) for c in cells) + f"  {target}")
+        fmt = (
+            "{:>10.3f}"
+            if "CPU" in label
+            else "{:>10.2f}"
+            if "(s)" in label or "/" in label
+            else "{:>10.1f}"
+        )
+        print(f"{label:<30}" + "".join(fmt.format(c) for c in cells) + f"  {target}")
     return 0
 
 

@@ -4,7 +4,6 @@ mean to run something."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -13,7 +12,9 @@ from procsup.control.client import Client, NoMaster, live_master_pid
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
+    from types import SimpleNamespace
     from typing import Any
 
     from procsup.control.fleetclient import RemoteClient
@@ -30,7 +31,9 @@ STARTERS = frozenset({"start", "restart", "run", "tui", "daemon"})
 class Context:
     """What every command needs: where the config and socket are, and a client on demand."""
 
-    def __init__(self, args: argparse.Namespace, tui: RunTui | None = None) -> None:
+    def __init__(
+        self, args: argparse.Namespace | SimpleNamespace, tui: RunTui | None = None
+    ) -> None:
         from procsup.core import locate
 
         self.args = args

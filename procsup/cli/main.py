@@ -11,11 +11,13 @@ import sys
 
 from procsup.cli.context import Context
 from procsup.cli.errors import FAILED, NO_MASTER, OK, USAGE, CliError, SocketGone
-from procsup.cli.parser import build_parser, verb_of
+from procsup.cli.quickargs import quick_args
 from procsup.control.client import ClientError, NoMaster, NotAllowed, SocketNameTooLong
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
+    import argparse
+
     from procsup.cli.context import RunTui
 
 #: the verbs `--cluster` sends to every host (the others read the fleet: list, tasks, history)
@@ -30,12 +32,19 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+def _parse(opts: list[str]) -> argparse.Namespace:
+    from procsup.cli.parser import build_parser, verb_of
+
+    return build_parser(verb_of(opts)).parse_args(opts)
+
+
 def main(argv: list[str] | None = None, tui: RunTui | None = None) -> int:
     """The CLI. `tui` runs the dashboard (procsup/__main__.py passes it: the CLI does not import
     the TUI, its sibling layer)."""
     argv = sys.argv[1:] if argv is None else argv
     opts, command = _split_command(argv)
-    args = build_parser(verb_of(opts)).parse_args(opts)
+    quick = None if command else quick_args(opts)  # `list`/`status` without argparse
+    args = quick if quick is not None else _parse(opts)
     if command:
         args.command = command
     from procsup.core.locate import LocateError

@@ -28,16 +28,29 @@ def table(
     colour_col: int | None = None,
     colour: bool = False,
 ) -> str:
+    """Columns padded to their widest cell, two spaces apart, no trailing blanks; the state
+    column coloured on a terminal. One format string for every row: `list` of 2,000 instances
+    lays out 18,000 cells (issue 14)."""
     widths = [len(h) for h in headers]
+    for i, column in enumerate(zip(*rows, strict=True)):
+        widths[i] = max(widths[i], *map(len, column))
+    if rows and len(rows[0]) != len(headers):
+        raise ValueError(f"rows of {len(rows[0])} cells under {len(headers)} headers")
+    plain = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [plain.format(*headers).rstrip()]
+    if not colour or colour_col is None:
+        lines += [plain.format(*row).rstrip() for row in rows]
+        return "\n".join(lines)
+    fields = [f"{{:<{w}}}" for w in widths]
+    fields[colour_col] = f"\033[{{}}m{fields[colour_col]}\033[0m"
+    tinted = "  ".join(fields)
     for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in rows:
-        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
-        code = state_ansi(row[colour_col]) if colour and colour_col is not None else None
-        if code is not None and colour_col is not None:
-            cells[colour_col] = f"\033[{code}m{cells[colour_col]}\033[0m"
-        lines.append("  ".join(cells).rstrip())
+        code = state_ansi(row[colour_col])
+        if code is None:
+            lines.append(plain.format(*row).rstrip())
+        else:
+            cells = [*row[:colour_col], code, *row[colour_col:]]
+            lines.append(tinted.format(*cells).rstrip())
     return "\n".join(lines)
 
 
@@ -52,8 +65,11 @@ def instance_note(row: InstanceRow, now: float) -> str:
     """What a person wants to know beyond the state: why it is not running (the exit sentence
     the master logged, without the name), when it retries, and whether the user's start/stop
     overrides the file."""
-    notes = [_state_note(row, now), *_overrides(row, program_wide=False)]
-    return "; ".join(n for n in notes if n)
+    note = _state_note(row, now)
+    overrides = _overrides(row, program_wide=False)
+    if not overrides:
+        return note
+    return "; ".join(n for n in (note, *overrides) if n)
 
 
 def _state_note(row: InstanceRow, now: float) -> str:
@@ -82,6 +98,8 @@ RESET_HINT = "(`procsup reload --reset` applies the config file as written)"
 
 
 def _overrides(row: InstanceRow, program_wide: bool) -> list[str]:
+    if not row.get("overrides"):
+        return []  # most rows: `list` asks this of every one, twice
     return [
         str(o.get("text"))
         for o in row.get("overrides") or []

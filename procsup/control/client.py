@@ -10,7 +10,6 @@ the client's timeout, so a stuck or busy master gives a one-line error, never a 
 from __future__ import annotations
 
 import _socket
-import contextlib
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -357,6 +356,8 @@ async def _read_async(reader: asyncio.StreamReader) -> dict[str, Any]:
 
 
 def _close_async(writer: asyncio.StreamWriter) -> None:
+    import contextlib  # here: the blocking face (every CLI call) does not need it
+
     with contextlib.suppress(OSError):
         writer.close()  # not awaiting wait_closed(): this also runs while a worker is cancelled
 

@@ -4,8 +4,6 @@ sizes, exit statuses, and each state's colour and rank. Imports only states.py a
 
 from __future__ import annotations
 
-import signal
-
 from procsup.core.states import State
 
 #: each state's look, in the order a summary lists them (most alive first): the ANSI SGR code
@@ -48,6 +46,8 @@ def exit_text(code: int | None) -> str:
     if code is None:
         return "-"
     if code < 0:
+        import signal  # only here: building its enums costs every `procsup list` 0.5 ms
+
         try:
             return signal.Signals(-code).name
         except ValueError:

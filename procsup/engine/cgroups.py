@@ -25,6 +25,8 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from procsup.engine.dirfds import open_in
+
 if TYPE_CHECKING:
     from procsup.engine.proctree import ProcessTable
 
@@ -140,7 +142,8 @@ class Cgroup:
     def _read(self, name: str) -> str:
         """One raw read: cgroup files are small, and `list` with stats reads three per instance,
         where a text-mode open() costs several times the os.open + os.read (issue 14)."""
-        fd = os.open(f"{self.path}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        parent, leaf = os.path.split(self.path)
+        fd = open_in(parent, f"{leaf}/{name}")  # through the subtree's held descriptor
         try:
             chunks = [os.read(fd, 65536)]
             if len(chunks[0]) < WHOLE_READ:  # the whole file: no second read to see the end

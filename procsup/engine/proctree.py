@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import psutil
 
+from procsup.engine.dirfds import open_in
 from procsup.engine.instenv import INSTANCE_ENV
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class ProcessTable:
 
     def _add(self, pid: int) -> None:
         try:
-            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+            fd = open_in("/proc", f"{pid}/stat")
         except OSError:
             return
         try:
@@ -103,7 +104,7 @@ def statm_rss(pid: int) -> int:
     """RSS bytes of one process from /proc/PID/statm (resident pages, the same count as field 24
     of /proc/PID/stat); 0 when it is gone. A zombie's is 0 too, as in the full scan."""
     try:
-        fd = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+        fd = open_in("/proc", f"{pid}/statm")
     except OSError:
         return 0
     try:

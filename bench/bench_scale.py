@@ -6,7 +6,9 @@ program of N `sleep 3600` instances (`start_seconds = 0`), and
   - up: from launching the master until every instance has a pid / every instance is RUNNING
     (polled with `list`, stats off, every 50 ms; includes the master's start-up);
   - `procsup list`, `list --json`, `status worker:7`: the full CLI as a subprocess, wall time,
-    median of `--runs` after one warm-up;
+    median of `--runs` after one warm-up, and the CPU time each run cost (the CLI process's
+    and the master's while it ran: on a box shared with other jobs, wall times swing with
+    their load, CPU times hardly);
   - the `list` call with stats from this process (the master's side, without CLI start-up);
   - master RSS (VmRSS) and idle master CPU (schedstat over `--idle` s, nobody polling);
   - stop all: the `stop` call for every instance, until it returns (all STOPPED).
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,6 +63,9 @@ TARGETS = {
     "list --json (ms)": "≤ 100",
     "list --json, 1 s apart (ms)": "≤ 100",
     "status worker:7 (ms)": "≤ 40",
+    "list CPU (ms)": "CLI+master",
+    "list --json CPU (ms)": "CLI+master",
+    "status worker:7 CPU (ms)": "CLI+master",
     "master RSS (MiB)": "≤ 45",
     "idle master CPU (%)": "0.000",
     "stop all (s)": "≤ 0.6",
@@ -75,16 +81,25 @@ class Master:
         self.config = self.dir / "procsup.toml"
         self.config.write_text(CONFIG.format(n=n))
         self.n = n
-        self.env = {**os.environ, "PYTHONPATH": str(tree)}
+        # PYTHONSAFEPATH and cwd: `python -m procsup` would otherwise put the current folder
+        # first on sys.path, and run from a checkout every "tree" would be that checkout
+        self.env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cpu = 0.0
 
     def cli(self, *args: str) -> float:
-        """Wall time of one CLI run, in ms; raises when it fails."""
+        """Wall time of one CLI run, in ms; raises when it fails. `self.cpu` is set to the CPU
+        time it cost, in ms: the CLI process's own and the master's (schedstat) while it ran,
+        a figure the load of other jobs on the box hardly moves."""
         cmd = [sys.executable, "-m", "procsup", "-c", str(self.config), *args]
+        assert self.proc is not None
+        master0, kids0 = cpu_seconds(self.proc.pid), _children_cpu()
         t0 = time.perf_counter()
-        res = subprocess.run(cmd, env=self.env, capture_output=True, timeout=60)
+        res = subprocess.run(cmd, env=self.env, cwd=self.dir, capture_output=True, timeout=60)
         took = (time.perf_counter() - t0) * 1000
+        spent = cpu_seconds(self.proc.pid) - master0 + _children_cpu() - kids0
+        self.cpu = spent * 1000
         if res.returncode != 0:
             raise BenchError(f"{' '.join(args)}: {res.stderr.decode()[-300:]}")
         return took
@@ -103,7 +118,7 @@ class Master:
         cmd = [sys.executable, "-m", "procsup", "-c", str(self.config), "daemon", "-f"]
         t0 = time.monotonic()
         out = open(self.dir / "master.out", "wb")  # noqa: SIM115 - closed with the dir
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
+        self.proc = subprocess.Popen(cmd, env=self.env, cwd=self.dir, stdout=out, stderr=out)
         spawned = None
         while time.monotonic() - t0 < 120:
             rows = self._rows()
@@ -172,7 +187,12 @@ def measure(tree: Path, n: int, runs: int, idle: float) -> dict[str, float]:
             ("status worker:7 (ms)", ["status", "worker:7"]),
         ):
             m.cli(*args)
-            res[label] = statistics.median(m.cli(*args) for _ in range(runs))
+            walls, cpus = [], []
+            for _ in range(runs):
+                walls.append(m.cli(*args))
+                cpus.append(m.cpu)
+            res[label] = statistics.median(walls)
+            res[label.replace("(ms)", "CPU (ms)")] = statistics.median(cpus)
         m.cli("list", "--json")
         res["list --json, 1 s apart (ms)"] = statistics.median(
             _after_pause(lambda: m.cli("list", "--json")) for _ in range(min(runs, 5))
@@ -184,6 +204,11 @@ def measure(tree: Path, n: int, runs: int, idle: float) -> dict[str, float]:
         return res
     finally:
         m.shutdown()
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _after_pause(run: Any) -> float:
@@ -232,7 +257,7 @@ def measure_small(trees: dict[str, Path], n: int, runs: int) -> dict[str, dict[s
                 pass_cmd = [str(bins[name] / "python"), "-c", "pass"]
                 for key, cmd in (("list", list_cmd), ("pass", pass_cmd)):
                     t0 = time.perf_counter()
-                    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+                    subprocess.run(cmd, env=env, cwd=m.dir, check=True, stdout=subprocess.DEVNULL)
                     timed[name][key].append((time.perf_counter() - t0) * 1000)
     finally:
         for m in masters.values():

@@ -133,6 +133,7 @@ class Cgroup:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._parent, self._leaf = os.path.split(path)  # files are opened below the parent
         # a leaf's controllers are fixed when it is made (the tree turns memory on for its
         # leaves first), so a leaf found without memory.current is not asked again on every
         # `list` (issue 14: 2,000 failed opens per list)
@@ -142,8 +143,7 @@ class Cgroup:
     def _read(self, name: str) -> str:
         """One raw read: cgroup files are small, and `list` with stats reads three per instance,
         where a text-mode open() costs several times the os.open + os.read (issue 14)."""
-        parent, leaf = os.path.split(self.path)
-        fd = open_in(parent, f"{leaf}/{name}")  # through the subtree's held descriptor
+        fd = open_in(self._parent, f"{self._leaf}/{name}")  # through the subtree's descriptor
         try:
             chunks = [os.read(fd, 65536)]
             if len(chunks[0]) < WHOLE_READ:  # the whole file: no second read to see the end

@@ -9,9 +9,11 @@ protocol and the engine; no policy lives here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from procsup.config.load import ConfigError, program_from_dict
@@ -118,10 +120,25 @@ async def list_(view: MasterView, args: dict[str, Any], conn: Connection) -> Any
     adds CPU% and RSS of each instance's process tree."""
     wanted = names(args, required=False)
     insts = resolve(view, wanted) if wanted else view.instances()
-    return {
-        "instances": view.rows(insts, arg(args, "stats", bool, True)),
-        "master": view.info(),
-    }
+    with _no_collections():
+        rows = view.rows(insts, arg(args, "stats", bool, True))
+    return {"instances": rows, "master": view.info()}
+
+
+@contextlib.contextmanager
+def _no_collections() -> Iterator[None]:
+    """No garbage collection while `list` builds its rows (nothing awaits meanwhile). The rows
+    hold no reference cycles, but their thousands of dicts set off young collections, and every
+    few dozen calls a full one that walks every object of the master: ~160 ms at 2,000
+    instances, measured, on the call that happened to trigger it. They are freed by reference
+    counting once the reply is written."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 async def start(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:

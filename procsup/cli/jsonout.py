@@ -11,7 +11,8 @@ json.dumps, so the output never differs.
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring_ascii
+from itertools import compress
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ _SCALARS: dict[type, Callable[[Any], str]] = {
 
 def dumps(obj: Any) -> str:
     """`json.dumps(obj, indent=2)`, the same text."""
+    if c_make_encoder is None:  # a Python without json's C accelerator
+        return json.dumps(obj, indent=2)
     out: list[str] = []
     try:
         _value(obj, "\n", out, {})
@@ -68,24 +71,33 @@ def _dict(obj: dict[Any, Any], nl: str, keys: dict[str, str]) -> str:
     if not obj:
         return "{}"
     inner = nl + "  "
-    if not any(type(v) in _CONTAINERS and v for v in obj.values()):
-        # no nested layout: the C encoder writes it, the separator carrying the indent
-        text = _flat_encoder(inner).encode(obj)
-        return "{" + inner + text[1:-1] + nl + "}"
+    values = obj.values()
+    if not any(compress(values, map(_CONTAINERS.__contains__, map(type, values)))):
+        # nothing nested (empty containers print as [] and {} either way): the C encoder
+        # writes it, its item separator carrying the newline and indent
+        return "{" + inner + "".join(_flat_encoder(inner)(obj, 0))[1:-1] + nl + "}"
     items = [_head(key, keys) + _member(value, inner, keys) for key, value in obj.items()]
     return "{" + inner + ("," + inner).join(items) + nl + "}"
 
 
-_CONTAINERS = (dict, list)
-_FLAT: dict[str, json.JSONEncoder] = {}
+_CONTAINERS = frozenset((dict, list))
+_FLAT: dict[str, Callable[[Any, int], Any]] = {}
 
 
-def _flat_encoder(inner: str) -> json.JSONEncoder:
-    """A compact (C) encoder whose item separator is the newline and indent of `inner`."""
+def _flat_encoder(inner: str) -> Callable[[Any, int], Any]:
+    """json's C encoder, made once per indent, as json.dumps makes it (no indent, so it stays
+    in C) but with `"," + inner` between items and without the check for cycles that decoded
+    JSON cannot have."""
     enc = _FLAT.get(inner)
     if enc is None:
-        enc = _FLAT[inner] = json.JSONEncoder(separators=("," + inner, ": "))
+        enc = _FLAT[inner] = c_make_encoder(
+            None, _no_default, encode_basestring_ascii, None, ": ", "," + inner, False, False, True
+        )
     return enc
+
+
+def _no_default(value: Any) -> Any:
+    raise _Unsupported
 
 
 def _head(key: Any, keys: dict[str, str]) -> str:

@@ -133,7 +133,8 @@ class Cgroup:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._parent, self._leaf = os.path.split(path)  # files are opened below the parent
+        # files are opened below the parent, through its held descriptor (engine/dirfds.py)
+        self._parent, self._leaf = os.path.split(path.rstrip("/"))
         # a leaf's controllers are fixed when it is made (the tree turns memory on for its
         # leaves first), so a leaf found without memory.current is not asked again on every
         # `list` (issue 14: 2,000 failed opens per list)

@@ -124,6 +124,7 @@ class Prober:
         self._runs += 1
         spawn_id = f"{base.env.get(INSTANCE_ENV, '')}:probe:{self._runs}"
         env = base.env | {INSTANCE_ENV: spawn_id}
+        env.pop("WATCHDOG_USEC", None)  # the instance's watchdog, not the probe's (as systemd)
         spec = SpawnSpec(self.cfg.argv(self.num), env, base.cwd, base.user, merge_stderr=True)
         sink = _Sink()
         try:

@@ -34,8 +34,9 @@ KEEPALIVE = [
     "-MSocket",
     "-e",
     "socket(S, PF_UNIX, SOCK_DGRAM, 0) or die; $a = pack_sockaddr_un($ENV{NOTIFY_SOCKET}); "
-    'send(S, "READY=1", 0, $a); while (1) { send(S, "WATCHDOG=1", 0, $a); sleep 1 }',
-]
+    'send(S, "READY=1", 0, $a); select(undef, undef, undef, rand(1)); '
+    'while (1) { send(S, "WATCHDOG=1", 0, $a); sleep 1 }',
+]  # each at its own point of the second, as independent workers are (not in one burst)
 
 
 class Ok(http.server.BaseHTTPRequestHandler):

@@ -102,10 +102,13 @@ class InstanceHealth:
 
     def _sender_ok(self, pid: int) -> bool:
         inst = self.inst
-        leader = self.health.main_pid or inst.pid
-        if inst.pid is not None and pid == leader:  # the common case, without building the mark
+        current = inst.pid
+        if current is None:
+            return False
+        leader = self.health.main_pid or current
+        if pid == leader:  # the common case, without building the mark
             return True
-        return inst.pid is not None and in_tree(pid, leader, f"{INSTANCE_ENV}={inst.instance_id}")
+        return in_tree(pid, leader, f"{INSTANCE_ENV}={inst.instance_id}")
 
     def _on_notify(self, fields: dict[str, str]) -> None:
         """One sd_notify(3) datagram from the instance's tree."""

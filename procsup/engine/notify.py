@@ -111,11 +111,11 @@ class NotifySocket:
         os.chmod(self.path, 0o666)
         os.chmod(os.path.dirname(self.path), 0o711)
 
-    def drain(self) -> None:
-        """Read what the socket holds (DRAIN_MAX datagrams at most), in order. A bare
-        keep-alive skips the parser."""
+    def drain(self, most: int = DRAIN_MAX) -> None:
+        """Read what the socket holds (`most` datagrams at most), in order. A bare keep-alive
+        skips the parser."""
         recvmsg = self._sock.recvmsg
-        for _ in range(DRAIN_MAX):
+        for _ in range(most):
             if self._fd < 0:  # closed by a message's consequences
                 return
             try:

@@ -3,12 +3,12 @@ heartbeat_file, each run on the master's loop every `period` (no thread per prob
 
 An exec probe is a child on the engine's one spawn path (engine/child.py): the instance's
 environment, directory and user, its own cgroup leaf, its tree killed after it (SIGKILL at the
-timeout). HTTP and TCP are non-blocking sockets on the loop
-(HTTPS through asyncio's TLS streams); a plain HTTP check is one request written on a bare
-socket, without transports or streams, since a hundred of them every two seconds is a cost the
-master pays for ever. A Prober counts consecutive failures and tells
-the instance when `failures` is reached and when the check passes again; what that means
-(replace the run, or mark it not ready) is the instance's business.
+timeout). HTTP and TCP are non-blocking sockets on the loop (HTTPS through asyncio's TLS
+streams); a plain HTTP check is one request written on a bare socket, without transports or
+streams, since a hundred of them every two seconds is a cost the master pays for ever. A Prober
+counts consecutive failures and tells the instance when `failures` is reached and when the
+check passes again; what that means (replace the run, or mark it not ready) is the instance's
+business.
 """
 
 from __future__ import annotations

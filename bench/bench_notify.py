@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,6 +64,7 @@ async def measure(pooled: bool, n: int, seconds: float) -> str:
         for sock in socks:
             sock.close()
         hub.close()
+        shutil.rmtree(folder, ignore_errors=True)
     cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / elapsed * 100
     woke = (r1.ru_nvcsw - r0.ru_nvcsw) / elapsed
     label = "pooled (hub)" if pooled else "direct      "

@@ -2,7 +2,8 @@
 on a plain datagram socket, as a PHP worker would) and 100 instances with an HTTP readiness
 probe every 2 s (against one server in this process), against the same 600 instances with no
 health settings. Prints the master's CPU (percent of one core, over a window once everything
-runs) and `procsup list` latency.
+runs), how often it woke up (voluntary context switches a second: each is one return from
+epoll_wait with the loop idle before) and `procsup list` latency.
 
     python bench/bench_health.py [--keepalive N] [--http N] [--seconds S]
 
@@ -34,8 +35,9 @@ KEEPALIVE = [
     "-MSocket",
     "-e",
     "socket(S, PF_UNIX, SOCK_DGRAM, 0) or die; $a = pack_sockaddr_un($ENV{NOTIFY_SOCKET}); "
-    'send(S, "READY=1", 0, $a); while (1) { send(S, "WATCHDOG=1", 0, $a); sleep 1 }',
-]
+    'send(S, "READY=1", 0, $a); select(undef, undef, undef, rand(1)); '
+    'while (1) { send(S, "WATCHDOG=1", 0, $a); sleep 1 }',
+]  # each at its own point of the second, as independent workers are (not in one burst)
 
 
 class Ok(http.server.BaseHTTPRequestHandler):
@@ -96,6 +98,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wakeups(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt"))
+
+
 def list_ms(sock: str, times: int = 20) -> float:
     samples = []
     for _ in range(times):
@@ -113,16 +120,18 @@ def measure(label: str, text: str, n: int, seconds: float) -> None:
     try:
         all_running(sock, n, 180)
         time.sleep(3)  # past the start-up burst
-        c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        c0, w0, t0 = cpu_seconds(proc.pid), wakeups(proc.pid), time.monotonic()
         time.sleep(seconds)
-        cpu = (cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0) * 100
+        elapsed = time.monotonic() - t0
+        cpu = (cpu_seconds(proc.pid) - c0) / elapsed * 100
+        woke = (wakeups(proc.pid) - w0) / elapsed
         latency = list_ms(sock)
         with Client(sock, timeout=30) as c:
             rows = c.call("list", {"stats": False})["instances"]
         restarts = sum(r["restarts"] for r in rows)
         ready = sum(1 for r in rows if r["ready"])
         print(
-            f"{label}: master CPU {cpu:.2f}% of a core over {seconds:g}s; "
+            f"{label}: master CPU {cpu:.2f}% of a core over {seconds:g}s, {woke:.0f} wake-ups/s; "
             f"list of {n} rows median {latency:.1f} ms; {ready} ready; {restarts} restarts"
         )
     finally:

@@ -1,4 +1,5 @@
-"""Spawn a child straight into its cgroup with clone3(CLONE_INTO_CGROUP) (Linux 5.7).
+"""Spawn a child straight into its cgroup with clone3(CLONE_INTO_CGROUP) (Linux 5.7), or a plain
+clone3 fork when the child must know its own pid before exec (WATCHDOG_PID, `Launch.pid_env`).
 
 A child that joins its cgroup between fork and exec (a write to `cgroup.procs`) pays twice: the
 hook takes subprocess off its vfork path, and the migration waits for an RCU grace period (7-15
@@ -12,6 +13,9 @@ could hold a lock the child would need, and raw clone3 runs no atfork handler); 
 it on every spawn, and `process.spawn` takes the old path otherwise. The child runs a few `os.*`
 calls (what Popen's C child does) and execs; an error travels back as `stage:errno` on a
 close-on-exec pipe and the parent raises the OSError Popen would have raised.
+
+Since Python runs in the child, the child can also put its own pid into its environment just
+before exec: systemd's WATCHDOG_PID, which no parent can know before the fork.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class Launch:
     stderr: int | None  # None: stderr goes where stdout goes
     pass_fds: tuple[int, ...] = ()
     ids: tuple[int, int, list[int]] | None = None  # uid, gid, groups to switch to
+    pid_env: str | None = None  # a variable the child sets to its own pid before exec
 
 
 _broken: str | None = None
@@ -112,23 +117,29 @@ def _clone3() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
     return _syscall
 
 
-def spawn_into(cgroup_dir: str, launch: Launch) -> int:
-    """Start `launch` inside the cgroup directory `cgroup_dir`; returns the pid once it has
-    exec'd. Raises OSError as Popen would (a failed child is reaped first), ValueError for an
-    unusable argv or environment, Unsupported when clone3 cannot work here (remembered)."""
-    argv, env = _encode(launch.argv, launch.env)
-    paths = _exec_paths(argv[0], launch.env)
+def spawn_into(cgroup_dir: str | None, launch: Launch) -> int:
+    """Start `launch` inside the cgroup directory `cgroup_dir` (None: where the master is);
+    returns the pid once it has exec'd. Raises OSError as Popen would (a failed child is reaped
+    first), ValueError for an unusable argv or environment, Unsupported when clone3 cannot work
+    here (remembered)."""
+    argv, env = encode(launch.argv, launch.env)
+    paths = exec_paths(argv[0], launch.env)
     resets = _signals_to_reset()
-    cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    pid_env = os.fsencode(launch.pid_env) if launch.pid_env else None
+    cg_fd = -1
+    if cgroup_dir is not None:
+        cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
     except OSError:
-        os.close(cg_fd)
+        if cg_fd >= 0:
+            os.close(cg_fd)
         raise
     try:
-        pid = _fork_into(cg_fd, lambda: _child(launch, argv, env, paths, resets, err_w))
+        pid = _fork_into(cg_fd, lambda: _child(launch, argv, env, paths, resets, err_w, pid_env))
     finally:
-        os.close(cg_fd)
+        if cg_fd >= 0:
+            os.close(cg_fd)
         os.close(err_w)
     try:
         report = _read_all(err_r)
@@ -141,10 +152,14 @@ def spawn_into(cgroup_dir: str, launch: Launch) -> int:
 
 
 def _fork_into(cg_fd: int, in_child: object) -> int:
-    """clone3 with every signal blocked and the gc off, so nothing of the master's runs in the
-    child; both are restored in the parent. Runs `in_child` (which never returns) in the child.
-    (`_signal` rather than `signal`: the same calls without an enum made per signal.)"""
-    args = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cg_fd)
+    """clone3 (into the cgroup `cg_fd`, unless it is -1) with every signal blocked and the gc
+    off, so nothing of the master's runs in the child; both are restored in the parent. Runs
+    `in_child` (which never returns) in the child. (`_signal` rather than `signal`: the same
+    calls without an enum made per signal.)"""
+    if cg_fd >= 0:
+        args = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cg_fd)
+    else:
+        args = CloneArgs(flags=0, exit_signal=signal.SIGCHLD)
     gc_was_on = gc.isenabled()
     gc.disable()
     old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())
@@ -166,7 +181,7 @@ def _fork_into(cg_fd: int, in_child: object) -> int:
     return int(pid)
 
 
-def _encode(argv: list[str], env: dict[str, str]) -> tuple[list[bytes], dict[bytes, bytes]]:
+def encode(argv: list[str], env: dict[str, str]) -> tuple[list[bytes], dict[bytes, bytes]]:
     """argv and env as bytes, checked as Popen checks them, so the child cannot fail on them."""
     if not argv:
         raise ValueError("empty command")
@@ -180,7 +195,7 @@ def _encode(argv: list[str], env: dict[str, str]) -> tuple[list[bytes], dict[byt
     return args, environ
 
 
-def _exec_paths(argv0: bytes, env: dict[str, str]) -> list[bytes]:
+def exec_paths(argv0: bytes, env: dict[str, str]) -> list[bytes]:
     """Where exec is tried, as Popen does: the name itself if it has a '/', else each
     directory of the PATH in the child's environment."""
     if os.path.dirname(argv0):
@@ -236,6 +251,7 @@ def _child(
     paths: list[bytes],
     resets: list[int],
     err_w: int,
+    pid_env: bytes | None,
 ) -> NoReturn:
     """One thread, the GIL held, gc off, every signal blocked. Never returns."""
     stage = "setup"
@@ -260,6 +276,8 @@ def _child(
         for fd in launch.pass_fds:
             os.set_inheritable(fd, True)
         _signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        if pid_env is not None:  # this copy of the dict is the child's own
+            env[pid_env] = str(os.getpid()).encode()
         stage = "exec"
         _exec(paths, argv, env)
     except OSError as exc:

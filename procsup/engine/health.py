@@ -36,6 +36,9 @@ class Health:
         self._begun = 0.0
         self._extended_until = 0.0
         self._timers: dict[str, Timer] = {}
+        #: reads the datagrams waiting in the notify socket (None: no socket): called before a
+        #: watchdog verdict, since a pooled socket is read in rounds (notifyhub.py)
+        self.pending: Callable[[], None] | None = None
 
     def begin(self) -> None:
         """A new run: nothing heard yet; the deadlines count from now."""
@@ -114,13 +117,21 @@ class Health:
         if not self.watchdog or self.phase == "stopping":
             return
         now = self.clock.monotonic()
-        # until the first keep-alive, the interval counts from the spawn
-        since = self._begun if self.last_keepalive is None else self.last_keepalive
-        deadline = max(since + self.watchdog, self._extended_until)
+        deadline = self._watchdog_deadline()
+        if now >= deadline and self.pending is not None:
+            self.pending()  # a keep-alive may be waiting in the socket
+            if not self.watchdog or self.phase == "stopping":
+                return
+            deadline = self._watchdog_deadline()
         if now < deadline:
             self._arm("watchdog", deadline - now, self._check_watchdog)
             return
         self.on_hung(f"watchdog: no keep-alive for {format_duration(self.watchdog)}")
+
+    def _watchdog_deadline(self) -> float:
+        # until the first keep-alive, the interval counts from the spawn
+        since = self._begun if self.last_keepalive is None else self.last_keepalive
+        return max(since + (self.watchdog or 0.0), self._extended_until)
 
     def _check_silence(self) -> None:
         self._timers.pop("silence", None)

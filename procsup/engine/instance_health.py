@@ -71,8 +71,10 @@ class InstanceHealth:
         ]
 
     def begin(self) -> None:
-        """A new run: deadlines and probes start over."""
+        """A new run: deadlines and probes start over; its READY=1 is read at once."""
         self.health.begin()
+        if self._notify is not None:
+            self._notify.pool(False)
         for prober in self._probes:
             prober.begin()
 
@@ -93,13 +95,20 @@ class InstanceHealth:
         if self._notify is None:
             inst = self.inst
             path = socket_path(inst.rt.state_dir, inst.name, abstract=inst.config.user is not None)
-            self._notify = NotifySocket(path, inst.rt.loop, self._on_notify, self._sender_ok)
+            hub = inst.rt.notify_hub()
+            self._notify = NotifySocket(path, inst.rt.loop, self._on_notify, self._sender_ok, hub)
+            self.health.pending = self._notify.drain
         return self._notify
 
     def _sender_ok(self, pid: int) -> bool:
         inst = self.inst
-        leader = self.health.main_pid or inst.pid
-        return inst.pid is not None and in_tree(pid, leader, f"{INSTANCE_ENV}={inst.instance_id}")
+        current = inst.pid
+        if current is None:
+            return False
+        leader = self.health.main_pid or current
+        if pid == leader:  # the common case, without building the mark
+            return True
+        return in_tree(pid, leader, f"{INSTANCE_ENV}={inst.instance_id}")
 
     def _on_notify(self, fields: dict[str, str]) -> None:
         """One sd_notify(3) datagram from the instance's tree."""
@@ -109,6 +118,8 @@ class InstanceHealth:
         changed = self.health.apply(fields)
         if fields.get("READY") == "1":
             self._became_ready()
+            if self.inst.config.watchdog and self._notify is not None:
+                self._notify.pool(True)  # keep-alives from now on: read in coalesced rounds
         if fields.get("WATCHDOG") == "trigger":
             self.on_hung("watchdog: triggered by the program (WATCHDOG=trigger)")
         if changed:

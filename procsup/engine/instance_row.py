@@ -40,7 +40,8 @@ def spawn_spec(
     config: ProgramConfig, num: int, rt: Runtime, instance_id: str, notify: str | None
 ) -> SpawnSpec:
     """The child of instance `num`: `{num}` filled in, the PROCSUP_* marks, NOTIFY_SOCKET (the
-    `notify` path) when the program speaks sd_notify."""
+    `notify` path) when the program speaks sd_notify, and with a watchdog WATCHDOG_USEC and
+    WATCHDOG_PID (the child's own pid, which only the child can fill in: `pid_env`)."""
     n = str(num)
     own = {k: v.replace("{num}", n) for k, v in config.environment.items()}
     marks = {
@@ -51,13 +52,15 @@ def spawn_spec(
         "PROCSUP_STATE_DIR": rt.state_dir,
     }
     env = child_env(rt, own, marks)
+    pid_env = None
     if notify is not None:
         env["NOTIFY_SOCKET"] = notify
-        if config.watchdog:
+        if config.watchdog:  # as systemd: the interval, and whose it is (set by the child)
             env["WATCHDOG_USEC"] = str(int(config.watchdog * 1_000_000))
+            pid_env = "WATCHDOG_PID"
     cwd = child_cwd(rt, config.directory)
     argv = [arg.replace("{num}", n) for arg in config.command]
-    return SpawnSpec(argv, env, cwd, config.user, config.merge_stderr)
+    return SpawnSpec(argv, env, cwd, config.user, config.merge_stderr, pid_env=pid_env)
 
 
 def make_output(config: ProgramConfig, num: int) -> Output:

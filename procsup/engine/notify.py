@@ -2,10 +2,13 @@
 finds through NOTIFY_SOCKET, so every existing client (`systemd-notify`, libsystemd, a PHP or
 Python one-liner) works unchanged and a message belongs to exactly one instance.
 
-Reading is a loop reader (no thread). SO_PASSCRED makes the kernel attach the sender's pid, so a
-message from a live process outside the instance's tree is dropped; a sender already gone is
-accepted, since `systemd-notify` exits right after sending. Descriptors passed with SCM_RIGHTS
-(BARRIER=1) are closed at once: the sender waits for exactly that.
+Reading is on the loop (no thread): a loop reader of its own while its messages are urgent
+(READY=1 awaited), else pooled in the master's NotifyHub (notifyhub.py), which reads every
+pooled socket in coalesced rounds so keep-alives do not wake the loop one by one. SO_PASSCRED
+makes the kernel attach the sender's pid, so a message from a live process outside the
+instance's tree is dropped; a sender already gone is accepted, since `systemd-notify` exits
+right after sending. Descriptors passed with SCM_RIGHTS (BARRIER=1) are closed at once: the
+sender waits for exactly that.
 """
 
 from __future__ import annotations
@@ -20,16 +23,19 @@ import socket
 import struct
 from collections.abc import Callable
 
+from procsup.engine.notifyhub import NotifyHub
+
 log = logging.getLogger(__name__)
 
 MAX_DATAGRAM = 4096
 _CREDS = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _ANCILLARY = socket.CMSG_SPACE(_CREDS.size) + socket.CMSG_SPACE(16 * 4)
-MAX_PATH = 107
+MAX_PATH = 107  # sun_path holds 108 bytes with its NUL
 KEEPALIVE_DATA = (b"WATCHDOG=1", b"WATCHDOG=1\n")
-KEEPALIVE = {
-    "WATCHDOG": "1"
-}  # parse() of those, shared (never modified)  # sun_path holds 108 bytes with its NUL
+KEEPALIVE = {"WATCHDOG": "1"}  # parse() of those, shared (never modified)
+#: datagrams read per drain at most: a program flooding its socket cannot hold the loop; the
+#: rest is read on the next call (the socket stays readable)
+DRAIN_MAX = 256
 
 
 def socket_path(state_dir: str, name: str, abstract: bool = False) -> str:
@@ -53,7 +59,8 @@ def parse(data: bytes) -> dict[str, str]:
 
 class NotifySocket:
     """One instance's socket. `on_message(fields)` gets each accepted datagram; `belongs(pid)`
-    says whether a live sender is part of the instance's tree."""
+    says whether a live sender is part of the instance's tree. It starts read directly on the
+    loop; `pool(True)` hands it to `hub`, `pool(False)` takes it back."""
 
     def __init__(
         self,
@@ -61,18 +68,34 @@ class NotifySocket:
         loop: asyncio.AbstractEventLoop,
         on_message: Callable[[dict[str, str]], None],
         belongs: Callable[[int], bool],
+        hub: NotifyHub | None = None,
     ) -> None:
         self.path = path
         self._loop = loop
         self._on_message = on_message
         self._belongs = belongs
+        self._hub = hub
+        self.pooled = False
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         try:
             self._bind()
         except OSError:
             self._sock.close()
             raise
-        loop.add_reader(self._sock.fileno(), self._read)
+        self._fd = self._sock.fileno()
+        loop.add_reader(self._fd, self.drain)
+
+    def pool(self, on: bool) -> None:
+        """Read in the hub's coalesced rounds (on) or at once on the loop (off)."""
+        if self._hub is None or on == self.pooled or self._fd < 0:
+            return
+        if on:
+            self._loop.remove_reader(self._fd)
+            self._hub.add(self._fd, self.drain)
+        else:
+            self._hub.remove(self._fd)
+            self._loop.add_reader(self._fd, self.drain)
+        self.pooled = on
 
     def _bind(self) -> None:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
@@ -88,28 +111,38 @@ class NotifySocket:
         os.chmod(self.path, 0o666)
         os.chmod(os.path.dirname(self.path), 0o711)
 
-    def _read(self) -> None:
-        """One datagram per callback: the reader is level-triggered, so a burst calls again,
-        and no call ends in a BlockingIOError. A bare keep-alive skips the parser."""
-        try:
-            data, ancdata, _flags, _addr = self._sock.recvmsg(MAX_DATAGRAM, _ANCILLARY)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            log.warning("notify socket %s: %s", self.path, exc)
-            return
-        pid = _close_fds_and_get_pid(ancdata)
-        if pid is not None and not self._belongs(pid):
-            log.warning(
-                "notify socket %s: ignored a message from pid %d, outside the instance's tree",
-                self.path,
-                pid,
-            )
-            return
-        self._on_message(KEEPALIVE if data in KEEPALIVE_DATA else parse(data))
+    def drain(self, most: int = DRAIN_MAX) -> None:
+        """Read what the socket holds (`most` datagrams at most), in order. A bare keep-alive
+        skips the parser."""
+        recvmsg = self._sock.recvmsg
+        for _ in range(most):
+            if self._fd < 0:  # closed by a message's consequences
+                return
+            try:
+                data, ancdata, _flags, _addr = recvmsg(MAX_DATAGRAM, _ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("notify socket %s: %s", self.path, exc)
+                return
+            pid = _close_fds_and_get_pid(ancdata)
+            if pid is not None and not self._belongs(pid):
+                log.warning(
+                    "notify socket %s: ignored a message from pid %d, outside the instance's tree",
+                    self.path,
+                    pid,
+                )
+                continue
+            self._on_message(KEEPALIVE if data in KEEPALIVE_DATA else parse(data))
 
     def close(self) -> None:
-        self._loop.remove_reader(self._sock.fileno())
+        if self._fd < 0:
+            return
+        if self.pooled and self._hub is not None:
+            self._hub.remove(self._fd)
+        else:
+            self._loop.remove_reader(self._fd)
+        self._fd = -1
         self._sock.close()
         if not self.path.startswith("@"):
             with contextlib.suppress(OSError):

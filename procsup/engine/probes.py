@@ -3,20 +3,27 @@ heartbeat_file, each run on the master's loop every `period` (no thread per prob
 
 An exec probe is a child on the engine's one spawn path (engine/child.py): the instance's
 environment, directory and user, its own cgroup leaf, its tree killed after it (SIGKILL at the
-timeout). HTTP and TCP are asyncio connections. A Prober counts consecutive failures and tells
-the instance when `failures` is reached and when the check passes again; what that means
-(replace the run, or mark it not ready) is the instance's business.
+timeout). HTTP and TCP are non-blocking sockets on the loop (HTTPS through asyncio's TLS
+streams); a plain HTTP check is one request written on a bare socket, without transports or
+streams, since a hundred of them every two seconds is a cost the master pays for ever. A Prober
+counts consecutive failures and tells the instance when `failures` is reached and when the
+check passes again; what that means (replace the run, or mark it not ready) is the instance's
+business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import ipaddress
 import os
 import signal
+import socket
 import ssl
 import time
 from collections.abc import Callable
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from procsup.config.probe import ProbeConfig
@@ -107,9 +114,10 @@ class Prober:
         if kind == "exec":
             return await self._exec()
         try:
-            if kind == "tcp":
-                return await asyncio.wait_for(tcp(target), self.cfg.timeout)
-            return await asyncio.wait_for(http(target), self.cfg.timeout)
+            async with asyncio.timeout(self.cfg.timeout):  # no task of its own, as wait_for's
+                if kind == "tcp":
+                    return await tcp(target)
+                return await http(target)
         except TimeoutError:
             return False, f"{kind}: no answer within {format_duration(self.cfg.timeout)}"
         except OSError as exc:
@@ -124,6 +132,7 @@ class Prober:
         self._runs += 1
         spawn_id = f"{base.env.get(INSTANCE_ENV, '')}:probe:{self._runs}"
         env = base.env | {INSTANCE_ENV: spawn_id}
+        env.pop("WATCHDOG_USEC", None)  # the instance's watchdog, not the probe's (as systemd)
         spec = SpawnSpec(self.cfg.argv(self.num), env, base.cwd, base.user, merge_stderr=True)
         sink = _Sink()
         try:
@@ -211,28 +220,95 @@ async def tcp(target: str) -> tuple[bool, str]:
     return True, ""
 
 
-async def http(url: str) -> tuple[bool, str]:
-    """GET `url`: a 2xx or 3xx status is ok (redirects are not followed)."""
+class HttpTarget(NamedTuple):
+    """An http(s) probe URL taken apart once: where to connect and the request to send."""
+
+    host: str
+    port: int
+    tls: bool
+    family: int | None  # of an IP literal; None: a name, resolved at each check
+    request: bytes
+
+
+@functools.lru_cache(maxsize=4096)
+def http_target(url: str) -> HttpTarget:
     parts = urlsplit(url)
     tls = parts.scheme == "https"
-    port = parts.port or (443 if tls else 80)
-    reader, writer = await asyncio.open_connection(
-        parts.hostname, port, ssl=ssl.create_default_context() if tls else None
-    )
+    host = parts.hostname or ""
     try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        host = parts.netloc.rsplit("@", 1)[-1]
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
-            "User-Agent: procsup-probe\r\n\r\n".encode()
+        family: int | None = (
+            socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
         )
-        line = await reader.readline()
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+    except ValueError:
+        family = None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc.rsplit('@', 1)[-1]}\r\n"
+        "Connection: close\r\nUser-Agent: procsup-probe\r\n\r\n"
+    ).encode()
+    return HttpTarget(host, parts.port or (443 if tls else 80), tls, family, request)
+
+
+async def http(url: str) -> tuple[bool, str]:
+    """GET `url`: a 2xx or 3xx status is ok (redirects are not followed)."""
+    target = http_target(url)
+    line = await (_tls_status_line(target) if target.tls else _status_line(target))
     fields = line.decode("latin-1").split()
     if len(fields) < 2 or not fields[1].isdigit():
         return False, "http: not an HTTP answer"
     status = int(fields[1])
     return (True, "") if 200 <= status < 400 else (False, f"HTTP {status}")
+
+
+async def _status_line(target: HttpTarget) -> bytes:
+    """The first line of the answer, over a bare non-blocking socket."""
+    sock = await _connect(target)
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.sock_sendall(sock, target.request)
+        data = b""
+        while b"\n" not in data and len(data) < 8192:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    return data.split(b"\n", 1)[0]
+
+
+async def _connect(target: HttpTarget) -> socket.socket:
+    """A socket connected to the target; a name is resolved as open_connection would (the
+    loop's getaddrinfo) and each of its addresses tried in turn."""
+    loop = asyncio.get_running_loop()
+    addresses: list[tuple[int, Any]] = [(target.family or 0, (target.host, target.port))]
+    if target.family is None:
+        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        addresses = [(info[0], info[4]) for info in infos]
+    error: OSError = OSError(f"cannot resolve {target.host}")
+    for family, address in addresses:
+        kind = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+        sock = socket.socket(family, kind)
+        try:
+            await loop.sock_connect(sock, address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+        except BaseException:
+            sock.close()
+            raise
+    raise error
+
+
+async def _tls_status_line(target: HttpTarget) -> bytes:
+    reader, writer = await asyncio.open_connection(
+        target.host, target.port, ssl=ssl.create_default_context()
+    )
+    try:
+        writer.write(target.request)
+        return await reader.readline()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()

@@ -99,6 +99,9 @@ class SpawnSpec:
         int, ...
     ] = ()  # descriptors the child inherits (a task's lock, a keeper's link)
     cgroup: Cgroup | None = None  # the child joins it before it execs
+    #: a variable the child sets to its own pid just before exec (WATCHDOG_PID, as systemd
+    #: sets it): no parent knows the pid before the fork
+    pid_env: str | None = None
 
 
 @dataclass
@@ -145,26 +148,61 @@ def spawn(spec: SpawnSpec) -> Child:
     EMFILE included when the spawn would use descriptors the master keeps for itself.
 
     Into a cgroup, the child is cloned straight into it (cgspawn.py) while the master has one
-    thread and the kernel allows it; else it joins the cgroup itself between fork and exec."""
+    thread and the kernel allows it; else it joins the cgroup itself between fork and exec.
+    A child that needs its own pid in its environment (`pid_env`) is cloned by cgspawn.py too
+    (Python runs in it before exec); else Popen's child sets it in a hook. Any other child is
+    Popen's (vfork, nothing of ours runs in it)."""
     fdlimit.BUDGET.ensure()
-    if spec.cgroup is not None and cgspawn.usable():
+    if (spec.cgroup is not None or spec.pid_env) and cgspawn.usable():
         try:
-            return _spawn(spec, None, clone_into=spec.cgroup)
+            return _spawn(spec, None, clone=True)
         except cgspawn.Unsupported:
             pass  # logged once and remembered: the old path from now on
     join_fd, join = _joiner(spec.cgroup)
     try:
-        return _spawn(spec, join)
+        return _spawn(spec, _with_pid_env(spec, join))
     except subprocess.SubprocessError as exc:  # only the preexec hook raises this
-        raise OSError(f"cannot join cgroup {spec.cgroup and spec.cgroup.path}: {exc}") from None
+        what = f"join cgroup {spec.cgroup.path}" if spec.cgroup else f"set {spec.pid_env}"
+        raise OSError(f"cannot {what}: {exc}") from None
     finally:
         if join_fd is not None:
             os.close(join_fd)
 
 
-def _spawn(
-    spec: SpawnSpec, join: Callable[[], None] | None, clone_into: Cgroup | None = None
-) -> Child:
+def _with_pid_env(spec: SpawnSpec, join: Callable[[], None] | None) -> Callable[[], None] | None:
+    """The preexec hook for a `pid_env` child when it cannot be cloned by cgspawn.py (the
+    master runs other threads, or clone3 is refused): in Popen's forked child, the environment
+    is rebuilt from the spec with the child's own pid (clearenv, then putenv), and Popen, given
+    no `env`, execs with exactly that environment. Then the cgroup join, if any."""
+    name = spec.pid_env
+    if not name:
+        return join
+    env = spec.env
+    clearenv = _libc().clearenv  # looked up here: the child only calls it
+
+    def setup() -> None:
+        # the child's C environment, which exec passes on (os.environ may not hold all of it)
+        clearenv()
+        for key, value in env.items():
+            os.putenv(key, value)
+        os.putenv(name, str(os.getpid()))
+        if join is not None:
+            join()
+
+    return setup
+
+
+_LIBC: ctypes.CDLL | None = None
+
+
+def _libc() -> ctypes.CDLL:
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    return _LIBC
+
+
+def _spawn(spec: SpawnSpec, join: Callable[[], None] | None, clone: bool = False) -> Child:
     out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
@@ -177,8 +215,9 @@ def _spawn(
     if err_w is not None:
         os.set_blocking(err_w, True)
     try:
-        if clone_into is not None:
-            pid = cgspawn.spawn_into(clone_into.path, _launch(spec, out_w, err_w))
+        if clone:
+            cgroup_dir = spec.cgroup.path if spec.cgroup is not None else None
+            pid = cgspawn.spawn_into(cgroup_dir, _launch(spec, out_w, err_w))
             return Child(pid, None, out_r, err_r)
         popen = _popen(spec, out_w, err_w, join)
     except BaseException:
@@ -196,20 +235,29 @@ def _spawn(
 def _launch(spec: SpawnSpec, out_w: int, err_w: int | None) -> cgspawn.Launch:
     uid, gid, groups = _identity(spec.user)
     ids = None if uid is None or gid is None else (uid, gid, groups or [])
-    return cgspawn.Launch(spec.argv, spec.env, spec.cwd, out_w, err_w, spec.pass_fds, ids)
+    return cgspawn.Launch(
+        spec.argv, spec.env, spec.cwd, out_w, err_w, spec.pass_fds, ids, spec.pid_env
+    )
 
 
 def _popen(
     spec: SpawnSpec, out_w: int, err_w: int | None, join: Callable[[], None] | None
 ) -> subprocess.Popen[bytes]:
     uid, gid, groups = _identity(spec.user)
+    env: dict[str, str] | None = spec.env
+    executable = None
+    if spec.pid_env:  # the hook builds the environment: checked and searched here, as Popen does
+        env = None
+        argv, _ = cgspawn.encode(spec.argv, spec.env)
+        executable = _find(cgspawn.exec_paths(argv[0], spec.env))
     return subprocess.Popen(
         spec.argv,
+        executable=executable,
         stdin=subprocess.DEVNULL,
         stdout=out_w,
         stderr=subprocess.STDOUT if err_w is None else err_w,
         cwd=spec.cwd,
-        env=spec.env,
+        env=env,
         start_new_session=True,
         close_fds=True,
         pass_fds=spec.pass_fds,
@@ -218,6 +266,15 @@ def _popen(
         extra_groups=groups,
         preexec_fn=join,
     )
+
+
+def _find(paths: list[bytes]) -> bytes:
+    """The first executable file among `paths` (the PATH of the child's own environment, not
+    the master's); else the first, and exec reports why it cannot run."""
+    for path in paths:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return paths[0]
 
 
 def send_signal(pids: Iterable[int], sig: int, pgid: int | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from procsup.core.schema import InstanceRow
 from procsup.engine.events import Broadcaster, Event
+from procsup.engine.notifyhub import NotifyHub
 from procsup.engine.process import spawn
 from procsup.engine.proctree import TableSource
 from procsup.engine.seams import Clock, ExitWatcher, LoopClock, Spawner, SpawnGate
@@ -47,6 +48,13 @@ class Runtime:
     #: program name -> the gate of a `singleton = true` program, kept by tasks/singleton.py
     gates: dict[str, SpawnGate] = field(default_factory=dict)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _hub: NotifyHub | None = None
+
+    def notify_hub(self) -> NotifyHub:
+        """The hub that reads settled notify sockets in coalesced rounds (made on first use)."""
+        if self._hub is None:
+            self._hub = NotifyHub(self.loop)
+        return self._hub
 
     def publish(self, event: Event) -> None:
         self.events.publish(event)

@@ -1,7 +1,8 @@
 """Health, end to end with a real master: the sd_notify socket spoken by the real
-`systemd-notify`, a plain-socket Python worker and a Perl one-liner; the watchdog and
-max_silence replacing a hung run (the issue's seed scene: 8 queue workers, one hangs); senders
-outside the instance's tree ignored; `status` exiting 0 only when ready."""
+`systemd-notify`, a plain-socket Python worker, a PHP worker loop (`socket_sendto`) and a Perl
+one-liner; the watchdog and max_silence replacing a hung run (the issue's seed scene: 8 queue
+workers, one hangs); senders outside the instance's tree ignored; `status` exiting 0 only when
+ready."""
 
 from __future__ import annotations
 
@@ -94,6 +95,63 @@ def test_a_perl_one_liner_with_a_plain_socket_is_a_client_too(master_factory):
     m.start()
     row = m.wait_state("p:0", "RUNNING", timeout=5)
     assert row["status_text"] == "perl says hi" and row["ready"] is True
+
+
+def _php() -> str:
+    found = shutil.which("php")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("php not installed, and CI=true: install php-cli (.ci/run does)")
+        pytest.skip("php not installed")
+    return found
+
+
+#: the issue's PHP one-liner client, in a worker loop: `socket_sendto` on a plain datagram
+#: socket. PHP 8.2's socket_sendto cannot address an abstract socket (`@…`, EINVAL), which
+#: socket_connect can: a worker whose NOTIFY_SOCKET may be abstract connects first.
+PHP_WORKER = (
+    '$p = getenv("NOTIFY_SOCKET"); $s = socket_create(AF_UNIX, SOCK_DGRAM, 0); '
+    "$send = function ($m) use ($s, $p) { return socket_sendto($s, $m, strlen($m), 0, $p); }; "
+    'if ($p[0] == "@") { socket_connect($s, "\\0" . substr($p, 1)); '
+    "$send = function ($m) use ($s) { return socket_send($s, $m, strlen($m), 0); }; } "
+    '$send("READY=1\\nSTATUS=php worker up") or exit(1); echo "sent\\n"; '
+    'for ($job = 1; ; $job++) { $send("WATCHDOG=1\\nSTATUS=php job $job"); usleep(200000); }'
+)
+
+
+@pytest.mark.parametrize("abstract", [False, True], ids=["socket_sendto", "abstract"])
+def test_a_php_worker_loop_is_a_client_with_ready_status_and_keepalives(master_factory, abstract):
+    php = _php()
+    user = ""
+    if abstract:  # a program run as a `user` gets an abstract socket
+        if os.getuid() != 0:
+            pytest.skip("`user` needs a root master")
+        user = 'user = "root"'
+    m = master_factory("")
+    m.write_config(f"""
+        [programs.php]
+        command = {json.dumps([php, "-r", PHP_WORKER])}
+        notify = true
+        watchdog = "1s"
+        {user}
+    """)
+    m.start()
+    row = m.wait_state("php:0", "RUNNING", timeout=10)
+    assert row["ready"] is True
+    env = psutil_env(row["pid"])
+    assert env["NOTIFY_SOCKET"].startswith("@") == abstract
+    assert env["WATCHDOG_PID"] == str(row["pid"]) and env["WATCHDOG_USEC"] == "1000000"
+    wait_for(lambda: (m.state("php:0")["status_text"] or "").startswith("php job"), 5, "jobs")
+    time.sleep(2.5)  # more than twice the watchdog: the loop's keep-alives keep it
+    now = m.state("php:0")
+    assert now["restarts"] == 0 and now["pid"] == row["pid"]
+    assert "watchdog" in now["health"] and "sent" in m.log_file("php:0").read_text()
+
+
+def psutil_env(pid: int) -> dict[str, str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        pairs = [item.partition(b"=") for item in f.read().split(b"\0") if item]
+    return {k.decode(): v.decode() for k, _, v in pairs}
 
 
 def test_seed_scene_one_hung_worker_of_eight_is_replaced_and_the_others_never_stop(

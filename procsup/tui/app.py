@@ -44,6 +44,7 @@ class ProcsupApp(Actions, App[int]):
         Binding("r", "row('restart')", "restart"),
         Binding("k", "signal", "signal"),
         Binding("R", "run_task", "run task"),
+        Binding("P", "pause_task", "pause task"),
         Binding("slash", "filter", "filter"),
         Binding("p", "pause_log", "pause log"),
         Binding("m", "maximize_log", "max log"),

@@ -222,7 +222,7 @@ def measure_keys(term: Terminal, n: int, repeat: int) -> dict[str, list[float]]:
         add("ctrl+home (to the first row)", key_ms(term, KEYS["ctrl+home"], "w:0 "))
         add("pagedown", key_ms(term, KEYS["pagedown"], None))
         add("down", key_ms(term, KEYS["down"], None))
-        add("/ (filter box opens)", key_ms(term, b"/", "filter: part of a name"))
+        add("/ (filter box opens)", key_ms(term, b"/", "part of a name"))
         final = f"({shown} of {n})" if shown else " of "
         echoes, filtered = typing_ms(term, FILTER, final)
         for ms in echoes:

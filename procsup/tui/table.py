@@ -3,6 +3,16 @@
 Rows are keyed by name. `sync` adds, updates (only the cells whose text changed) or removes just
 the named rows, then re-sorts when the order may have changed, and keeps the cursor on the same
 row, so a burst of events never rebuilds the table.
+
+What it costs is what is on screen (issue 14: an idle dashboard of 500 instances, 2,000 rows to
+scroll and filter). The columns that change with time alone (uptime, "3m ago") are brought up to
+date only in the rows in view, each second and whenever other rows come into view. Changed cells
+are written in one batch (one repaint, not one per cell). DataTable re-renders every cell in view
+after any change (its caches are keyed by a table-wide update count), so `_render_cell` keeps the
+rendering of each cell for as long as that cell's value object is the one in the table: a repaint
+renders only the cells whose text changed. New rows are measured only in the columns whose width
+follows their content. These hooks override private DataTable methods (textual 8); the tests in
+tests/tui/test_table_cost.py say so when a textual release changes them.
 """
 
 from __future__ import annotations
@@ -10,8 +20,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
+from textual.render import measure
+from textual.renderables.styled import Styled
 from textual.widgets import DataTable
+from textual.widgets._data_table import default_cell_formatter
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from procsup.tui.fmt import Clock
 
@@ -19,6 +37,24 @@ from procsup.tui.fmt import Clock
 R = TypeVar("R", bound=Mapping[str, Any])
 Cell = str | Text
 REBUILD_OVER = 64  # removing more rows than this at once: clear and add back (remove_row is O(n))
+RENDERED_CELLS = 8192  # cell renderings kept: a few screens' worth, with and without the cursor
+
+
+NULL = Style()
+
+
+def _content_key(value: Cell) -> Any:
+    """A hashable stand-in for what a cell shows."""
+    if isinstance(value, Text):
+        return (
+            value.plain,
+            value.style,
+            tuple(value.spans),
+            value.justify,
+            value.overflow,
+            value.no_wrap,
+        )
+    return value
 
 
 def same(a: Cell, b: Cell) -> bool:
@@ -42,6 +78,11 @@ class LiveTable(DataTable[Cell], Generic[R]):
         self.sort_by = "name"
         self.sort_reverse = False
         self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._now = clock.now()  # the time the TIMED cells in view were computed at
+        self._fresh: dict[str, float] = {}  # row -> the `_now` its TIMED cells show
+        self._rendered: LRUCache[tuple[Any, ...], tuple[Cell, Any]] = LRUCache(RENDERED_CELLS)
+        self._by_content: LRUCache[tuple[Any, ...], Any] = LRUCache(RENDERED_CELLS)
+        self._widths: dict[str, int] = {}  # measured name cells (names never change)
 
     def on_mount(self) -> None:
         for key, label, width in self.COLUMNS:
@@ -81,23 +122,28 @@ class LiveTable(DataTable[Cell], Generic[R]):
             if len(gone) > REBUILD_OVER:
                 self.clear()
                 self._cells.clear()
+                self._fresh.clear()
         added = False
+        changed: list[tuple[str, str, Cell]] = []
         for name in names:
             if self._wanted(name):
-                added = self._upsert(name, now) or added
+                added = self._upsert(name, now, changed) or added
             elif name in self._cells:
                 del self._cells[name]
+                self._fresh.pop(name, None)
                 self.remove_row(name)
+        self._write(changed)
         if added or self.sort_by != "name":
             self._sort(keep)
         else:
             self._keep_cursor(keep)
+        self._freshen_view()
 
     def tick(self) -> None:
-        """Refresh the columns that change with time alone (uptime, "3m ago")."""
-        now = self.clock.now()
-        for name in self._cells:
-            self._upsert(name, now, only=self.TIMED)
+        """Refresh the columns that change with time alone (uptime, "3m ago"), in the rows in
+        view; the others are brought up to date when they come into view."""
+        self._now = self.clock.now()
+        self._freshen_view()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
@@ -109,6 +155,7 @@ class LiveTable(DataTable[Cell], Generic[R]):
         else:
             self.sort_by, self.sort_reverse = key, False
         self._sort(self.selected)
+        self._freshen_view()
 
     def cycle_sort(self) -> None:
         self.set_sort(self.SORTS[(self.SORTS.index(self.sort_by) + 1) % len(self.SORTS)])
@@ -117,8 +164,16 @@ class LiveTable(DataTable[Cell], Generic[R]):
         row = self.rows_source.get(name)
         return row is not None and self.matches(row)
 
-    def _upsert(self, name: str, now: float, only: tuple[str, ...] = ()) -> bool:
+    def _upsert(
+        self,
+        name: str,
+        now: float,
+        changed: list[tuple[str, str, Cell]],
+        only: tuple[str, ...] = (),
+    ) -> bool:
+        """Add the row, or put its changed cells (of the columns in `only`) in `changed`."""
         cells = self.cells(self.rows_source[name], now)
+        self._fresh[name] = self._now
         old = self._cells.get(name)
         if old is None:
             self._cells[name] = cells
@@ -127,10 +182,47 @@ class LiveTable(DataTable[Cell], Generic[R]):
         shown = list(old)
         for i, (key, _, _) in enumerate(self.COLUMNS):
             if (not only or key in only) and not same(cells[i], old[i]):
-                self.update_cell(name, key, cells[i])
+                changed.append((name, key, cells[i]))
                 shown[i] = cells[i]
         self._cells[name] = tuple(shown)
         return False
+
+    def _write(self, changed: list[tuple[str, str, Cell]]) -> None:
+        """Put changed cells in the table: what `update_cell` does, with one repaint for all."""
+        if not changed:
+            return
+        data = self._data
+        for name, key, value in changed:
+            data[RowKey(name)][ColumnKey(key)] = value
+        self._update_count += 1
+        self.refresh()
+
+    def in_view(self) -> list[str]:
+        """The names of the rows on screen (every row is one line high)."""
+        header = self.header_height if self.show_header else 0
+        top = round(self.scroll_y)
+        bottom = min(self.row_count, top + max(0, self.size.height - header) + 1)
+        get = self._row_locations.get_key
+        return [str(key.value) for i in range(top, bottom) if (key := get(i)) is not None]
+
+    def _freshen_view(self) -> None:
+        """Bring the TIMED cells of the rows in view up to `_now` (those not already there)."""
+        if not self.TIMED:
+            return
+        now, fresh = self._now, self._fresh
+        changed: list[tuple[str, str, Cell]] = []
+        for name in self.in_view():
+            if fresh.get(name) != now and name in self.rows_source:
+                self._upsert(name, now, changed, only=self.TIMED)
+        self._write(changed)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._freshen_view()
+
+    def on_resize(self) -> None:
+        """More rows may be in view (textual calls DataTable's own handler too)."""
+        self.call_after_refresh(self._freshen_view)
 
     def _sort(self, keep: str | None) -> None:
         rows = self.rows_source
@@ -149,3 +241,109 @@ class LiveTable(DataTable[Cell], Generic[R]):
         index = self.get_row_index(name)
         if index != self.cursor_row:
             self.move_cursor(row=index, scroll=False)
+
+    # --- DataTable hooks: render and measure only what changed --------------------------------
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> Any:
+        """A cell's rendering, kept while its value object is the one in the table."""
+        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
+        column_key = self._column_locations.get_key(column_index) if column_index >= 0 else None
+        row = self.rows.get(row_key) if row_key is not None else None
+        if (
+            row_key is None
+            or row is None
+            or column_key is None
+            or row.height != 1
+            or self.fixed_rows
+        ):
+            # the header, row labels, rows of other heights: as DataTable does
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        value = self._data[row_key][column_key]
+        look = (base_style, width, cursor, hover, self._show_hover_cursor, self._pseudo_class_state)
+        key = (row_key, column_key, row_index, *look)
+        kept = self._rendered.get(key)
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        lines = self._with_meta(
+            self._render_look(value, column_index, look), row_index, column_index
+        )
+        self._rendered[key] = (value, lines)
+        return lines
+
+    def _render_look(self, value: Cell, column_index: int, look: tuple[Any, ...]) -> Any:
+        """What DataTable renders for a cell, without the cell's coordinates in its style (so
+        the many cells with the same text, a "RUNNING" or a "-", are rendered once)."""
+        content = _content_key(value)
+        key = (content, column_index < self.fixed_columns, *look)
+        lines = self._by_content.get(key)
+        if lines is not None:
+            return lines
+        base_style, width, cursor, hover, show_hover, _ = look
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            column_index < self.fixed_columns,
+            hover,
+            cursor,
+            self.show_cursor,
+            show_hover,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+        renderable = default_cell_formatter(value, wrap=False, height=1) or Text()
+        lines = self.app.console.render_lines(
+            Styled(
+                Padding(renderable, (0, self.cell_padding)),
+                pre_style=base_style + component_style,
+                post_style=post_style,
+            ),
+            options,
+        )
+        self._by_content[key] = lines
+        return lines
+
+    def _with_meta(self, lines: Any, row_index: int, column_index: int) -> Any:
+        """The rendering with the cell's coordinates added to every style, as DataTable does
+        (a click on the cell is found by them)."""
+        meta = Style.from_meta({"row": row_index, "column": column_index})
+        return [
+            [seg if seg.control else Segment(seg.text, (seg.style or NULL) + meta) for seg in line]
+            for line in lines
+        ]
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._rendered.clear()
+        self._by_content.clear()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Widen the content-sized columns for the new rows, then let DataTable size the table.
+        Only those columns' widths depend on the cells, so only their cells are measured."""
+        console = self.app.console
+        auto = [column for column in self.ordered_columns if column.auto_width]
+        for row_key in new_rows:
+            cells = self._data.get(row_key)
+            if cells is None:
+                continue  # removed before the table was idle
+            for column in auto:
+                cell = cells.get(column.key)
+                width = self._measure(console, cell) if cell is not None else 0
+                column.content_width = max(column.content_width, width)
+        super()._update_dimensions(())
+
+    def _measure(self, console: Any, cell: Cell) -> int:
+        if isinstance(cell, Text):
+            return measure(console, cell, 1)
+        width = self._widths.get(cell)
+        if width is None:
+            width = self._widths[cell] = measure(console, Text.from_markup(cell), 1)
+        return width

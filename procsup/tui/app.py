@@ -34,7 +34,7 @@ from procsup.tui.store import Store
 from procsup.tui.tasks import TaskTable
 
 FLUSH_DELAY = 0.05  # events arriving within this are applied to the tables together
-FILTER_DELAY = 0.15  # typing in the filter: apply when the keys pause this long
+FILTER_DELAY = 0.04  # typing in the filter: keys this close together (a paste) apply once
 FOLLOW_DELAY = 0.15  # moving the cursor: switch the log when it rests this long
 STATS_CHECK = 0.5  # how often to look whether the rows on screen need fresh CPU/RSS
 

@@ -28,7 +28,7 @@ from textual.cache import LRUCache
 from textual.render import measure
 from textual.renderables.styled import Styled
 from textual.widgets import DataTable
-from textual.widgets._data_table import default_cell_formatter
+from textual.widgets._data_table import Row, default_cell_formatter
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from procsup.tui.fmt import Clock
@@ -80,6 +80,7 @@ class LiveTable(DataTable[Cell], Generic[R]):
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._now = clock.now()  # the time the TIMED cells in view were computed at
         self._fresh: dict[str, float] = {}  # row -> the `_now` its TIMED cells show
+        self._parked: dict[str, tuple[Cell, ...]] = {}  # the cells of rows the filter hides
         self._rendered: LRUCache[tuple[Any, ...], tuple[Cell, Any]] = LRUCache(RENDERED_CELLS)
         self._by_content: LRUCache[tuple[Any, ...], Any] = LRUCache(RENDERED_CELLS)
         self._widths: dict[str, int] = {}  # measured name cells (names never change)
@@ -112,28 +113,42 @@ class LiveTable(DataTable[Cell], Generic[R]):
     def shown(self) -> int:
         return len(self._cells)
 
-    def sync(self, names: Iterable[str] | None = None) -> None:
-        """Bring the named rows (None: every row) in step with the source."""
+    def sync(self, names: Iterable[str] | None = None, *, refilter: bool = False) -> None:
+        """Bring the named rows (None: every row) in step with the source. With `refilter`
+        (the filter changed, not the rows), the cells of rows filtered out are kept aside, so
+        showing them again costs no formatting."""
         keep = self.selected
         now = self.clock.now()
         if names is None:
+            if not refilter:
+                self._parked.clear()
             names = set(self.rows_source) | set(self._cells)
             gone = [n for n in self._cells if not self._wanted(n)]
             if len(gone) > REBUILD_OVER:
+                if refilter:
+                    self._parked.update(self._cells)
                 self.clear()
                 self._cells.clear()
-                self._fresh.clear()
-        added = False
+        else:
+            names = list(names)
+            for name in names:
+                self._parked.pop(name, None)  # changed: its kept cells are out of date
         changed: list[tuple[str, str, Cell]] = []
+        new: list[tuple[str, tuple[Cell, ...]]] = []
         for name in names:
-            if self._wanted(name):
-                added = self._upsert(name, now, changed) or added
+            if not self._wanted(name):
+                if name in self._cells:
+                    cells = self._cells.pop(name)
+                    if refilter:  # hidden by the filter, unchanged
+                        self._parked[name] = cells
+                    self.remove_row(name)
             elif name in self._cells:
-                del self._cells[name]
-                self._fresh.pop(name, None)
-                self.remove_row(name)
+                self._upsert(name, now, changed)
+            else:
+                new.append((name, self._new_cells(name, now)))
         self._write(changed)
-        if added or self.sort_by != "name":
+        self._add_rows(new)
+        if new or self.sort_by != "name":
             self._sort(keep)
         else:
             self._keep_cursor(keep)
@@ -147,7 +162,7 @@ class LiveTable(DataTable[Cell], Generic[R]):
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
-        self.sync()
+        self.sync(refilter=True)
 
     def set_sort(self, key: str) -> None:
         if key == self.sort_by:
@@ -170,22 +185,53 @@ class LiveTable(DataTable[Cell], Generic[R]):
         now: float,
         changed: list[tuple[str, str, Cell]],
         only: tuple[str, ...] = (),
-    ) -> bool:
-        """Add the row, or put its changed cells (of the columns in `only`) in `changed`."""
+    ) -> None:
+        """Put the shown row's changed cells (of the columns in `only`) in `changed`."""
         cells = self.cells(self.rows_source[name], now)
         self._fresh[name] = self._now
-        old = self._cells.get(name)
-        if old is None:
-            self._cells[name] = cells
-            self.add_row(*cells, key=name)
-            return True
+        old = self._cells[name]
         shown = list(old)
         for i, (key, _, _) in enumerate(self.COLUMNS):
             if (not only or key in only) and not same(cells[i], old[i]):
                 changed.append((name, key, cells[i]))
                 shown[i] = cells[i]
         self._cells[name] = tuple(shown)
-        return False
+
+    def _new_cells(self, name: str, now: float) -> tuple[Cell, ...]:
+        """The cells of a row coming into the table: the ones kept aside when the filter hid
+        it (their TIMED cells are freshened when in view), else formatted now."""
+        cells = self._parked.pop(name, None)
+        if cells is None:
+            cells = self.cells(self.rows_source[name], now)
+            self._fresh[name] = self._now
+        return cells
+
+    def _add_rows(self, new: list[tuple[str, tuple[Cell, ...]]]) -> None:
+        """Add rows; into an empty table in their sorted order (then no sort is needed), and
+        many at once as `add_row` would, but with one update of the table for all."""
+        if not new:
+            return
+        if not self.row_count:
+            rows = self.rows_source
+            new.sort(key=lambda nc: self.sort_value(rows[nc[0]]), reverse=self.sort_reverse)
+            name, cells = new[0]  # the first through add_row: it highlights the cursor's row
+            self._cells[name] = cells
+            self.add_row(*cells, key=name)
+            new = new[1:]
+        columns = [column.key for column in self.ordered_columns]
+        index = self.row_count
+        for name, cells in new:
+            key = RowKey(name)
+            self._cells[name] = cells
+            self._row_locations[key] = index
+            self._data[key] = dict(zip(columns, cells, strict=True))
+            self.rows[key] = Row(key, 1)
+            self._new_rows.add(key)
+            index += 1
+        if new:
+            self._require_update_dimensions = True
+            self._update_count += 1
+            self.check_idle()
 
     def _write(self, changed: list[tuple[str, str, Cell]]) -> None:
         """Put changed cells in the table: what `update_cell` does, with one repaint for all."""
@@ -212,7 +258,7 @@ class LiveTable(DataTable[Cell], Generic[R]):
         now, fresh = self._now, self._fresh
         changed: list[tuple[str, str, Cell]] = []
         for name in self.in_view():
-            if fresh.get(name) != now and name in self.rows_source:
+            if fresh.get(name) != now and name in self.rows_source and name in self._cells:
                 self._upsert(name, now, changed, only=self.TIMED)
         self._write(changed)
 

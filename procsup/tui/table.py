@@ -143,10 +143,15 @@ class LiveTable(DataTable[Cell], Generic[R]):
                         self._parked[name] = cells
                     self.remove_row(name)
             elif name in self._cells:
-                self._upsert(name, now, changed)
+                if not refilter:  # a shown row the filter keeps is up to date already
+                    self._upsert(name, now, changed)
             else:
                 new.append((name, self._new_cells(name, now)))
         self._write(changed)
+        if len(new) > REBUILD_OVER and self.row_count:  # many rows come back: all in order
+            new.extend(self._cells.items())
+            self.clear()
+            self._cells.clear()
         self._add_rows(new)
         if new or self.sort_by != "name":
             self._sort(keep)
@@ -313,42 +318,41 @@ class LiveTable(DataTable[Cell], Generic[R]):
             # the header, row labels, rows of other heights: as DataTable does
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         value = self._data[row_key][column_key]
-        look = (base_style, width, cursor, hover, self._show_hover_cursor, self._pseudo_class_state)
-        key = (row_key, column_key, row_index, *look)
-        kept = self._rendered.get(key)
-        if kept is not None and kept[0] is value:
-            return kept[1]
-        lines = self._with_meta(
-            self._render_look(value, column_index, look), row_index, column_index
-        )
-        self._rendered[key] = (value, lines)
-        return lines
-
-    def _render_look(self, value: Cell, column_index: int, look: tuple[Any, ...]) -> Any:
-        """What DataTable renders for a cell, without the cell's coordinates in its style (so
-        the many cells with the same text, a "RUNNING" or a "-", are rendered once)."""
-        content = _content_key(value)
-        key = (content, column_index < self.fixed_columns, *look)
-        lines = self._by_content.get(key)
-        if lines is not None:
-            return lines
-        base_style, width, cursor, hover, show_hover, _ = look
-        component_style, post_style = self._get_styles_to_render_cell(
+        styles = self._get_styles_to_render_cell(
             False,
             False,
             column_index < self.fixed_columns,
             hover,
             cursor,
             self.show_cursor,
-            show_hover,
+            self._show_hover_cursor,
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
         )
+        look = (base_style, width, self.cell_padding, *styles)  # all the rendering depends on
+        key = (row_key, column_key, row_index, *look)
+        kept = self._rendered.get(key)
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        lines = self._with_meta(self._render_look(value, look), row_index, column_index)
+        self._rendered[key] = (value, lines)
+        return lines
+
+    def _render_look(self, value: Cell, look: tuple[Any, ...]) -> Any:
+        """What DataTable renders for a cell, without the cell's coordinates in its style (so
+        the many cells with the same text, a "RUNNING" or a "-", are rendered once). Kept
+        across DataTable's cache clears (a focus change clears them): the key holds every
+        input of the rendering, the styles included."""
+        key = (_content_key(value), *look)
+        lines = self._by_content.get(key)
+        if lines is not None:
+            return lines
+        base_style, width, padding, component_style, post_style = look
         options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
         renderable = default_cell_formatter(value, wrap=False, height=1) or Text()
         lines = self.app.console.render_lines(
             Styled(
-                Padding(renderable, (0, self.cell_padding)),
+                Padding(renderable, (0, padding)),
                 pre_style=base_style + component_style,
                 post_style=post_style,
             ),
@@ -369,7 +373,6 @@ class LiveTable(DataTable[Cell], Generic[R]):
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._rendered.clear()
-        self._by_content.clear()
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """Widen the content-sized columns for the new rows, then let DataTable size the table.

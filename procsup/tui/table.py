@@ -305,23 +305,19 @@ class LiveTable(DataTable[Cell], Generic[R]):
         hover: bool = False,
     ) -> Any:
         """A cell's rendering, kept while its value object is the one in the table."""
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
+        header = row_index == -1
+        row_key = self._header_row_key if header else self._row_locations.get_key(row_index)
         column_key = self._column_locations.get_key(column_index) if column_index >= 0 else None
-        row = self.rows.get(row_key) if row_key is not None else None
-        if (
-            row_key is None
-            or row is None
-            or column_key is None
-            or row.height != 1
-            or self.fixed_rows
-        ):
-            # the header, row labels, rows of other heights: as DataTable does
+        row = None if header or row_key is None else self.rows.get(row_key)
+        height = self.header_height if header else (row.height if row is not None else 0)
+        if row_key is None or column_key is None or height != 1 or self.fixed_rows:
+            # row labels, rows of other heights: as DataTable does
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        value = self._data[row_key][column_key]
+        value = self.columns[column_key].label if header else self._data[row_key][column_key]
         styles = self._get_styles_to_render_cell(
+            header,
             False,
-            False,
-            column_index < self.fixed_columns,
+            not header and column_index < self.fixed_columns,
             hover,
             cursor,
             self.show_cursor,

@@ -16,7 +16,8 @@ core. The box's load average is printed with the figures: on a shared box, say i
     python bench/bench_tui.py [--instances 500] [--big 2000] [--idle 20] [--repeat 5]
 
 Run it with the procsup to measure on PYTHONPATH (the master and the dashboard are started with
-this python). A temp dir under /tmp holds the master; it is shut down and removed at the end.
+this python, in the temp dir, so a checkout in the current directory is not imported instead).
+A temp dir under /tmp holds the master; it is shut down and removed at the end.
 """
 
 from __future__ import annotations
@@ -273,6 +274,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="rounds of keys; 0: skip")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="pbt-", dir="/tmp"))
+    os.chdir(root)  # `python -m procsup` imports from the current directory first: not a checkout
     first = args.instances if args.idle > 0 else args.big
     master, sock = spawn_master(root, config(first))
     cfg = root / "procsup.toml"

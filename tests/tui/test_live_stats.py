@@ -57,7 +57,7 @@ def test_stats_are_asked_for_the_rows_in_view(start_master: Callable[[str], Mast
             assert first is not None and "w:0" in first and len(first) < COUNT
             assert first == table.in_view()
 
-            await pilot.press("ctrl+end")  # other rows come into view: asked for soon
+            table.scroll_end(animate=False)  # other rows come into view: asked for soon
             await until(pilot, lambda: "w:39" in (source.asked[-1] or []))
             await until(pilot, lambda: app.store.instances["w:39"]["rss"] is not None)
 

@@ -14,6 +14,7 @@ CPU is on-CPU time of every thread (/proc/PID/task/*/schedstat, ns) over the win
 core. The box's load average is printed with the figures: on a shared box, say it with them.
 
     python bench/bench_tui.py [--instances 500] [--big 2000] [--idle 20] [--repeat 5]
+    python bench/bench_tui.py --stopped --repeat 0   # idle with nothing on screen changing
 
 Run it with the procsup to measure on PYTHONPATH (the master and the dashboard are started with
 this python, in the temp dir, so a checkout in the current directory is not imported instead).
@@ -54,7 +55,7 @@ FILTER = "w:19"  # at 2,000 instances: w:19, w:190…w:199, w:1900…w:1999
 TYPING_GAP = 0.125  # 8 keys a second: a quick typist
 
 
-def config(n: int) -> str:
+def config(n: int, autostart: bool = True) -> str:
     return f"""
 [procsup]
 socket = "run/procsup.sock"
@@ -64,6 +65,7 @@ log_dir = "logs"
 [programs.w]
 command = "sleep 86400"
 numprocs = {n}
+autostart = {"true" if autostart else "false"}
 start_seconds = 0
 """
 
@@ -88,15 +90,15 @@ def cpu_percent(pids: list[int], seconds: float) -> list[float]:
     return [(b - a) / 1e9 / (t1 - t0) * 100 for a, b in zip(before, after, strict=True)]
 
 
-def wait_all_running(sock: str, n: int, timeout: float = 300) -> None:
+def wait_all_running(sock: str, n: int, timeout: float = 300, state: str = "RUNNING") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with Client(sock, timeout=60) as c:
             rows = c.call("list", {"stats": False})["instances"]
-        if len(rows) == n and all(r["state"] == "RUNNING" for r in rows):
+        if len(rows) == n and all(r["state"] == state for r in rows):
             return
         time.sleep(0.5)
-    raise SystemExit(f"not all {n} instances became RUNNING in {timeout:g}s")
+    raise SystemExit(f"not all {n} instances became {state} in {timeout:g}s")
 
 
 class Terminal:
@@ -239,21 +241,21 @@ def load() -> str:
     return f"load average {one:.2f} (1 min) {five:.2f} (5 min) on {os.cpu_count()} cores"
 
 
-def open_dashboard(cfg: Path, n: int) -> Terminal:
+def open_dashboard(cfg: Path, n: int, state: str = "RUNNING") -> Terminal:
     term = Terminal(cfg)
-    term.wait_for(f"{n} RUNNING", 0, timeout=120)
+    term.wait_for(f"{n} {state}", 0, timeout=120)
     time.sleep(3)  # past the first paint and the first stats items
     return term
 
 
-def idle_figures(master: int, sock: str, cfg: Path, n: int, seconds: float) -> None:
+def idle_figures(master: int, sock: str, cfg: Path, n: int, seconds: float, state: str) -> None:
     """The master alone, then with a dashboard open: CPU over `seconds` each."""
-    wait_all_running(sock, n)
+    wait_all_running(sock, n, state=state)
     time.sleep(3)
-    print(f"{n} instances; {load()}")
+    print(f"{n} instances {state}; {load()}")
     (alone,) = cpu_percent([master], seconds)
     print(f"  master CPU, nobody looking:          {alone:6.2f} % over {seconds:g} s")
-    term = open_dashboard(cfg, n)
+    term = open_dashboard(cfg, n, state)
     try:
         b0 = term.bytes_written()
         tui_cpu, master_cpu = cpu_percent([term.proc.pid, master], seconds)
@@ -272,11 +274,17 @@ def main() -> int:
     parser.add_argument("--big", type=int, default=2000, help="for the keypress figures")
     parser.add_argument("--idle", type=float, default=20.0, help="the CPU window, seconds; 0: skip")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of keys; 0: skip")
+    parser.add_argument(
+        "--stopped",
+        action="store_true",
+        help="idle figures with the instances STOPPED (no uptime ticks: nothing on screen "
+        "changes but the header); no keypress figures",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="pbt-", dir="/tmp"))
     os.chdir(root)  # `python -m procsup` imports from the current directory first: not a checkout
     first = args.instances if args.idle > 0 else args.big
-    master, sock = spawn_master(root, config(first))
+    master, sock = spawn_master(root, config(first, autostart=not args.stopped))
     cfg = root / "procsup.toml"
     term: Terminal | None = None
     try:
@@ -284,10 +292,11 @@ def main() -> int:
         if not answers_hello(sock, wait=120, call_timeout=30, poll=0.1, retry_on=errors):
             raise SystemExit("the master did not answer: " + (root / "master.err").read_text())
         if args.idle > 0:
-            idle_figures(master.pid, sock, cfg, args.instances, args.idle)
+            state = "STOPPED" if args.stopped else "RUNNING"
+            idle_figures(master.pid, sock, cfg, args.instances, args.idle, state)
+        if args.repeat > 0 and not args.stopped:
             with Client(sock, timeout=120) as c:
                 c.call("scale", {"program": "w", "numprocs": args.big})
-        if args.repeat > 0:
             wait_all_running(sock, args.big)
             time.sleep(3)
             term = open_dashboard(cfg, args.big)

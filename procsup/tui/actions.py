@@ -128,6 +128,15 @@ class Actions(Base):
             return
         self._send("run", {"task": name}, f"run {name}")
 
+    def action_pause_task(self) -> None:
+        """`P`: pause the selected task's schedule, or resume it when it is paused."""
+        name = self.tasks.selected if self.store.tasks else None
+        if name is None or self._active_table() is not self.tasks:
+            self.notify("select a task first (tab moves to the task table)", severity="warning")
+            return
+        cmd = "resume" if self.store.tasks[name].get("paused") else "pause"
+        self._send(cmd, {"tasks": [name]}, f"{cmd} {name}")
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -179,6 +188,9 @@ def summary(cmd: str, result: Any) -> str:
         shown = ", ".join(f"{r['name']} {r['state']}" for r in rows[:MAX_LISTED])
         more = len(rows) - MAX_LISTED
         return (shown + (f" and {more} more" if more > 0 else "")) or "nothing to do"
+    if "changed" in result:  # pause / resume of a task
+        done = "paused" if cmd == "pause" else "resumed"
+        return done if result["changed"] else f"already {done}"
     if "sent" in result:
         return f"{result.get('signal')} sent to {', '.join(result['sent']) or 'nothing'}"
     run = result.get("run")

@@ -1,10 +1,13 @@
 """The dashboard app: layout, the live feed from the master, and `run_tui` for the CLI.
 
-The feed is one `events` subscription (with a low-rate stats feed): the snapshot fills the
-store, every event updates it, and a short debounce applies the changed rows to the tables.
-Stats wait for the once-a-second tick instead, which repaints the tables anyway (uptimes, "in
-5s"): every repaint of a DataTable re-renders all its cells, so one repaint a second, not two.
-When the master is away, an honest screen says so and the feed reconnects by itself.
+The feed is one `events` subscription: the snapshot fills the store, every event updates it, and
+a short debounce applies the changed rows to the tables. CPU and RSS are samples, not events:
+every 2 s (and soon after other rows come into view) the app asks the master's `stats` command
+for the rows on screen only, so the master samples ~40 process trees, not all 2,000 (issue 14);
+sorted by CPU or RSS, it asks for all. An older master without `stats` sends them in the feed
+instead. Stats wait for the once-a-second tick, which repaints the tables anyway (uptimes, "in
+5s"), so one repaint a second, not two. When the master is away, an honest screen says so and
+the feed reconnects by itself.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from textual.containers import Center, Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from procsup.control.protocol import ProtocolError
+from procsup.control.client import ClientError
+from procsup.control.protocol import UNKNOWN_COMMAND, ProtocolError
 from procsup.tui.actions import Actions
 from procsup.tui.fmt import Clock, header_text, offline_text
 from procsup.tui.instances import InstanceTable
@@ -30,8 +34,9 @@ from procsup.tui.store import Store
 from procsup.tui.tasks import TaskTable
 
 FLUSH_DELAY = 0.05  # events arriving within this are applied to the tables together
-FILTER_DELAY = 0.15  # typing in the filter: apply when the keys pause this long
+SEARCH_DELAY = 0.15  # typing a log search: search when the keys pause this long
 FOLLOW_DELAY = 0.15  # moving the cursor: switch the log when it rests this long
+STATS_CHECK = 0.5  # how often to look whether the rows on screen need fresh CPU/RSS
 
 
 class ProcsupApp(Actions, App[int]):
@@ -44,6 +49,7 @@ class ProcsupApp(Actions, App[int]):
         Binding("r", "row('restart')", "restart"),
         Binding("k", "signal", "signal"),
         Binding("R", "run_task", "run task"),
+        Binding("P", "pause_task", "pause task"),
         Binding("slash", "filter", "filter"),
         Binding("p", "pause_log", "pause log"),
         Binding("m", "maximize_log", "max log"),
@@ -85,6 +91,9 @@ class ProcsupApp(Actions, App[int]):
         self.offline_message = ""
         self._header_plain = ""
         self._titles_shown: dict[str, tuple[str, str]] = {}
+        self._stats_asked: tuple[float, list[str] | None] = (float("-inf"), None)
+        self._stats_busy = False
+        self._filter_queued = False
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -103,6 +112,7 @@ class ProcsupApp(Actions, App[int]):
         self._offline(f"connecting to {self.source.address} …")
         self.tasks.display = False
         self.set_interval(1.0, self._tick)
+        self.set_interval(STATS_CHECK, self._stats_due)
         self.run_worker(self._feed(), group="feed", exit_on_error=False)
 
     # --- the live feed --------------------------------------------------------------------------
@@ -125,6 +135,36 @@ class ProcsupApp(Actions, App[int]):
                 attempt += 1
                 self._offline(str(exc), attempt)
             await asyncio.sleep(self.retry)
+
+    def _stats_due(self) -> None:
+        """Ask for the CPU/RSS of the rows on screen when the last ask is `stats_interval`
+        old, or when other rows came into view."""
+        if not self.connected or self._stats_busy or self.source.stats_feed:
+            return
+        table = self.instances
+        names = None if table.sort_by in ("cpu", "rss") else table.in_view()
+        at, last = self._stats_asked
+        now = asyncio.get_running_loop().time()
+        if names == [] or (now - at < self.source.stats_interval and names == last):
+            return
+        self._stats_asked, self._stats_busy = (now, names), True
+        self.run_worker(self._ask_stats(names), group="stats", exit_on_error=False)
+
+    async def _ask_stats(self, names: list[str] | None) -> None:
+        try:
+            result = await self.source.call("stats", {} if names is None else {"names": names})
+        except ClientError as exc:
+            if exc.code == UNKNOWN_COMMAND:  # an older master: its events feed sends stats
+                self.source.stats_feed = True
+                self.workers.cancel_group(self, "feed")
+                self.run_worker(self._feed(), group="feed", exit_on_error=False)
+            return
+        except ProtocolError:
+            return  # the master went away: the feed says so
+        finally:
+            self._stats_busy = False
+        if isinstance(result, dict):
+            self.store.sampled(result, names)
 
     def _online(self) -> None:
         was, self.connected = self.connected, True
@@ -287,7 +327,7 @@ class ProcsupApp(Actions, App[int]):
 
     @on(Input.Changed, "#search")
     def _search_changed(self) -> None:
-        self._restart_timer("search", FILTER_DELAY, self._apply_search)
+        self._restart_timer("search", SEARCH_DELAY, self._apply_search)
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
@@ -300,7 +340,15 @@ class ProcsupApp(Actions, App[int]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:
-        self._restart_timer("filter", FILTER_DELAY, self._apply_filter)
+        """Filter as each key is typed (2,000 rows take ~20 ms); keys read together, a paste
+        among them, are applied once, after the last of them."""
+        if not self._filter_queued:
+            self._filter_queued = True
+            self.call_later(self._filter_typed)
+
+    def _filter_typed(self) -> None:
+        self._filter_queued = False
+        self._apply_filter()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

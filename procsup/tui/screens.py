@@ -17,6 +17,7 @@ KEYS = [
     ("k", "send a signal to the selected instance (asks which)"),
     ("S / X / ctrl+r", "start / stop / restart all instances (stop, restart ask first)"),
     ("R", "run the selected task now"),
+    ("P", "pause the selected task's schedule, or resume it (next run: paused)"),
     ("enter", "details of the selected row"),
     ("tab", "next pane: instances, tasks, log"),
     ("/", "filter by name or state; in the log pane: search it"),

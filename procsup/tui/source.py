@@ -17,6 +17,8 @@ class Source(Protocol):
     """Where the dashboard's data comes from and where its commands go."""
 
     address: str
+    stats_interval: float  # seconds between two `stats` calls for the rows shown
+    stats_feed: bool  # the master has no `stats` command: `events` sends stats instead
 
     def events(self) -> AsyncIterator[dict[str, Any]]:
         """The `events` stream with stats: a snapshot item, then events; NoMaster at the end."""
@@ -36,14 +38,17 @@ class MasterSource:
 
     def __init__(self, path: str, stats_interval: float = 2.0) -> None:
         self.address = path
-        self.stats_interval = stats_interval
+        self.stats_interval = stats_interval  # how often the CPU/RSS of the rows shown are asked
+        self.stats_feed = False  # True: `events` sends every instance's stats (an older master)
         self.client = AsyncClient(path)
 
     async def call(self, cmd: str, args: dict[str, Any]) -> Any:
         return await self.client.call(cmd, args)
 
     def events(self) -> AsyncIterator[dict[str, Any]]:
-        args = {"stats": True, "stats_interval": self.stats_interval}
+        args: dict[str, Any] = {"stats": True}  # the snapshot's rows with CPU/RSS
+        if self.stats_feed:
+            args["stats_interval"] = self.stats_interval
         return self.client.stream("events", args)
 
     def logs(self, name: str, lines: int) -> AsyncIterator[dict[str, Any]]:

@@ -9,6 +9,7 @@ nothing is ever re-read with `list`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +82,18 @@ class Store:
             self.load_program(program, ev["instances"])
 
     def _on_stats(self, item: dict[str, Any]) -> None:
+        """A `stats` item of the feed: every instance's CPU/RSS."""
+        self.sampled(item, None)
+
+    def sampled(self, item: dict[str, Any], names: Iterable[str] | None) -> None:
+        """CPU/RSS sampled for `names` (None: every instance) take their place in those rows
+        (none, for one without a process); the other rows keep theirs."""
         stats = item.get("instances") or {}
-        for name, row in self.instances.items():
+        rows = self.instances
+        for name in rows if names is None else names:
+            row = rows.get(name)
+            if row is None:
+                continue  # gone since it was asked for
             sample = stats.get(name) or {}
             cpu, rss = sample.get("cpu"), sample.get("rss")
             if row.get("cpu") != cpu or row.get("rss") != rss:

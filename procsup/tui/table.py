@@ -3,6 +3,12 @@
 Rows are keyed by name. `sync` adds, updates (only the cells whose text changed) or removes just
 the named rows, then re-sorts when the order may have changed, and keeps the cursor on the same
 row, so a burst of events never rebuilds the table.
+
+What it costs is what is on screen (issue 14: an idle dashboard of 500 instances, 2,000 rows to
+scroll and filter). The columns that change with time alone (uptime, "3m ago") are brought up to
+date only in the rows in view, each second and whenever other rows come into view; the cells of
+rows the filter hides are kept aside for when it shows them again. Rendering only the cells
+whose text changed is celltable.py's part.
 """
 
 from __future__ import annotations
@@ -11,13 +17,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
-from textual.widgets import DataTable
 
+from procsup.tui.celltable import Cell, CellTable
 from procsup.tui.fmt import Clock
+
+__all__ = ["Cell", "LiveTable", "same"]
 
 #: the schema type of the rows (core/schema.py: InstanceRow, TaskRow)
 R = TypeVar("R", bound=Mapping[str, Any])
-Cell = str | Text
 REBUILD_OVER = 64  # removing more rows than this at once: clear and add back (remove_row is O(n))
 
 
@@ -27,7 +34,7 @@ def same(a: Cell, b: Cell) -> bool:
     return a == b
 
 
-class LiveTable(DataTable[Cell], Generic[R]):
+class LiveTable(CellTable, Generic[R]):
     """Subclasses give the columns, the cells of a row, a sort key and the filter rule."""
 
     COLUMNS: ClassVar[list[tuple[str, str, int | None]]] = []
@@ -42,6 +49,9 @@ class LiveTable(DataTable[Cell], Generic[R]):
         self.sort_by = "name"
         self.sort_reverse = False
         self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._now = clock.now()  # the time the TIMED cells in view were computed at
+        self._fresh: dict[str, float] = {}  # row -> the `_now` its TIMED cells show
+        self._parked: dict[str, tuple[Cell, ...]] = {}  # the cells of rows the filter hides
 
     def on_mount(self) -> None:
         for key, label, width in self.COLUMNS:
@@ -71,37 +81,61 @@ class LiveTable(DataTable[Cell], Generic[R]):
     def shown(self) -> int:
         return len(self._cells)
 
-    def sync(self, names: Iterable[str] | None = None) -> None:
-        """Bring the named rows (None: every row) in step with the source."""
+    def sync(self, names: Iterable[str] | None = None, *, refilter: bool = False) -> None:
+        """Bring the named rows (None: every row) in step with the source. With `refilter`
+        (the filter changed, not the rows), the cells of rows filtered out are kept aside, so
+        showing them again costs no formatting."""
         keep = self.selected
         now = self.clock.now()
         if names is None:
+            if not refilter:
+                self._parked.clear()
             names = set(self.rows_source) | set(self._cells)
             gone = [n for n in self._cells if not self._wanted(n)]
             if len(gone) > REBUILD_OVER:
+                if refilter:
+                    self._parked.update(self._cells)
                 self.clear()
                 self._cells.clear()
-        added = False
+        else:
+            names = list(names)
+            for name in names:
+                self._parked.pop(name, None)  # changed: its kept cells are out of date
+        changed: list[tuple[str, str, Cell]] = []
+        new: list[tuple[str, tuple[Cell, ...]]] = []
         for name in names:
-            if self._wanted(name):
-                added = self._upsert(name, now) or added
+            if not self._wanted(name):
+                if name in self._cells:
+                    cells = self._cells.pop(name)
+                    if refilter:  # hidden by the filter, unchanged
+                        self._parked[name] = cells
+                    self.remove_row(name)
             elif name in self._cells:
-                del self._cells[name]
-                self.remove_row(name)
-        if added or self.sort_by != "name":
+                if not refilter:  # a shown row the filter keeps is up to date already
+                    self._upsert(name, now, changed)
+            else:
+                new.append((name, self._new_cells(name, now)))
+        self.write_cells(changed)
+        if len(new) > REBUILD_OVER and self.row_count:  # many rows come back: all in order
+            new.extend(self._cells.items())
+            self.clear()
+            self._cells.clear()
+        self._add_rows(new)
+        if new or self.sort_by != "name":
             self._sort(keep)
         else:
             self._keep_cursor(keep)
+        self._freshen_view()
 
     def tick(self) -> None:
-        """Refresh the columns that change with time alone (uptime, "3m ago")."""
-        now = self.clock.now()
-        for name in self._cells:
-            self._upsert(name, now, only=self.TIMED)
+        """Refresh the columns that change with time alone (uptime, "3m ago"), in the rows in
+        view; the others are brought up to date when they come into view."""
+        self._now = self.clock.now()
+        self._freshen_view()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text.strip().lower()
-        self.sync()
+        self.sync(refilter=True)
 
     def set_sort(self, key: str) -> None:
         if key == self.sort_by:
@@ -109,6 +143,7 @@ class LiveTable(DataTable[Cell], Generic[R]):
         else:
             self.sort_by, self.sort_reverse = key, False
         self._sort(self.selected)
+        self._freshen_view()
 
     def cycle_sort(self) -> None:
         self.set_sort(self.SORTS[(self.SORTS.index(self.sort_by) + 1) % len(self.SORTS)])
@@ -117,20 +152,73 @@ class LiveTable(DataTable[Cell], Generic[R]):
         row = self.rows_source.get(name)
         return row is not None and self.matches(row)
 
-    def _upsert(self, name: str, now: float, only: tuple[str, ...] = ()) -> bool:
+    def _upsert(
+        self,
+        name: str,
+        now: float,
+        changed: list[tuple[str, str, Cell]],
+        only: tuple[str, ...] = (),
+    ) -> None:
+        """Put the shown row's changed cells (of the columns in `only`) in `changed`."""
         cells = self.cells(self.rows_source[name], now)
-        old = self._cells.get(name)
-        if old is None:
-            self._cells[name] = cells
-            self.add_row(*cells, key=name)
-            return True
+        self._fresh[name] = self._now
+        old = self._cells[name]
         shown = list(old)
         for i, (key, _, _) in enumerate(self.COLUMNS):
             if (not only or key in only) and not same(cells[i], old[i]):
-                self.update_cell(name, key, cells[i])
+                changed.append((name, key, cells[i]))
                 shown[i] = cells[i]
         self._cells[name] = tuple(shown)
-        return False
+
+    def _new_cells(self, name: str, now: float) -> tuple[Cell, ...]:
+        """The cells of a row coming into the table: the ones kept aside when the filter hid
+        it (their TIMED cells are freshened when in view), else formatted now."""
+        cells = self._parked.pop(name, None)
+        if cells is None:
+            cells = self.cells(self.rows_source[name], now)
+            self._fresh[name] = self._now
+        return cells
+
+    def _add_rows(self, new: list[tuple[str, tuple[Cell, ...]]]) -> None:
+        """Add rows; into an empty table in their sorted order (then no sort is needed)."""
+        if not new:
+            return
+        if not self.row_count:
+            rows = self.rows_source
+            new.sort(key=lambda nc: self.sort_value(rows[nc[0]]), reverse=self.sort_reverse)
+            name, cells = new[0]  # the first through add_row: it highlights the cursor's row
+            self._cells[name] = cells
+            self.add_row(*cells, key=name)
+            new = new[1:]
+        self._cells.update(new)
+        self.add_rows_at_once(new)
+
+    def in_view(self) -> list[str]:
+        """The names of the rows on screen (every row is one line high)."""
+        header = self.header_height if self.show_header else 0
+        top = round(self.scroll_y)
+        bottom = min(self.row_count, top + max(0, self.size.height - header) + 1)
+        get = self._row_locations.get_key
+        return [str(key.value) for i in range(top, bottom) if (key := get(i)) is not None]
+
+    def _freshen_view(self) -> None:
+        """Bring the TIMED cells of the rows in view up to `_now` (those not already there)."""
+        if not self.TIMED:
+            return
+        now, fresh = self._now, self._fresh
+        changed: list[tuple[str, str, Cell]] = []
+        for name in self.in_view():
+            if fresh.get(name) != now and name in self.rows_source and name in self._cells:
+                self._upsert(name, now, changed, only=self.TIMED)
+        self.write_cells(changed)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._freshen_view()
+
+    def on_resize(self) -> None:
+        """More rows may be in view (textual calls DataTable's own handler too)."""
+        self.call_after_refresh(self._freshen_view)
 
     def _sort(self, keep: str | None) -> None:
         rows = self.rows_source

@@ -131,6 +131,8 @@ class FakeSource:
     """A Source that serves a fixed snapshot, then whatever the test pushes."""
 
     address = "/srv/app/run/procsup.sock"
+    stats_interval = 2.0
+    stats_feed = True  # stats arrive as items the test pushes, as a master's feed sends them
 
     def __init__(self, snap: schema.SnapshotItem | None = None) -> None:
         self.snap = snapshot() if snap is None else snap

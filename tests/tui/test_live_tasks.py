@@ -7,6 +7,7 @@ Schedules are "0 0 1 1 *" (New Year only), so a task runs only when the test ask
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -162,5 +163,34 @@ def test_reload_removes_the_task_row(start_master: Callable[[str], MasterProc]) 
             assert app.focused is app.instances  # the focus left the hidden table
             await pilot.press("R")
             await until(pilot, lambda: noted(app, "no task selected"))
+
+    asyncio.run(drive())
+
+
+def test_pause_and_resume_key(start_master: Callable[[str], MasterProc]) -> None:
+    m = start_master(task_conf("nightly", "true") + task_conf("other", "true"))
+
+    async def drive() -> None:
+        app = RecordingApp(MasterSource(m.socket))
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.tasks.shown == 2)
+            await until(pilot, lambda: app.instances.has_focus or app.focused is None)
+            await pilot.press("P")  # the instance table has the focus: nothing to pause
+            await until(pilot, lambda: noted(app, "select a task first"))
+
+            await select_task(pilot, app, "nightly")
+            await pilot.press("P")
+            await until(pilot, lambda: noted(app, "pause nightly: paused"))
+            await until(pilot, lambda: task_cell(app, "nightly", "next") == "paused")
+            assert task_cell(app, "other", "next").startswith("in ")
+            shown = await asyncio.to_thread(m.cli, "tasks", "--json")
+            paused = {t["name"]: t["paused"] for t in json.loads(shown.stdout)}
+            assert paused == {"nightly": True, "other": False}
+
+            await pilot.press("P")  # paused: the same key resumes it
+            await until(pilot, lambda: noted(app, "resume nightly: resumed"))
+            await until(pilot, lambda: task_cell(app, "nightly", "next").startswith("in "))
+            shown = await asyncio.to_thread(m.cli, "tasks", "--json")
+            assert not any(t["paused"] for t in json.loads(shown.stdout))
 
     asyncio.run(drive())

@@ -109,3 +109,16 @@ def test_task_removed_by_a_reload_drops_its_row() -> None:
     run = run_row("nosuch", "r1", "ok")
     store.apply({"type": "run", "name": "nosuch", "time": NOW, "event": "end", "run": run})
     assert "nosuch" not in store.tasks
+
+
+def test_sampled_stats_change_only_the_rows_asked_for() -> None:
+    store = loaded()
+    sample = {"time": NOW, "instances": {"web:0": {"cpu": 7.5, "rss": 2**20}}}
+    store.sampled(sample, ["web:0", "web:1"])  # web:1 asked for, not in the reply: no process
+    changes = store.take()
+    assert changes.instances == {"web:0", "web:1"}
+    assert (store.instances["web:0"]["cpu"], store.instances["web:0"]["rss"]) == (7.5, 2**20)
+    assert store.instances["web:1"]["cpu"] is None
+    assert store.instances["queue:0"]["cpu"] == 12.4  # not asked for: kept
+    store.sampled(sample, ["gone:3"])  # a row that left meanwhile is skipped
+    assert not store.take()

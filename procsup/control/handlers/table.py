@@ -28,6 +28,7 @@ COMMANDS: dict[str, Handler] = {
     "save": base.save,
     "shutdown": base.shutdown,
     "events": base.events,
+    "stats": base.stats,
     "logs": logs.logs,
     "tasks": tasks.tasks,
     "run": tasks.run,

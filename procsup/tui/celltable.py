@@ -1,0 +1,183 @@
+"""A DataTable that renders a cell once per text, for tables that change a few cells at a time.
+
+DataTable keys its rendering caches by one table-wide update count, so after any change it
+renders every cell in view again through Rich; a dashboard whose uptimes tick every second spent
+most of its time there (issue 14). Here a cell's rendering is kept while its value object is the
+one in the table, and the rendering without the cell's coordinates is shared by every cell with
+the same text ("RUNNING", "-", "0.0"): a repaint renders only the cells whose text changed.
+Changed cells and new rows go in with one update of the table for all, and new rows are measured
+only in the columns whose width follows their content.
+
+These are hooks into private DataTable methods (textual 8); tests/tui/test_table_cost.py
+compares their renderings with DataTable's own, so a textual release that changes them fails
+there, not on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.render import measure
+from textual.renderables.styled import Styled
+from textual.widgets import DataTable
+from textual.widgets._data_table import Row, default_cell_formatter
+from textual.widgets.data_table import ColumnKey, RowKey
+
+Cell = str | Text
+RENDERED_CELLS = 8192  # cell renderings kept: a few screens' worth, with and without the cursor
+NULL = Style()
+
+
+def _content_key(value: Cell) -> Any:
+    """A hashable stand-in for what a cell shows."""
+    if isinstance(value, Text):
+        return (
+            value.plain,
+            value.style,
+            tuple(value.spans),
+            value.justify,
+            value.overflow,
+            value.no_wrap,
+        )
+    return value
+
+
+class CellTable(DataTable[Cell]):
+    """A DataTable of one-line rows whose repaints render only the changed cells."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._rendered: LRUCache[tuple[Any, ...], tuple[Cell, Any]] = LRUCache(RENDERED_CELLS)
+        self._by_content: LRUCache[tuple[Any, ...], Any] = LRUCache(RENDERED_CELLS)
+        self._widths: dict[str, int] = {}  # measured text cells (a row's name never changes)
+
+    def write_cells(self, changed: list[tuple[str, str, Cell]]) -> None:
+        """Put changed cells in the table: what `update_cell` does, with one repaint for all."""
+        if not changed:
+            return
+        data = self._data
+        for name, key, value in changed:
+            data[RowKey(name)][ColumnKey(key)] = value
+        self._update_count += 1
+        self.refresh()
+
+    def add_rows_at_once(self, new: list[tuple[str, tuple[Cell, ...]]]) -> None:
+        """Append one-line rows keyed by name, as `add_row` would, with one table update."""
+        if not new:
+            return
+        columns = [column.key for column in self.ordered_columns]
+        index = self.row_count
+        for name, cells in new:
+            key = RowKey(name)
+            self._row_locations[key] = index
+            self._data[key] = dict(zip(columns, cells, strict=True))
+            self.rows[key] = Row(key, 1)
+            self._new_rows.add(key)
+            index += 1
+        self._require_update_dimensions = True
+        self._update_count += 1
+        self.check_idle()
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> Any:
+        """A cell's rendering, kept while its value object is the one in the table."""
+        header = row_index == -1
+        row_key = self._header_row_key if header else self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index) if column_index >= 0 else None
+        row = None if header or row_key is None else self.rows.get(row_key)
+        height = self.header_height if header else (row.height if row is not None else 0)
+        if row_key is None or column_key is None or height != 1 or self.fixed_rows:
+            # row labels, rows of other heights: as DataTable does
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        value = self.columns[column_key].label if header else self._data[row_key][column_key]
+        styles = self._get_styles_to_render_cell(
+            header,
+            False,
+            not header and column_index < self.fixed_columns,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        look = (base_style, width, self.cell_padding, *styles)  # all the rendering depends on
+        key = (row_key, column_key, row_index, *look)
+        kept = self._rendered.get(key)
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        lines = self._with_meta(self._render_look(value, look), row_index, column_index)
+        self._rendered[key] = (value, lines)
+        return lines
+
+    def _render_look(self, value: Cell, look: tuple[Any, ...]) -> Any:
+        """What DataTable renders for a cell, without the cell's coordinates in its style (so
+        the many cells with the same text, a "RUNNING" or a "-", are rendered once). Kept
+        across DataTable's cache clears (a focus change clears them): the key holds every
+        input of the rendering, the styles included."""
+        key = (_content_key(value), *look)
+        lines = self._by_content.get(key)
+        if lines is not None:
+            return lines
+        base_style, width, padding, component_style, post_style = look
+        options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+        renderable = default_cell_formatter(value, wrap=False, height=1) or Text()
+        lines = self.app.console.render_lines(
+            Styled(
+                Padding(renderable, (0, padding)),
+                pre_style=base_style + component_style,
+                post_style=post_style,
+            ),
+            options,
+        )
+        self._by_content[key] = lines
+        return lines
+
+    def _with_meta(self, lines: Any, row_index: int, column_index: int) -> Any:
+        """The rendering with the cell's coordinates added to every style, as DataTable does
+        (a click on the cell is found by them)."""
+        meta = Style.from_meta({"row": row_index, "column": column_index})
+        return [
+            [seg if seg.control else Segment(seg.text, (seg.style or NULL) + meta) for seg in line]
+            for line in lines
+        ]
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._rendered.clear()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Widen the content-sized columns for the new rows, then let DataTable size the table.
+        Only those columns' widths depend on the cells, so only their cells are measured."""
+        console = self.app.console
+        auto = [column for column in self.ordered_columns if column.auto_width]
+        for row_key in new_rows:
+            cells = self._data.get(row_key)
+            if cells is None:
+                continue  # removed before the table was idle
+            for column in auto:
+                cell = cells.get(column.key)
+                width = self._measure(console, cell) if cell is not None else 0
+                column.content_width = max(column.content_width, width)
+        super()._update_dimensions(())
+
+    def _measure(self, console: Any, cell: Cell) -> int:
+        if isinstance(cell, Text):
+            return measure(console, cell, 1)
+        width = self._widths.get(cell)
+        if width is None:
+            width = self._widths[cell] = measure(console, Text.from_markup(cell), 1)
+        return width

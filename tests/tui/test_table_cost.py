@@ -1,0 +1,130 @@
+"""What a repaint of the live tables costs (issue 14): a cell is rendered again only when its text
+changed, columns that change with time alone are brought up to date only in the rows in view,
+and a filter that hides and shows rows again does not format them again. The first test also
+guards the DataTable hooks of tui/table.py: their rendering must equal DataTable's own, so a
+textual release that changes what they override fails here, not on screen."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC
+from typing import Any
+
+from textual.widgets import DataTable
+
+from procsup.tui.app import ProcsupApp
+from procsup.tui.fmt import Clock
+from procsup.tui.table import LiveTable
+from tests.tui.fakes import NOW, FakeSource, fixed_app, instance, snapshot, until
+
+COUNT = 500
+
+
+def many() -> list[Any]:
+    return [
+        instance(f"w:{i}", "RUNNING", pid=10000 + i, started=NOW - 60 - i, cpu=0.5, rss=2**24)
+        for i in range(COUNT)
+    ]
+
+
+def test_cell_renderings_equal_datatable_own() -> None:
+    async def drive() -> None:
+        app = fixed_app()  # the snapshot's rows: every kind of cell (states, dashes, styles)
+        async with app.run_test(size=(150, 40)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: app.connected and table.shown == 8)
+            await pilot.pause(0.2)
+            style = table.rich_style
+            for row in range(-1, table.row_count):  # -1: the header
+                for col, column in enumerate(table.ordered_columns):
+                    width = column.get_render_width(table)
+                    for cursor in (False, True):
+                        ours = table._render_cell(row, col, style, width, cursor)
+                        theirs = DataTable._render_cell(table, row, col, style, width, cursor)
+                        assert ours == theirs, (row, column.key, cursor)
+
+    asyncio.run(drive())
+
+
+def counting(table: LiveTable[Any], app: ProcsupApp) -> list[int]:
+    """Count the cells rendered from now on (each goes through the console once)."""
+    calls = [0]
+    render = app.console.render_lines
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return render(*args, **kwargs)
+
+    app.console.render_lines = spy  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_changed_cell_is_the_only_one_rendered_again() -> None:
+    source = FakeSource(snapshot(many()))
+
+    async def drive() -> None:
+        app = fixed_app(source)
+        async with app.run_test(size=(150, 40)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: app.connected and table.shown == COUNT)
+            await pilot.pause(0.3)
+            rendered = counting(table, app)
+            stats = {f"w:{i}": {"cpu": 0.5, "rss": 2**24} for i in range(COUNT)}
+            stats["w:1"] = {"cpu": 9.0, "rss": 2**24}  # one cell changes
+            source.queue.put_nowait({"type": "stats", "time": NOW, "instances": stats})
+            await until(pilot, lambda: str(table.get_cell("w:1", "cpu")) == "9.0")
+            await pilot.pause(0.3)
+            # the CPU cell of w:1, with and without the cursor's style at most
+            assert 1 <= rendered[0] <= 2, rendered[0]
+
+    asyncio.run(drive())
+
+
+def test_time_columns_are_brought_up_to_date_in_view_only() -> None:
+    now = [NOW]
+    source = FakeSource(snapshot(many()))
+
+    async def drive() -> None:
+        app = ProcsupApp(source, clock=Clock(now=lambda: now[0], tz=UTC))
+        async with app.run_test(size=(150, 40)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: app.connected and table.shown == COUNT)
+            last = f"w:{COUNT - 1}"
+            assert last not in table.in_view()
+            before = str(table.get_cell(last, "uptime"))
+            now[0] += 5
+            table.tick()
+            assert str(table.get_cell("w:0", "uptime")) == "1m05s"  # in view: up to date
+            assert str(table.get_cell(last, "uptime")) == before  # out of view: not touched
+            table.scroll_end(animate=False)  # in view now: up to date at once
+            await until(pilot, lambda: last in table.in_view())
+            assert str(table.get_cell(last, "uptime")) == "9m24s"  # 60 + 499 + 5 s
+
+    asyncio.run(drive())
+
+
+def test_filtering_does_not_format_rows_again() -> None:
+    source = FakeSource(snapshot(many()))
+
+    async def drive() -> None:
+        app = fixed_app(source)
+        async with app.run_test(size=(150, 40)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: app.connected and table.shown == COUNT)
+            formatted = [0]
+            cells = table.cells
+
+            def spy(row: Any, now: float) -> Any:
+                formatted[0] += 1
+                return cells(row, now)
+
+            table.cells = spy  # type: ignore[method-assign]
+            table.set_filter("w:49")
+            assert table.shown == 11
+            table.set_filter("")
+            assert table.shown == COUNT and table.get_row_index("w:499") == COUNT - 1
+            assert formatted[0] == 0
+            await pilot.pause(0.2)
+            assert table.get_cell("w:7", "name") == "w:7"
+
+    asyncio.run(drive())

@@ -16,18 +16,32 @@ from pathlib import Path
 import pytest
 
 from procsup.engine import spawnhelper
-from procsup.engine.cgroups import Cgroup
+from procsup.engine.cgroups import Cgroup, subtree_path
 from procsup.engine.process import SpawnSpec, spawn
 from tests.harness import MasterProc, wait_for
 from tests.integration.test_cgspawn import (
     children,
-    leaf,  # noqa: F401 - the fixture
     popen_error,
     relative,
     run,
     status_fields,
 )
 from tests.integration.test_tracking import require_cgroups
+
+
+@pytest.fixture
+def leaf(tmp_path: Path) -> Iterator[Cgroup]:
+    """An empty leaf of this test's own; what is left in it is killed after the test."""
+    require_cgroups()
+    base = subtree_path(str(tmp_path))
+    os.makedirs(base, exist_ok=True)
+    cg = Cgroup(f"{base}/inst-test")
+    os.mkdir(cg.path)
+    yield cg
+    cg.kill()
+    wait_for(lambda: not cg.populated(), 5, f"{cg.path} to empty")
+    cg.remove()
+    os.rmdir(base)
 
 
 @pytest.fixture

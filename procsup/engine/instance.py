@@ -106,9 +106,10 @@ class Instance:
         self._changed.set()
         self._changed = asyncio.Event()
         log.info("%s: %s -> %s%s", self.name, old, new, _log_details(data))
-        row = self.rt.describe(self) if self.rt.describe else self.snapshot()  # the row after it
-        facts = {"from": old, "to": new, "program": self.config.name, "row": row, **data}
-        self.rt.publish(Event("state", self.name, facts))
+        if self.rt.events.listening:
+            row = self.rt.describe(self) if self.rt.describe else self.snapshot()  # after it
+            facts = {"from": old, "to": new, "program": self.config.name, "row": row, **data}
+            self.rt.publish(Event("state", self.name, facts))
         self.rt.changed()
         if self.on_state is not None:
             self.on_state(self)

@@ -22,7 +22,7 @@ from typing import Any
 
 import procsup
 from procsup.config.load import Config, ConfigError, deprecations, load_config
-from procsup.engine import deps, fdlimit, spawnhelper
+from procsup.engine import deps, fdlimit, memtrim, spawnhelper
 from procsup.engine.cgroups import Tracking
 from procsup.engine.cgtree import open_tracking
 from procsup.engine.events import Broadcaster, Event
@@ -159,6 +159,7 @@ class Master:
             len(self.registry.programs),
         )
         await self.registry.start_wanted()
+        memtrim.soon()  # what the start-up burst freed goes back to the system (issue 14)
         self.scheduler.start()
         self.memguard.update()
         await self._stop.wait()

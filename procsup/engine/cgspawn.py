@@ -27,11 +27,10 @@ import errno
 import fcntl
 import gc
 import logging
-import marshal
 import os
 import signal
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from procsup.engine import spawnhelper
 
@@ -134,10 +133,55 @@ def spawn_into(cgroup_dir: str, launch: Launch) -> int:
     paths = _exec_paths(argv[0], launch.env)
     cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        got = _via_helper(cgroup_dir, cg_fd, launch, argv, env, paths)
+        helper = spawnhelper.current()
+        body, fds = _request(cg_fd, launch, argv, env, paths)
+        got = helper.spawn(body, fds, cgroup_dir) if helper is not None else None
         pid, report = got if got is not None else _clone_here(cg_fd, launch, argv, env, paths)
     finally:
         os.close(cg_fd)
+    return _started(pid, report, launch)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A spawn sent to the spawn helper, to be completed (`complete`) later."""
+
+    cgroup_dir: str
+    launch: Launch
+    ticket: tuple[int, int]
+
+
+def submit_into(cgroup_dir: str, launch: Launch) -> Submitted | None:
+    """The first half of `spawn_into` when the spawn helper serves: the request is sent, the
+    answer is left for `complete`, so that more spawns can be sent meanwhile (spawnbatch.py).
+    None when there is no helper or it cannot serve: the caller spawns the whole way.
+    Raises ValueError as `spawn_into` does."""
+    helper = spawnhelper.current()
+    if helper is None:
+        return None
+    argv, env = _encode(launch.argv, launch.env)
+    paths = _exec_paths(argv[0], launch.env)
+    cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        body, fds = _request(cg_fd, launch, argv, env, paths)
+        ticket = helper.submit(body, fds)  # the descriptors travel with it: closed here after
+    finally:
+        os.close(cg_fd)
+    return None if ticket is None else Submitted(cgroup_dir, launch, ticket)
+
+
+def complete(sub: Submitted) -> int:
+    """The second half: the pid once the child has exec'd, or what `spawn_into` raises. If the
+    helper was lost meanwhile, the spawn is made again the whole way."""
+    helper = spawnhelper.current()
+    got = helper.collect(sub.ticket, sub.cgroup_dir) if helper is not None else None
+    if got is None:
+        return spawn_into(sub.cgroup_dir, sub.launch)
+    return _started(*got, sub.launch)
+
+
+def _started(pid: int, report: bytes, launch: Launch) -> int:
+    """The pid of a child that exec'd, else the error (a failed child is reaped first)."""
     if pid < 0:
         _clone_failed(-pid)
     if report:
@@ -146,25 +190,15 @@ def spawn_into(cgroup_dir: str, launch: Launch) -> int:
     return pid
 
 
-def _via_helper(
-    cgroup_dir: str,
-    cg_fd: int,
-    launch: Launch,
-    argv: list[bytes],
-    env: dict[bytes, bytes],
-    paths: list[bytes],
-) -> tuple[int, bytes] | None:
-    """(pid or -errno, exec report) from the spawn helper, or None when there is none or it
-    cannot serve (spawnhelper.py)."""
-    helper = spawnhelper.current()
-    if helper is None:
-        return None
+def _request(
+    cg_fd: int, launch: Launch, argv: list[bytes], env: dict[bytes, bytes], paths: list[bytes]
+) -> tuple[tuple[Any, ...], list[int]]:
+    """What the spawn helper is sent (spawnhelper_main.py reads it): the plan, and the
+    descriptors (the leaf, the output pipes, the passed ones in their order)."""
     split = launch.stderr is not None
-    request = marshal.dumps(
-        (argv, env, paths, launch.cwd, launch.ids, _ignored(), launch.pass_fds, split)
-    )
+    body = (argv, env, paths, launch.cwd, launch.ids, _ignored(), launch.pass_fds, split)
     fds = [cg_fd, launch.stdout, *([launch.stderr] if split else []), *launch.pass_fds]
-    return helper.spawn(request, [fd for fd in fds if fd is not None], cgroup_dir)
+    return body, [fd for fd in fds if fd is not None]
 
 
 def _clone_here(

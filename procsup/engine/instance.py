@@ -27,6 +27,7 @@ from procsup.engine.process import SpawnSpec, send_signal
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer
+from procsup.engine.spawnbatch import Batch
 from procsup.engine.stopping import StopPolicy
 
 log = logging.getLogger(__name__)
@@ -122,15 +123,24 @@ class Instance:
     async def start(self) -> None:
         """Start now, clearing any backoff. Running instances are left alone."""
         async with self._lock:
-            self.desired = True
-            self.info.failures = 0
-            if self.state in (State.STARTING, State.RUNNING) or self.standing_by():
-                return
-            self._cancel_timer()
-            unmet = self.gate() if self.gate is not None else None
-            self._set_waiting(unmet)
-            if unmet is None:
-                self._spawn()  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
+            self.start_now()
+
+    def start_now(self, batch: Batch | None = None) -> None:
+        """`start` for a caller that holds the lock, or knows nobody does: the master's
+        autostart, whose spawns overlap in `batch` (spawnbatch.py)."""
+        self.desired = True
+        self.info.failures = 0
+        if self.state in (State.STARTING, State.RUNNING) or self.standing_by():
+            return
+        self._cancel_timer()
+        unmet = self.gate() if self.gate is not None else None
+        self._set_waiting(unmet)
+        if unmet is None:
+            self._spawn(batch=batch)  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
+
+    def busy(self) -> bool:
+        """Someone holds the instance (a start, stop or restart is under way)."""
+        return self._lock.locked()
 
     def _set_waiting(self, unmet: str | None) -> None:
         """Note the dependency a start waits for (shown in `list`); the registry starts the
@@ -212,8 +222,9 @@ class Instance:
         gate = self.rt.gates.get(self.config.name)
         return gate is None or not gate.may_run()
 
-    def _spawn(self, **exit_facts: Any) -> None:
-        """Start a new child; `exit_facts` describe the run it replaces (for the event)."""
+    def _spawn(self, *, batch: Batch | None = None, **exit_facts: Any) -> None:
+        """Start a new child; `exit_facts` describe the run it replaces (for the event). In a
+        `batch`, the spawn's second half (and what follows it here) runs when the batch says."""
         self._set_state(State.STARTING, **exit_facts)
         self._spawns += 1
         self.info.next_try = None
@@ -222,10 +233,26 @@ class Instance:
             gate = self.rt.gates.get(self.config.name) if self.config.singleton else None
             if gate is not None:  # under the lease's keeper, with its fencing token
                 spec = gate.wrap(spec, int(self.config.stop_signal), self.config.stop_timeout)
+            if batch is not None:
+                finish = ChildProc.submit(self.rt, spec, self.output, self.instance_id, "inst")
+                batch.add(lambda: self._finish_spawn(spec, finish))
+                return
             proc = ChildProc.spawn(self.rt, spec, self.output, self.instance_id, "inst")
         except SPAWN_ERRORS as exc:
             self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
             return
+        self._spawned(proc)
+
+    def _finish_spawn(self, spec: SpawnSpec, finish: Callable[[], ChildProc]) -> None:
+        try:
+            proc = finish()
+        except SPAWN_ERRORS as exc:
+            self._spawn_failed(exitinfo.spawn_error_text(exc, spec.argv[0], spec.cwd))
+            return
+        self._spawned(proc)
+
+    def _spawned(self, proc: ChildProc) -> None:
+        """The child runs: feed its output, watch it, and go RUNNING when the config says."""
         try:
             proc.attach()
         except OSError as exc:  # out of descriptors for its log files: give the child up

@@ -27,6 +27,7 @@ from procsup.engine.instance import Instance
 from procsup.engine.names import ALL, NotFound, is_glob, matches
 from procsup.engine.program import Program
 from procsup.engine.runtime import Runtime
+from procsup.engine.spawnbatch import Batch
 from procsup.engine.statefile import SavedState
 
 __all__ = ["NotFound", "Registry"]
@@ -149,7 +150,16 @@ class Registry:
         return failed
 
     async def start_wanted(self) -> None:
-        await asyncio.gather(*(i.start() for i in self.instances() if i.desired))
+        """The master's autostart. Its spawns overlap (spawnbatch.py) and it all runs in one
+        go, as the spawns one after the other did; instances someone holds, and those with a
+        depends_on (their gate sees the batch's outcome), start the usual way after it."""
+        wanted = [i for i in self.instances() if i.desired]
+        later = [i for i in wanted if i.busy() or i.config.depends_on]
+        with Batch() as batch:
+            for inst in wanted:
+                if not (inst.busy() or inst.config.depends_on):
+                    inst.start_now(batch)
+        await asyncio.gather(*(i.start() for i in later))
 
     async def stop_everything(self) -> None:
         """Shutdown: in reverse dependency order."""

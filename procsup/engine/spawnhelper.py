@@ -52,7 +52,12 @@ class Gone(Exception):
 
 
 class SpawnHelper:
-    """One helper process at a time, started on first use and again after it is lost."""
+    """One helper process at a time, started on first use and again after it is lost.
+
+    A spawn is a request (`submit`) and its answer (`collect`): one after the other for a
+    lone spawn (`spawn`), or up to PIPELINE requests ahead when many instances start at once
+    (spawnbatch.py), so that their children exec side by side. Answers carry their request's
+    id; those read on the way to another are kept until collected."""
 
     def __init__(self) -> None:
         self.pid = 0
@@ -60,6 +65,9 @@ class SpawnHelper:
         self._pidfd = -1
         self._popen: subprocess.Popen[bytes] | None = None
         self._disabled = False
+        self._next = 0
+        self._generation = 0  # which helper a request went to
+        self._answers: dict[int, tuple[int, bytes]] = {}
 
     @property
     def running(self) -> bool:
@@ -91,12 +99,21 @@ class SpawnHelper:
         self._pidfd = os.pidfd_open(self.pid)
         ours.settimeout(TIMEOUT)
         self._sock = ours
+        self._generation += 1
         log.info("spawn helper started (pid %d)", self.pid)
 
-    def spawn(self, request: bytes, fds: list[int], leaf: str) -> tuple[int, bytes] | None:
+    def spawn(self, body: tuple[Any, ...], fds: list[int], leaf: str) -> tuple[int, bytes] | None:
         """Have the helper clone one child into the leaf `leaf`: (pid, exec report), or
         (-errno, b"") when clone3 failed there; None when the helper cannot serve (the caller
         clones the child itself)."""
+        ticket = self.submit(body, fds)
+        return None if ticket is None else self.collect(ticket, leaf)
+
+    def submit(self, body: tuple[Any, ...], fds: list[int]) -> tuple[int, int] | None:
+        """Send one request; its ticket for `collect`, or None when the helper cannot serve.
+        A helper found gone is started again once."""
+        self._next += 1
+        request = marshal.dumps((self._next, *body))
         if self._disabled or len(request) > MAX_MESSAGE or len(fds) > MAX_FDS:
             return None
         for _ in range(2):
@@ -107,46 +124,40 @@ class SpawnHelper:
                     self._give_up(f"cannot start it: {exc}")
                     return None
             try:
-                self._send(request, fds)
+                assert self._sock is not None
+                self._sock.sendmsg(
+                    [request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
+                )
+                return self._generation, self._next
             except OSError as exc:  # not delivered: nothing was started
-                self._lost(exc, None)
-                continue
-            try:
-                return self._answer()
-            except (OSError, Gone, ValueError, EOFError, TypeError) as exc:
-                self._lost(exc, leaf)
+                self._lost(exc)
         self._give_up("lost twice in a row")
         return None
 
-    def _send(self, request: bytes, fds: list[int]) -> None:
-        assert self._sock is not None
-        self._sock.sendmsg(
-            [request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
-        )
+    def collect(self, ticket: tuple[int, int], leaf: str) -> tuple[int, bytes] | None:
+        """The answer to a submitted request, or None when the helper was lost before it
+        answered; what the request may have started in its leaf is killed then, so that the
+        caller's retry cannot make a second child."""
+        generation, ident = ticket
+        try:
+            while ident not in self._answers:
+                if self._sock is None or generation != self._generation:
+                    _clear(leaf)  # its helper was lost already (and logged)
+                    return None
+                got, pid, report = _parse(self._sock.recv(4096))
+                self._answers[got] = (pid, report)
+            return self._answers.pop(ident)
+        except (OSError, Gone, ValueError, EOFError, TypeError) as exc:
+            self._lost(exc)
+            _clear(leaf)
+            return None
 
-    def _answer(self) -> tuple[int, bytes]:
-        assert self._sock is not None
-        reply = self._sock.recv(4096)
-        if not reply:
-            raise Gone("it closed its socket")
-        answer: Any = marshal.loads(reply)
-        pid, report = answer
-        if not isinstance(pid, int) or not isinstance(report, bytes):
-            raise Gone(f"unexpected answer {answer!r}")
-        return pid, report
-
-    def _lost(self, exc: BaseException, leaf: str | None) -> None:
-        """The helper died or hangs: end it. When it had the request (`leaf` given), kill what
-        the request may have started in its fresh leaf (nothing else can be there), so the
-        retry cannot make a second child. Not with cgroup.kill: the kernel kills every later
-        clone into a cgroup that was once killed (seen on 6.18), which the retry is."""
-        why = "no answer" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
-        log.warning("spawn helper (pid %d) is gone (%s); starting a new one", self.pid, why)
+    def _lost(self, exc: BaseException) -> None:
+        """The helper died or hangs: end it (requests still out are lost with it)."""
+        if self._sock is not None:
+            why = "no answer" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
+            log.warning("spawn helper (pid %d) is gone (%s); starting a new one", self.pid, why)
         self.close()
-        if leaf is not None:
-            cgroup = Cgroup(leaf)
-            if cgroup.populated():
-                cgroup.kill_each()
 
     def _give_up(self, why: str) -> None:
         log.warning(
@@ -161,6 +172,7 @@ class SpawnHelper:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        self._answers.clear()
         if self._pidfd >= 0:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
@@ -171,6 +183,25 @@ class SpawnHelper:
         if self._popen is not None:
             self._popen.returncode = -signal.SIGKILL  # reaped: Popen must never wait on it
             self._popen = None
+
+
+def _parse(reply: bytes) -> tuple[int, int, bytes]:
+    if not reply:
+        raise Gone("it closed its socket")
+    answer: Any = marshal.loads(reply)
+    ident, pid, report = answer
+    if not all(isinstance(x, int) for x in (ident, pid)) or not isinstance(report, bytes):
+        raise Gone(f"unexpected answer {answer!r}")
+    return ident, pid, report
+
+
+def _clear(leaf: str) -> None:
+    """Kill what a lost request may have started in its fresh leaf (nothing else can be there).
+    Not with cgroup.kill: the kernel kills every later clone into a cgroup that was once
+    killed (seen on 6.18), which the retry is."""
+    cgroup = Cgroup(leaf)
+    if cgroup.populated():
+        cgroup.kill_each()
 
 
 _current: SpawnHelper | None = None

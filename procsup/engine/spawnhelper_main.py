@@ -18,6 +18,7 @@ import errno
 import fcntl
 import marshal
 import os
+import selectors
 import signal
 import socket
 from typing import NoReturn
@@ -30,27 +31,61 @@ MAX_FDS = 64
 
 
 def main(sock_fd: int, master: int) -> None:
-    """Serve the master until it closes the socket or dies."""
+    """Serve the master until it closes the socket or dies. Requests are taken as they come
+    and each child's exec report is awaited beside the others (a selector over the socket and
+    the report pipes), so children exec in parallel; each answer carries its request's id."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != master:  # the master died before the prctl
         return
     sock = socket.socket(fileno=sock_fd)
     mine = _dispositions()
-    space = socket.CMSG_SPACE(MAX_FDS * 4)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, None)
     while True:
-        msg, anc, flags, _ = sock.recvmsg(BUFSIZE, space)
-        if not msg:
-            return
-        fds = [fd for level, kind, data in anc for fd in _ints(level, kind, data)]
-        try:
-            reply = _serve(msg, flags, fds, mine)
-        except (OSError, ValueError, TypeError, EOFError) as exc:
-            reply = (-(getattr(exc, "errno", None) or errno.EPROTO), b"")
-        finally:
-            for fd in fds:
-                os.close(fd)
-        sock.send(marshal.dumps(reply))
+        for key, _ in sel.select():
+            if key.data is None:
+                if not _take(sock, sel, mine):
+                    return
+            else:
+                _report(sock, sel, key.fd, key.data)
+
+
+def _take(sock: socket.socket, sel: selectors.BaseSelector, mine: dict[int, object]) -> bool:
+    """One request: clone its child and watch its report pipe. False at the master's EOF."""
+    msg, anc, flags, _ = sock.recvmsg(BUFSIZE, socket.CMSG_SPACE(MAX_FDS * 4))
+    if not msg:
+        return False
+    fds = [fd for level, kind, data in anc for fd in _ints(level, kind, data)]
+    ident = -1
+    try:
+        ident, *request = marshal.loads(msg)
+        started = _serve(request, flags, fds, mine)
+    except (OSError, ValueError, TypeError, EOFError) as exc:
+        started = (-(getattr(exc, "errno", None) or errno.EPROTO), -1)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    pid, report_r = started
+    if report_r < 0:
+        sock.send(marshal.dumps((ident, pid, b"")))
+    else:
+        sel.register(report_r, selectors.EVENT_READ, (ident, pid, []))
+    return True
+
+
+def _report(
+    sock: socket.socket, sel: selectors.BaseSelector, fd: int, data: tuple[int, int, list[bytes]]
+) -> None:
+    """A report pipe is readable: more of the report, or its end (the child exec'd or died)."""
+    ident, pid, chunks = data
+    chunk = os.read(fd, 4096)
+    if chunk:
+        chunks.append(chunk)
+        return
+    sel.unregister(fd)
+    os.close(fd)
+    sock.send(marshal.dumps((ident, pid, b"".join(chunks))))
 
 
 def _ints(level: int, kind: int, data: bytes) -> list[int]:
@@ -73,36 +108,37 @@ def _dispositions() -> dict[int, object]:
     return found
 
 
-def _serve(msg: bytes, flags: int, fds: list[int], mine: dict[int, object]) -> tuple[int, bytes]:
+def _serve(
+    request: list[object], flags: int, fds: list[int], mine: dict[int, object]
+) -> tuple[int, int]:
+    """Clone the child: (pid, read end of its report pipe), or (-errno, -1)."""
     if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-        return -errno.EMSGSIZE, b""
-    argv, env, paths, cwd, ids, ignored, targets, split = marshal.loads(msg)
+        return -errno.EMSGSIZE, -1
+    argv, env, paths, cwd, ids, ignored, targets, split = request
+    assert isinstance(ignored, list) and isinstance(targets, tuple)
     need = 2 + bool(split) + len(targets)
     if len(fds) != need:
-        return -errno.EPROTO, b""
+        return -errno.EPROTO, -1
     cg_fd, out_w = fds[0], fds[1]
     err_w = fds[2] if split else None
     passed = fds[2 + bool(split) :]
     resets = [sig for sig in mine if sig not in ignored]
     resets += [sig for sig in cgspawn.RESTORED if sig not in ignored and sig not in mine]
     ignore = [sig for sig in ignored if mine.get(sig) != _signal.SIG_IGN]
-    err_r, report_w = os.pipe2(os.O_CLOEXEC)
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
     try:
         plan = (argv, env, paths, cwd, ids, resets, ignore)
         pid = cgspawn.fork_into(
             cg_fd,
-            lambda: _child(plan, out_w, err_w, list(passed), list(targets), report_w),
+            lambda: _child(plan, out_w, err_w, list(passed), list(targets), report_w),  # type: ignore[arg-type]
             cgspawn.CLONE_PARENT,
         )
     except OSError as exc:
-        os.close(err_r)
-        return -(exc.errno or errno.EPROTO), b""
+        os.close(report_r)
+        return -(exc.errno or errno.EPROTO), -1
     finally:
         os.close(report_w)
-    try:
-        return pid, cgspawn.read_all(err_r)
-    finally:
-        os.close(err_r)
+    return pid, report_r
 
 
 def _child(

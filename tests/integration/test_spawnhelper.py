@@ -17,7 +17,7 @@ import pytest
 
 from procsup.engine import spawnhelper
 from procsup.engine.cgroups import Cgroup, subtree_path
-from procsup.engine.process import SpawnSpec, spawn
+from procsup.engine.process import SpawnSpec, spawn, submit
 from tests.harness import MasterProc, wait_for
 from tests.integration.test_cgspawn import (
     children,
@@ -177,3 +177,94 @@ def _helper_pid(log: str) -> int | None:
     if marker not in log:
         return None
     return int(log.split(marker, 1)[1].split(")", 1)[0])
+
+
+def test_an_autostart_of_programs_that_exit_at_once_sees_every_exit(
+    start_master: Callable[[str], MasterProc],
+) -> None:
+    """The autostart overlaps its spawns (spawnbatch.py): children exit while later ones are
+    still being sent for; every exit is still seen, with its code."""
+    require_cgroups()
+    m = start_master("""
+        [procsup]
+        tracking = "cgroup"
+        [programs.quick]
+        command = "sh -c 'exit 3'"
+        numprocs = 24
+        autorestart = "never"
+        start_seconds = 0
+        """)
+    for n in range(24):
+        row = m.wait_state(f"quick:{n}", "EXITED")
+        assert row["last_exit"] == 3, row
+
+
+def test_a_spawn_error_in_the_autostart_reads_as_alone(
+    start_master: Callable[[str], MasterProc], tmp_path: Path
+) -> None:
+    require_cgroups()
+    m = start_master(f"""
+        [procsup]
+        tracking = "cgroup"
+        [programs.gone]
+        command = "./bin/worker.sh"
+        directory = "{tmp_path}"
+        numprocs = 3
+        restart_delay = "30s"
+        [programs.fine]
+        command = "sleep 300"
+        numprocs = 3
+        start_seconds = 0
+        """)
+    want = f"No such file or directory: ./bin/worker.sh (relative to {tmp_path})"
+    for n in range(3):
+        assert m.wait_state(f"gone:{n}", "BACKOFF")["spawn_error"] == want
+        assert m.wait_state(f"fine:{n}", "RUNNING")["pid"]
+
+
+def test_requests_out_when_the_helper_dies_are_spawned_again_once_each(
+    helper: spawnhelper.SpawnHelper, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Spawns sent for and not yet answered when the helper is killed: each is made again
+    (by a new helper), and each leaf ends with exactly one live process."""
+    base = subtree_path(str(tmp_path))
+    os.makedirs(base, exist_ok=True)
+    leaves = [Cgroup(f"{base}/inst-{n}") for n in range(3)]
+    for cg in leaves:
+        os.mkdir(cg.path)
+    try:
+        specs = [SpawnSpec(["sleep", "30"], dict(os.environ), cgroup=cg) for cg in leaves]
+        pending = [submit(spec) for spec in specs]
+        first = helper.pid
+        os.kill(first, signal.SIGKILL)
+        with caplog.at_level(logging.INFO, logger="procsup.engine.spawnhelper"):
+            kids = [p.complete() for p in pending]
+        assert f"spawn helper (pid {first}) is gone" in caplog.text
+        for cg, kid in zip(leaves, kids, strict=True):
+            live = wait_for(lambda cg=cg: _settled(cg), 5, f"{cg.path} to settle")
+            assert live == [kid.pid]
+            os.close(kid.stdout_fd)
+            if kid.stderr_fd is not None:
+                os.close(kid.stderr_fd)
+    finally:
+        for cg in leaves:
+            cg.kill()
+            wait_for(lambda cg=cg: not cg.populated(), 5, f"{cg.path} to empty")
+            cg.remove()
+        _reap_all()
+        os.rmdir(base)
+
+
+def _settled(cg: Cgroup) -> list[int] | None:
+    """The leaf's live members, once the killed ones are gone from it."""
+    live = [pid for pid in cg.pids() if not _zombie(pid)]
+    return live if len(live) == 1 and len(cg.pids()) == 1 else None
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return

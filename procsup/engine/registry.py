@@ -125,7 +125,7 @@ class Registry:
 
     async def start(self, insts: list[Instance]) -> None:
         self._user_wants(insts, True)
-        await asyncio.gather(*(inst.start() for inst in insts))
+        await self._start_batched(insts)
 
     async def stop(self, insts: list[Instance]) -> None:
         self._user_wants(insts, False)
@@ -150,13 +150,16 @@ class Registry:
         return failed
 
     async def start_wanted(self) -> None:
-        """The master's autostart. Its spawns overlap (spawnbatch.py) and it all runs in one
-        go, as the spawns one after the other did; instances someone holds, and those with a
-        depends_on (their gate sees the batch's outcome), start the usual way after it."""
-        wanted = [i for i in self.instances() if i.desired]
-        later = [i for i in wanted if i.busy() or i.config.depends_on]
+        """The master's autostart."""
+        await self._start_batched([i for i in self.instances() if i.desired])
+
+    async def _start_batched(self, insts: list[Instance]) -> None:
+        """Start `insts`, their spawns overlapped (spawnbatch.py) and all in one go, as the
+        spawns one after the other were; instances someone holds, and those with a depends_on
+        (their gate sees the batch's outcome), start the usual way after it."""
+        later = [i for i in insts if i.busy() or i.config.depends_on]
         with Batch() as batch:
-            for inst in wanted:
+            for inst in insts:
                 if not (inst.busy() or inst.config.depends_on):
                     inst.start_now(batch)
         await asyncio.gather(*(i.start() for i in later))

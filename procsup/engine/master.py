@@ -159,7 +159,7 @@ class Master:
             len(self.registry.programs),
         )
         await self.registry.start_wanted()
-        memtrim.soon()  # what the start-up burst freed goes back to the system (issue 14)
+        memtrim.trim()  # what the start-up burst freed goes back to the system (issue 14)
         self.scheduler.start()
         self.memguard.update()
         await self._stop.wait()

@@ -23,7 +23,7 @@ import signal
 import socket
 from typing import NoReturn
 
-from procsup.engine import cgspawn
+from procsup.engine import cgchild, cgspawn
 
 PR_SET_PDEATHSIG = 1
 BUFSIZE = 65536
@@ -172,7 +172,7 @@ def _child(
             for fd, target in zip(passed, targets, strict=True):
                 os.dup2(fd, target)
     except OSError as exc:
-        cgspawn.report(report_w, f"setup:{exc.errno or 0}")
+        cgchild.report(report_w, f"setup:{exc.errno or 0}")
         os._exit(255)
-    launch = cgspawn.Launch([], {}, cwd, out_w, err_w, tuple(targets), ids)
-    cgspawn.child_main(launch, argv, env, paths, resets, report_w)
+    launch = cgchild.Launch([], {}, cwd, out_w, err_w, tuple(targets), ids)
+    cgchild.child_main(launch, argv, env, paths, resets, report_w)

@@ -187,8 +187,11 @@ class Launcher:
                 continue
             if error is None:
                 done.set_result(pid)
-            else:
-                done.set_exception(_error(error))
+                continue
+            if error[0] == "unsupported" and not self._closed:  # for good: direct from now on
+                log.warning("task launcher: %s; runs spawn directly", error[2])
+                self._closed = True
+            done.set_exception(_error(error))
 
     def _helper_exited(self, proc: subprocess.Popen[bytes], sock: socket.socket, code: int) -> None:
         proc.returncode = code  # reaped by the reaper, not by Popen

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from procsup.engine import fdlimit
+from procsup.engine.cgtree import make_leaf
 from procsup.engine.child import ChildProc
 from procsup.engine.output import Output
 from procsup.engine.process import Child, Reaper, SpawnSpec, _identity, spawn
@@ -267,7 +268,7 @@ async def start_run(
         return proc
     assert rt.cgroups is not None and isinstance(rt.reaper, Reaper)
     reaper = rt.reaper
-    spec.cgroup = cgroup = rt.cgroups.leaf("task", spawn_id)
+    spec.cgroup = cgroup = rt.cgroups.leaf("task", spawn_id, make=False)  # the helper makes it
     reaper.hold()
     try:
         try:
@@ -288,7 +289,10 @@ async def _spawn_through(launcher: Launcher, spec: SpawnSpec) -> Child:
     try:
         return await launcher.spawn(spec)
     except HelperGone:
-        return spawn(spec)  # into the same leaf
+        assert spec.cgroup is not None
+        if not os.path.isdir(spec.cgroup.path):
+            make_leaf(spec.cgroup.path)
+        return spawn(spec)  # the master's own path
     except HelperLost:
         assert spec.cgroup is not None and launcher.rt.cgroups is not None
         await launcher.rt.cgroups.discard(spec.cgroup, "a run whose helper died")

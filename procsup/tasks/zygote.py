@@ -10,10 +10,11 @@ its group and sees its exit code exactly as if it had cloned it itself.
 It runs as `python -I -S zygote.py FD` (tasks/launcher.py starts it) and reads one request per
 message on the SOCK_SEQPACKET socket FD: a marshalled (id, cgroup dir, argv, env, cwd, has
 stderr pipe, ids) with the write ends of the run's output pipes and the descriptors it inherits
-as SCM_RIGHTS. It answers (id, pid, None) once the child has exec'd, or (id, 0, (kind, errno,
-text, filename)), in the order the children get there: it clones the next request while earlier
-children still exec. Its first message, (0, 0, None), says it is ready. It exits when the
-master closes its end, and dies with the master (PR_SET_PDEATHSIG).
+as SCM_RIGHTS. It makes the leaf (a cgroup mkdir is among the dearer syscalls), clones, and
+answers (id, pid, None) once the child has exec'd, or (id, 0, (kind, errno, text, filename)), in
+the order the children get there: it clones the next request while earlier children still exec.
+Its first message, (0, 0, None), says it is ready. It exits when the master closes its end, and
+dies with the master (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Zygote:
             out, err = fds[0], (fds[1] if has_err else None)
             passed = tuple(fds[2 if has_err else 1 :])
             launch = self.cgspawn.Launch(argv, env, cwd, out, err, passed, ids)
+            make_leaf(cgroup_dir)
             pid, report = self.cgspawn.begin_into(cgroup_dir, launch, for_parent=True)
         except Exception as exc:  # every failure is the master's to hear
             self.answer((rid, 0, self.failure(exc)))
@@ -114,6 +116,14 @@ class Zygote:
             self.sock.send(marshal.dumps(reply))
         except OSError:
             sys.exit(1)  # the master is gone
+
+
+def make_leaf(path: str) -> None:
+    """The run's leaf, made here rather than in the master (as cgtree.make_leaf words it)."""
+    try:
+        os.mkdir(path)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot create its cgroup {path}: {exc.strerror}") from None
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import select
 import signal
 import socket
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,19 @@ class Zygote:
         self.poller.register(sock, select.POLLIN)
         #: report pipe -> (request id, pid, launch) of a child not yet exec'd
         self.execing: dict[int, tuple[int, int, Any]] = {}
+        #: answers the master has not taken yet: a busy master must not stall the clones
+        self.outbox: deque[bytes] = deque()
 
     def run(self) -> int:
         self.answer((0, 0, None))  # ready: the master sends runs our way from now on
         while True:
-            for fd, _ in self.poller.poll():
+            for fd, events in self.poller.poll():
                 if fd != self.sock.fileno():
                     self.execed(fd)
-                elif not self.request():
+                    continue
+                if events & select.POLLOUT:
+                    self.flush()
+                if events & ~select.POLLOUT and not self.request():
                     return 0
 
     def request(self) -> bool:
@@ -112,10 +118,22 @@ class Zygote:
         return ("value", 0, str(exc), None)
 
     def answer(self, reply: tuple[Any, ...]) -> None:
-        try:
-            self.sock.send(marshal.dumps(reply))
-        except OSError:
-            sys.exit(1)  # the master is gone
+        self.outbox.append(marshal.dumps(reply))
+        if len(self.outbox) == 1:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the answers the socket takes now; wait for POLLOUT for the rest."""
+        while self.outbox:
+            try:
+                self.sock.send(self.outbox[0], socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                self.poller.modify(self.sock, select.POLLIN | select.POLLOUT)
+                return
+            except OSError:
+                sys.exit(1)  # the master is gone
+            self.outbox.popleft()
+        self.poller.modify(self.sock, select.POLLIN)
 
 
 def make_leaf(path: str) -> None:

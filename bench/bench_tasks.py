@@ -89,7 +89,7 @@ class Result:
     cpu_stat_s: float = 0.0  # utime+stime over the window
     cpu_sched_s: float = 0.0  # schedstat over the window
     window_s: float = 0.0
-    helper_cpu_s: float | None = None  # utime+stime of the launcher's helper (None: none)
+    helper_cpu_s: float | None = None  # utime+stime of the spawn helper (None: none)
     fire_spread: list[float] = field(default_factory=list)  # ms, first..last start per instant
     last_run_side: list[float] = field(default_factory=list)  # ms, the latest run of each instant
     last_master_side: list[float] = field(default_factory=list)  # ms, the same, master side
@@ -157,11 +157,11 @@ class Master:
         return True
 
     def helper(self) -> int | None:
-        """The pid of the task launcher's helper (procsup/tasks/zygote.py), if there is one:
-        under cgroup tracking it clones the runs, so its CPU is part of each run's cost."""
+        """The pid of the master's spawn helper (procsup/engine/spawnhelper_main.py), if there
+        is one: under cgroup tracking it clones the runs, so its CPU is part of a run's cost."""
         with contextlib.suppress(psutil.Error):
             for proc in psutil.Process(self.pid).children():
-                if any(arg.endswith("zygote.py") for arg in proc.cmdline()):
+                if any("spawnhelper" in arg for arg in proc.cmdline()):
                     return proc.pid
         return None
 
@@ -544,7 +544,7 @@ class Bench:
                 "-",
             ),
             (
-                "  -- info: launcher helper CPU per run (ms, utime+stime)",
+                "  -- info: spawn helper CPU per run (ms, utime+stime)",
                 "n/a"
                 if res.helper_cpu_s is None
                 else f"{1000 * res.helper_cpu_s / max(res.runs, 1):.2f}",

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 SYS_CLONE3 = 435  # the same number on every architecture (the generic syscall table)
 CLONE_INTO_CGROUP = 0x200000000
-CLONE_PARENT = 0x8000  # the child is our parent's (tasks/launcher.py spawns for the master)
 #: errors that mean "clone3 into a cgroup cannot work here" (old kernel, seccomp, old struct)
 UNSUPPORTED = (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG)
 #: Python ignores these at start-up; Popen's restore_signals gives them back to the child
@@ -113,18 +112,10 @@ def _clone3() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
     return _syscall
 
 
-def spawn_into(cgroup_dir: str, launch: Launch, for_parent: bool = False) -> int:
+def spawn_into(cgroup_dir: str, launch: Launch) -> int:
     """Start `launch` inside the cgroup directory `cgroup_dir`; returns the pid once it has
     exec'd. Raises OSError as Popen would (a failed child is reaped first), ValueError for an
-    unusable argv or environment, Unsupported when clone3 cannot work here (remembered).
-    `for_parent`: the child is born our parent's child (CLONE_PARENT), which reaps it."""
-    pid, err_r = begin_into(cgroup_dir, launch, for_parent)
-    return end_into(pid, err_r, launch, for_parent)
-
-
-def begin_into(cgroup_dir: str, launch: Launch, for_parent: bool = False) -> tuple[int, int]:
-    """The first half of spawn_into: clone the child; returns its pid and the pipe on which
-    it reports (end_into reads it), so a caller can start others while this one execs."""
+    unusable argv or environment, Unsupported when clone3 cannot work here (remembered)."""
     argv, env = _encode(launch.argv, launch.env)
     paths = _exec_paths(argv[0], launch.env)
     resets = _signals_to_reset()
@@ -135,41 +126,25 @@ def begin_into(cgroup_dir: str, launch: Launch, for_parent: bool = False) -> tup
         os.close(cg_fd)
         raise
     try:
-        pid = _fork_into(
-            cg_fd,
-            lambda: _child(launch, argv, env, paths, resets, err_w),
-            CLONE_PARENT if for_parent else 0,
-        )
-    except BaseException:
-        os.close(err_r)
-        raise
+        pid = _fork_into(cg_fd, lambda: _child(launch, argv, env, paths, resets, err_w))
     finally:
         os.close(cg_fd)
         os.close(err_w)
-    return pid, err_r
-
-
-def end_into(pid: int, err_r: int, launch: Launch, for_parent: bool = False) -> int:
-    """The second half of spawn_into: wait for the child's exec (the report pipe closes) and
-    raise what it reported; closes `err_r`."""
     try:
         report = _read_all(err_r)
     finally:
         os.close(err_r)
     if report:
-        if not for_parent:
-            os.waitpid(pid, 0)  # reaped here, before any SIGCHLD sweep could see it
+        os.waitpid(pid, 0)  # reaped here, before any SIGCHLD sweep could see it
         raise _error(report, launch.argv[0], launch.cwd)
     return pid
 
 
-def _fork_into(cg_fd: int, in_child: object, extra_flags: int = 0) -> int:
+def _fork_into(cg_fd: int, in_child: object) -> int:
     """clone3 with every signal blocked and the gc off, so nothing of the master's runs in the
     child; both are restored in the parent. Runs `in_child` (which never returns) in the child.
     (`_signal` rather than `signal`: the same calls without an enum made per signal.)"""
-    # with CLONE_PARENT the kernel wants exit_signal 0: the child takes ours (SIGCHLD)
-    exit_signal = 0 if extra_flags & CLONE_PARENT else signal.SIGCHLD
-    args = CloneArgs(flags=CLONE_INTO_CGROUP | extra_flags, exit_signal=exit_signal, cgroup=cg_fd)
+    args = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cg_fd)
     gc_was_on = gc.isenabled()
     gc.disable()
     old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())

@@ -51,12 +51,15 @@ class CgroupTree:
         except InotifyError as exc:
             raise CgroupUnavailable(f"cannot watch cgroup.events: {exc.strerror}") from None
 
-    def leaf(self, kind: str, ident: str, make: bool = True) -> Cgroup:
-        """A new, empty leaf for one spawn (`inst`) or task run (`task`). Raises OSError.
-        `make=False`: only its name; the task launcher's helper makes it (make_leaf)."""
+    def leaf(self, kind: str, ident: str) -> Cgroup:
+        """A new, empty leaf for one spawn (`inst`) or task run (`task`). Raises OSError."""
         cg = Cgroup(f"{self.path}/{kind}-{ident.replace('/', '_')}")
-        if make:
-            make_leaf(cg.path)
+        try:
+            os.mkdir(cg.path)
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"cannot create its cgroup {cg.path}: {exc.strerror}"
+            ) from None
         return cg
 
     async def wait_empty(self, cg: Cgroup, timeout: float) -> bool:
@@ -152,11 +155,3 @@ async def open_tracking(
             raise
         return None, Tracking("process", f"no cgroups: {exc}")
     return tree, Tracking("cgroup", tree.path)
-
-
-def make_leaf(path: str) -> None:
-    """mkdir a leaf; the OSError names it."""
-    try:
-        os.mkdir(path)
-    except OSError as exc:
-        raise OSError(exc.errno, f"cannot create its cgroup {path}: {exc.strerror}") from None

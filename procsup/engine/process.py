@@ -61,32 +61,13 @@ class Reaper:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._watchers: dict[int, Callable[[int], None]] = {}
         self._loop = loop
-        #: while > 0, exits of children nobody watches are kept for a later watch() (see hold)
-        self._held = 0
-        self._unclaimed: dict[int, int] = {}
         loop.add_signal_handler(signal.SIGCHLD, self.reap)
-
-    def hold(self) -> None:
-        """Keep the exit codes of children nobody watches yet, until the matching release():
-        a child spawned for us by a helper process (tasks/launcher.py) is ours to reap, but
-        can exit before its pid reaches us."""
-        self._held += 1
-
-    def release(self) -> None:
-        self._held -= 1
-        if self._held <= 0:
-            self._held = 0
-            self._unclaimed.clear()  # nobody is waiting for a pid: those were orphans
 
     def watch(self, pid: int, on_exit: Callable[[int], None]) -> None:
         """Call `on_exit(returncode)` once `pid` exits; negative codes are signals.
 
         Call it right after spawning, with no await in between: reaping only happens in a loop
         callback, so the exit cannot be reaped before the watcher is in place."""
-        code = self._unclaimed.pop(pid, None)
-        if code is not None:  # it exited before we knew its pid (hold)
-            self._loop.call_soon(on_exit, code)
-            return
         self._watchers[pid] = on_exit
 
     def reap(self) -> None:
@@ -100,8 +81,6 @@ class Reaper:
             callback = self._watchers.pop(pid, None)
             if callback is not None:
                 callback(os.waitstatus_to_exitcode(status))
-            elif self._held:
-                self._unclaimed[pid] = os.waitstatus_to_exitcode(status)
 
     def close(self) -> None:
         self._loop.remove_signal_handler(signal.SIGCHLD)

@@ -20,7 +20,6 @@ from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
 from procsup.tasks.history import COMMIT_DELAY, History, RunRecord, open_history
-from procsup.tasks.launcher import Launcher
 from procsup.tasks.paused import load_paused, save_paused
 from procsup.tasks.schedule import Fire, Schedule, Skipped
 from procsup.tasks.task import FAILED_STATUSES, Task, TaskServices, host_name
@@ -68,7 +67,6 @@ class Scheduler:
             self._redis_locks,
             self._run_id,
             self._run_ended,
-            Launcher(rt),
         )
         #: tasks paused with `procsup pause`, kept in state_dir across master restarts
         self.paused = load_paused(Path(rt.state_dir))
@@ -94,17 +92,10 @@ class Scheduler:
             task = self._add(cfg, now)
             self._catch_up(task, now)
         self._plan_restarts(self.config)
-        if self.tasks and self.rt.cgroups is not None:
-            self._start_launcher()
         self._index_chains()
         redis_tasks = [t for t in self.tasks.values() if t.config.lock == "redis"]
         if redis_tasks:
             self.rt.background(self._warm_up_redis(redis_tasks[0].name))
-
-    def _start_launcher(self) -> None:
-        """The helper that clones runs for us (launcher.py), started before the first fire."""
-        assert self.services.launcher is not None
-        self.services.launcher.start()
 
     def clock_changed(self) -> None:
         """Fire what is due by the clock now (a wall-clock step; tests of DST nights). Without
@@ -129,8 +120,6 @@ class Scheduler:
         await asyncio.gather(*self._firing, return_exceptions=True)
         await asyncio.gather(*(t.stop_runs("shutdown") for t in self.tasks.values()))
         await self.rt.drain()  # lease releases happen in the background
-        if self.services.launcher is not None:
-            await self.services.launcher.close()
         for task in self.tasks.values():
             task.close()
         if self._redis is not None:
@@ -323,8 +312,6 @@ class Scheduler:
             self._add(new.tasks[name], now)
         self._plan_restarts(new)
         self._index_chains()
-        if added and self.rt.cgroups is not None:
-            self._start_launcher()
         return {
             "tasks_added": sorted(added),
             "tasks_removed": sorted(removed),

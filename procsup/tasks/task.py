@@ -27,7 +27,6 @@ from procsup.engine.output import Output
 from procsup.engine.process import send_signal
 from procsup.engine.runtime import Runtime
 from procsup.tasks.history import History, RunRecord
-from procsup.tasks.launcher import Launcher
 from procsup.tasks.locallock import LocalLock
 from procsup.tasks.schedule import Fire, Schedule
 from procsup.tasks.taskrun import Hold, TaskRun, task_spec
@@ -53,8 +52,6 @@ class TaskServices:
     next_run_id: Callable[[], str]
     #: told of every run that ended (the scheduler starts the tasks chained `after` it)
     run_ended: Callable[[RunRecord], None] = lambda rec: None
-    #: spawns runs without forking the master (launcher.py); None: the master's own spawn
-    launcher: Launcher | None = None
 
 
 class Task:
@@ -68,7 +65,6 @@ class Task:
         self.paused = False  # `procsup pause`: every trigger but a manual run is skipped
         self.next: Fire | None = None
         self.last: RunRecord | None = services.history.last(config.name)
-        self._starting: set[asyncio.Future[TaskRun]] = set()  # runs being spawned
 
     @property
     def name(self) -> str:
@@ -123,22 +119,13 @@ class Task:
             return rec  # skipped, recorded by _take_lock
         at = scheduled if scheduled is not None else time.time()
         run = TaskRun(cfg, self.sv.rt, self.output, rec, hold, self.schedule.local_iso(at))
-        self.runs[rec.run_id] = run  # while it spawns too: the next fire sees an overlap
-        # Once the lock is held the start runs to its end even if the fire is cancelled (at
-        # shutdown): a run that was spawned is watched, recorded and stopped like any other.
-        starting = asyncio.ensure_future(self._start(run))
-        self._starting.add(starting)
-        starting.add_done_callback(self._starting.discard)
-        return await asyncio.shield(starting)
-
-    async def _start(self, run: TaskRun) -> TaskRun:
-        rec = run.record
-        if not await run.start(self.sv.launcher):
+        if not run.start():
             self._ended(run)
             return run
+        self.runs[rec.run_id] = run
         run.done.add_done_callback(lambda _: self._ended(run))
         self._publish_run("start", rec)
-        self.sv.history.record(rec, run.config.history)
+        self.sv.history.record(rec, cfg.history)
         self._changed()
         log.info("task %s: run %s started (pid %s)", self.name, rec.run_id, run.pid)
         return run
@@ -321,7 +308,6 @@ class Task:
                     "scheduled": run.record.scheduled,
                 }
                 for run in self.runs.values()
-                if run.pid is not None  # spawned: not while the launcher still clones it
             ],
             "last": self.last.to_json() if self.last else None,
         }

@@ -30,7 +30,6 @@ from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy
 from procsup.tasks.history import RunRecord
-from procsup.tasks.launcher import Launcher, start_run
 
 if TYPE_CHECKING:
     from procsup.tasks.redislock import Lease, RedisLocks
@@ -96,8 +95,6 @@ class TaskRun:
         self._keeper_code: int | None = None
         self._keeper_error: str | None = None
         self._keeper_lost = False
-        #: set once start() is through (spawned or failed): a stop waits for it
-        self._started: asyncio.Future[None] = rt.loop.create_future()
 
     @property
     def pid(self) -> int | None:
@@ -110,26 +107,15 @@ class TaskRun:
 
     # --- starting ---------------------------------------------------------------------------
 
-    async def start(self, launcher: Launcher | None = None) -> bool:
-        """Spawn the run (through `launcher` when it can: see launcher.py). On a spawn error
-        the run ends at once as failed (False)."""
-        try:
-            return await self._start(launcher)
-        finally:
-            if not self._started.done():
-                self._started.set_result(None)
-
-    async def _start(self, launcher: Launcher | None) -> bool:
+    def start(self) -> bool:
+        """Spawn the run. On a spawn error the run ends at once as failed (False)."""
         spec = self._spec()
         keeper_end = None
         self.record.started = time.time()
         try:
             if self.hold.lease is not None:  # its socketpair may hit EMFILE too
                 spec, keeper_end = self._under_keeper(spec)
-                launcher = None  # the keeper's link is named by number in its argv
-            proc = await start_run(
-                self.rt, launcher, spec, self.output, self.spawn_id, self._on_exit
-            )
+            proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
         except SPAWN_ERRORS as exc:
             self._close_fds(keeper_end)
             self._close_link()
@@ -139,6 +125,7 @@ class TaskRun:
             return False
         self._close_fds(keeper_end)
         self.proc = proc
+        proc.watch(self._on_exit)
         try:
             proc.attach()
         except OSError as exc:  # the run goes on; its output is lost, and that is said
@@ -290,8 +277,6 @@ class TaskRun:
 
     async def stop(self, reason: str) -> None:
         """Stop the run's whole tree (stop_signal, then SIGKILL after stop_timeout)."""
-        if not self._started.done():  # a `replace` or a stop while it spawns
-            await asyncio.shield(self._started)
         proc = self.proc
         if proc is None or self._exited.done():
             return

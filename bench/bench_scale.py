@@ -3,8 +3,9 @@ side in the same run (e.g. the commit before the change, unpacked with `git arch
 
 For each tree, round by round (so a burst of load on the box hits both): a fresh master on one
 program of N `sleep 3600` instances (`start_seconds = 0`), and
-  - up: from launching the master until every instance has a pid / every instance is RUNNING
-    (polled with `list`, stats off, every 50 ms; includes the master's start-up);
+  - up: from launching the master until every instance's process exists (counted from
+    /proc, every 50 ms) / every instance is RUNNING (then polled with `list`, stats off, every
+    50 ms); both include the master's start-up;
   - `procsup list`, `list --json`, `status worker:7`: the full CLI as a subprocess, wall time,
     median of `--runs` after one warm-up;
   - the `list` call with stats from this process (the master's side, without CLI start-up);
@@ -89,22 +90,42 @@ class Master:
             sys.path.remove(str(self.tree))
 
     def start(self) -> tuple[float, float]:
-        """Launch; (s until every instance has a pid, s until every one is RUNNING)."""
+        """Launch; (s until every instance's process exists, s until every one is RUNNING).
+
+        The processes are counted from the kernel (the master's children named `sleep`), not
+        with `list`: a master that serves requests while it starts would spend much of its
+        start-up answering a 2,000-row `list` every 50 ms. `list` is polled only after that."""
         cmd = [sys.executable, "-m", "procsup", "-c", str(self.config), "daemon", "-f"]
         t0 = time.monotonic()
         out = open(self.dir / "master.out", "wb")  # noqa: SIM115 - closed with the dir
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out)
-        spawned = None
+        while self._children() < self.n:
+            if time.monotonic() - t0 > 120:
+                raise BenchError(f"{self.n} processes not up after 120 s")
+            time.sleep(0.05)
+        spawned = time.monotonic() - t0
         while time.monotonic() - t0 < 120:
             rows = self._rows()
-            if rows is not None:
-                if spawned is None and sum(1 for r in rows if r["pid"]) >= self.n:
-                    spawned = time.monotonic() - t0
-                if sum(1 for r in rows if r["state"] == "RUNNING") >= self.n:
-                    running = time.monotonic() - t0
-                    return spawned or running, running
+            if rows is not None and sum(1 for r in rows if r["state"] == "RUNNING") >= self.n:
+                return spawned, time.monotonic() - t0
             time.sleep(0.05)
         raise BenchError(f"{self.n} instances not RUNNING after 120 s")
+
+    def _children(self) -> int:
+        """How many of the master's children run `sleep` (its instances; not a spawn helper).
+        Their names are read only once there are enough children at all."""
+        try:
+            master = int((self.dir / "run" / "procsup.pid").read_text().split()[0])
+            kids = [
+                pid
+                for task in os.listdir(f"/proc/{master}/task")
+                for pid in Path(f"/proc/{master}/task/{task}/children").read_text().split()
+            ]
+        except (OSError, ValueError, IndexError):
+            return 0
+        if len(kids) < self.n:
+            return len(kids)
+        return sum(1 for pid in kids if _comm(pid) == "sleep")
 
     def _rows(self) -> list[dict[str, Any]] | None:
         try:
@@ -148,6 +169,13 @@ class Master:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def measure(tree: Path, n: int, runs: int, idle: float) -> dict[str, float]:

@@ -167,10 +167,13 @@ class Cgroup:
         except OSError:
             return False  # removed: nothing is in it
 
-    def signal(self, sig: int) -> None:
+    def signal(self, sig: int, *more: int) -> None:
+        """Send `sig` (then each of `more`) to every member, read once: stopping 2,000
+        instances sends TERM and CONT to each, and the second read was ~4 % of it (issue 14)."""
         for pid in self.pids():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+            for each in (sig, *more):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, each)
 
     def kill(self) -> None:
         """SIGKILL every process in it at once (`cgroup.kill`, Linux 5.14), else `kill_each`."""

@@ -6,37 +6,42 @@ ms when nothing else migrated just before), which is most of a restart. A child 
 leaf is born there: no migration, and not even its first instruction runs outside.
 
 subprocess cannot do that, so the child is made here: the raw syscall through `ctypes.PyDLL`,
-which keeps the GIL held across the call, so the child starts as a copy of the master whose only
-thread holds the GIL. That is only safe while the master has no other thread (another thread
-could hold a lock the child would need, and raw clone3 runs no atfork handler); `usable()` checks
-it on every spawn, and `process.spawn` takes the old path otherwise. The child runs a few `os.*`
-calls (what Popen's C child does) and execs; an error travels back as `stage:errno` on a
-close-on-exec pipe and the parent raises the OSError Popen would have raised.
+which keeps the GIL held across the call, so the child starts as a copy of the cloning process
+whose only thread holds the GIL. The child runs a few `os.*` calls (what Popen's C child does)
+and execs; an error travels back as `stage:errno` on a close-on-exec pipe and the parent raises
+the OSError Popen would have raised.
+
+The cloning process is the spawn helper when the master has one (spawnhelper.py: a small process
+whose clones copy little, with CLONE_PARENT so the child is still the master's); else the master
+itself, which is only safe while it has no other thread (another thread could hold a lock the
+child would need, and raw clone3 runs no atfork handler): `usable()` checks it, and
+`process.spawn` takes the old path otherwise.
 """
 
 from __future__ import annotations
 
 import _signal
-import contextlib
 import ctypes
 import errno
-import fcntl
 import gc
 import logging
 import os
 import signal
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from procsup.engine import spawnhelper
+from procsup.engine.cgchild import Launch, child_main
 
 log = logging.getLogger(__name__)
 
 SYS_CLONE3 = 435  # the same number on every architecture (the generic syscall table)
 CLONE_INTO_CGROUP = 0x200000000
+CLONE_PARENT = 0x8000  # the child's parent is the caller's parent (spawnhelper.py)
 #: errors that mean "clone3 into a cgroup cannot work here" (old kernel, seccomp, old struct)
 UNSUPPORTED = (errno.ENOSYS, errno.EPERM, errno.EINVAL, errno.E2BIG)
 #: Python ignores these at start-up; Popen's restore_signals gives them back to the child
 RESTORED = (signal.SIGPIPE, signal.SIGXFSZ)
-FD_CEILING = 2**31 - 1  # os.closerange closes with close_range(2): cost follows open fds
 
 
 class CloneArgs(ctypes.Structure):
@@ -64,27 +69,19 @@ class Unsupported(Exception):
     """clone3 into a cgroup does not work on this system (the text says why)."""
 
 
-@dataclass(frozen=True)
-class Launch:
-    """What the child does between clone3 and exec, worked out by the parent beforehand."""
-
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str | None
-    stdout: int  # blocking write ends of the output pipes
-    stderr: int | None  # None: stderr goes where stdout goes
-    pass_fds: tuple[int, ...] = ()
-    ids: tuple[int, int, list[int]] | None = None  # uid, gid, groups to switch to
-
-
 _broken: str | None = None
 _syscall: ctypes._CFuncPtr | None = None  # type: ignore[name-defined]
 
 
 def usable() -> bool:
-    """True unless clone3 failed here before, or the master runs more than one thread."""
+    """True unless clone3 failed here before; with no spawn helper, only while the master runs
+    one thread (the helper's clones do not copy the master, threads and all)."""
     if _broken is not None:
         return False
+    return spawnhelper.current() is not None or _one_thread()
+
+
+def _one_thread() -> bool:
     try:
         return len(os.listdir("/proc/self/task")) == 1
     except OSError:
@@ -115,36 +112,116 @@ def _clone3() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
 def spawn_into(cgroup_dir: str, launch: Launch) -> int:
     """Start `launch` inside the cgroup directory `cgroup_dir`; returns the pid once it has
     exec'd. Raises OSError as Popen would (a failed child is reaped first), ValueError for an
-    unusable argv or environment, Unsupported when clone3 cannot work here (remembered)."""
+    unusable argv or environment, Unsupported when clone3 cannot work here (remembered) or,
+    for this spawn only, when neither the spawn helper nor a lone-threaded master can clone."""
     argv, env = _encode(launch.argv, launch.env)
     paths = _exec_paths(argv[0], launch.env)
-    resets = _signals_to_reset()
     cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    except OSError:
-        os.close(cg_fd)
-        raise
-    try:
-        pid = _fork_into(cg_fd, lambda: _child(launch, argv, env, paths, resets, err_w))
+        helper = spawnhelper.current()
+        body, fds = _request(cg_fd, launch, argv, env, paths)
+        got = helper.spawn(body, fds, cgroup_dir) if helper is not None else None
+        pid, report = got if got is not None else _clone_here(cg_fd, launch, argv, env, paths)
     finally:
         os.close(cg_fd)
-        os.close(err_w)
+    return _started(pid, report, launch)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A spawn sent to the spawn helper, to be completed (`complete`) later."""
+
+    cgroup_dir: str
+    launch: Launch
+    ticket: tuple[int, int]
+
+
+def submit_into(cgroup_dir: str, launch: Launch) -> Submitted | None:
+    """The first half of `spawn_into` when the spawn helper serves: the request is sent, the
+    answer is left for `complete`, so that more spawns can be sent meanwhile (spawnbatch.py).
+    None when there is no helper or it cannot serve: the caller spawns the whole way.
+    Raises ValueError as `spawn_into` does."""
+    helper = spawnhelper.current()
+    if helper is None:
+        return None
+    argv, env = _encode(launch.argv, launch.env)
+    paths = _exec_paths(argv[0], launch.env)
+    cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        report = _read_all(err_r)
+        body, fds = _request(cg_fd, launch, argv, env, paths)
+        ticket = helper.submit(body, fds)  # the descriptors travel with it: closed here after
     finally:
-        os.close(err_r)
+        os.close(cg_fd)
+    return None if ticket is None else Submitted(cgroup_dir, launch, ticket)
+
+
+def complete(sub: Submitted) -> int:
+    """The second half: the pid once the child has exec'd, or what `spawn_into` raises. If the
+    helper was lost meanwhile, the spawn is made again the whole way."""
+    helper = spawnhelper.current()
+    got = helper.collect(sub.ticket, sub.cgroup_dir) if helper is not None else None
+    if got is None:
+        return spawn_into(sub.cgroup_dir, sub.launch)
+    return _started(*got, sub.launch)
+
+
+def _started(pid: int, report: bytes, launch: Launch) -> int:
+    """The pid of a child that exec'd, else the error (a failed child is reaped first)."""
+    if pid < 0:
+        _clone_failed(-pid)
     if report:
         os.waitpid(pid, 0)  # reaped here, before any SIGCHLD sweep could see it
         raise _error(report, launch.argv[0], launch.cwd)
     return pid
 
 
-def _fork_into(cg_fd: int, in_child: object) -> int:
-    """clone3 with every signal blocked and the gc off, so nothing of the master's runs in the
-    child; both are restored in the parent. Runs `in_child` (which never returns) in the child.
+def _request(
+    cg_fd: int, launch: Launch, argv: list[bytes], env: dict[bytes, bytes], paths: list[bytes]
+) -> tuple[tuple[Any, ...], list[int]]:
+    """What the spawn helper is sent (spawnhelper_main.py reads it): the plan, and the
+    descriptors (the leaf, the output pipes, the passed ones in their order)."""
+    split = launch.stderr is not None
+    body = (argv, env, paths, launch.cwd, launch.ids, _ignored(), launch.pass_fds, split)
+    fds = [cg_fd, launch.stdout, *([launch.stderr] if split else []), *launch.pass_fds]
+    return body, [fd for fd in fds if fd is not None]
+
+
+def _clone_here(
+    cg_fd: int, launch: Launch, argv: list[bytes], env: dict[bytes, bytes], paths: list[bytes]
+) -> tuple[int, bytes]:
+    """Clone the child from the master itself: (pid or -errno, exec report)."""
+    if spawnhelper.current() is not None and not _one_thread():
+        raise Unsupported("the spawn helper is gone and the master runs threads")
+    resets = _signals_to_reset()
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = fork_into(cg_fd, lambda: child_main(launch, argv, env, paths, resets, err_w))
+    except OSError as exc:
+        os.close(err_r)
+        return -(exc.errno or errno.EINVAL), b""
+    finally:
+        os.close(err_w)
+    try:
+        return pid, read_all(err_r)
+    finally:
+        os.close(err_r)
+
+
+def _clone_failed(code: int) -> NoReturn:
+    if code in UNSUPPORTED:
+        _disable(f"clone3: {os.strerror(code)}")
+        raise Unsupported(os.strerror(code))
+    raise OSError(code, os.strerror(code))
+
+
+def fork_into(cg_fd: int, in_child: object, flags: int = 0) -> int:
+    """clone3 into the cgroup `cg_fd` (with `flags` added) with every signal blocked and the gc
+    off, so nothing of the caller's runs in the child; both are restored in the parent. Runs
+    `in_child` (which never returns) in the child. Raises OSError when clone3 fails.
     (`_signal` rather than `signal`: the same calls without an enum made per signal.)"""
-    args = CloneArgs(flags=CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cg_fd)
+    # with CLONE_PARENT the child's exit signal is the caller's own, and clone3 wants 0 here
+    exit_signal = 0 if flags & CLONE_PARENT else signal.SIGCHLD
+    args = CloneArgs(flags=CLONE_INTO_CGROUP | flags, exit_signal=exit_signal, cgroup=cg_fd)
     gc_was_on = gc.isenabled()
     gc.disable()
     old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())
@@ -159,9 +236,6 @@ def _fork_into(cg_fd: int, in_child: object) -> int:
             gc.enable()
     if pid < 0:
         code = ctypes.get_errno()
-        if code in UNSUPPORTED:
-            _disable(f"clone3: {os.strerror(code)}")
-            raise Unsupported(os.strerror(code))
         raise OSError(code, os.strerror(code))
     return int(pid)
 
@@ -205,7 +279,19 @@ def _signals_to_reset() -> list[int]:
     return found
 
 
-def _read_all(fd: int) -> bytes:
+def _ignored() -> list[int]:
+    """Signals the master ignores that its children keep ignored (all but RESTORED): what a
+    child of the spawn helper must be told, since it inherits the helper's dispositions."""
+    return [
+        sig
+        for sig in _signal.valid_signals()
+        if sig not in RESTORED
+        and sig not in (signal.SIGKILL, signal.SIGSTOP)
+        and _signal.getsignal(sig) == _signal.SIG_IGN
+    ]
+
+
+def read_all(fd: int) -> bytes:
     data = b""
     while chunk := os.read(fd, 64):
         data += chunk
@@ -224,96 +310,3 @@ def _error(report: bytes, argv0: str, cwd: str | None) -> OSError:
     if stage == "setup" and code:
         return OSError(code, os.strerror(code))
     return OSError(f"the child failed before exec: {code_text}")
-
-
-# --- in the child -------------------------------------------------------------------------------
-
-
-def _child(
-    launch: Launch,
-    argv: list[bytes],
-    env: dict[bytes, bytes],
-    paths: list[bytes],
-    resets: list[int],
-    err_w: int,
-) -> NoReturn:
-    """One thread, the GIL held, gc off, every signal blocked. Never returns."""
-    stage = "setup"
-    pipe: int | None = err_w
-    try:
-        signal.set_wakeup_fd(-1)  # the master's asyncio self-pipe is not ours to write to
-        for sig in resets:
-            signal.signal(sig, signal.SIG_DFL)
-        pipe, out, err = (_above_stdio(fd) for fd in (err_w, launch.stdout, launch.stderr))
-        _stdio(out, err)
-        if launch.cwd is not None:
-            stage = "chdir"
-            os.chdir(launch.cwd)
-            stage = "setup"
-        os.setsid()
-        if launch.ids is not None:
-            uid, gid, groups = launch.ids
-            os.setgroups(groups)
-            os.setregid(gid, gid)
-            os.setreuid(uid, uid)
-        _close_fds(keep=(pipe, *launch.pass_fds))
-        for fd in launch.pass_fds:
-            os.set_inheritable(fd, True)
-        _signal.pthread_sigmask(signal.SIG_SETMASK, ())
-        stage = "exec"
-        _exec(paths, argv, env)
-    except OSError as exc:
-        _report(pipe, f"{stage}:{exc.errno or 0}")
-    except BaseException as exc:  # whatever it is, the parent must hear of it
-        _report(pipe, f"bug:{type(exc).__name__}")
-    finally:
-        os._exit(255)
-
-
-def _above_stdio(fd: int | None) -> int | None:
-    """A copy of `fd` numbered 3 or more, so that the dup2 onto 0-2 cannot overwrite it."""
-    if fd is None or fd > 2:
-        return fd
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
-
-
-def _stdio(out: int | None, err: int | None) -> None:
-    assert out is not None
-    os.dup2(out, 1)
-    os.dup2(err if err is not None else out, 2)
-    null = os.open(os.devnull, os.O_RDONLY)
-    if null == 0:
-        os.set_inheritable(0, True)
-    else:
-        os.dup2(null, 0)
-        os.close(null)
-
-
-def _close_fds(keep: tuple[int | None, ...]) -> None:
-    """Close every descriptor but 0-2 and `keep` (close_fds=True)."""
-    low = 3
-    for fd in sorted({k for k in keep if k is not None and k >= 3}):
-        os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, FD_CEILING)
-
-
-def _exec(paths: list[bytes], argv: list[bytes], env: dict[bytes, bytes]) -> NoReturn:
-    """execve each candidate; report the first error other than "not there", as Popen does."""
-    first = last = errno.ENOENT
-    seen = False
-    for path in paths:
-        try:
-            os.execve(path, argv, env)
-        except OSError as exc:
-            last = exc.errno or errno.ENOENT
-            if not seen and last not in (errno.ENOENT, errno.ENOTDIR):
-                first, seen = last, True
-    raise OSError(first if seen else last, "exec failed")
-
-
-def _report(err_w: int | None, text: str) -> None:
-    if err_w is None:
-        return
-    with contextlib.suppress(OSError):
-        os.write(err_w, text.encode())

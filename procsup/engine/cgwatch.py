@@ -44,9 +44,9 @@ class EmptyWatcher:
         loop.add_reader(fd, self._on_events)
 
     async def wait_empty(self, path: str, timeout: float) -> bool:
-        """True once the cgroup at `path` is empty (or gone), False if `timeout` passed first."""
-        if not self._populated(path):
-            return True
+        """True once the cgroup at `path` is empty (or gone), False if `timeout` passed first.
+        The cgroup is read once, after the watch is set (an exit before it is seen by the read,
+        one after it by the watch): a stop has just signalled it, so it is rarely empty yet."""
         wd = self._libc.inotify_add_watch(self._fd, f"{path}/cgroup.events".encode(), IN_MODIFY)
         if wd < 0:  # the cgroup was removed meanwhile: nothing left in it
             return not self._populated(path)

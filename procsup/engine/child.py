@@ -17,7 +17,7 @@ from pathlib import Path
 
 from procsup.engine.cgroups import Cgroup
 from procsup.engine.output import Output
-from procsup.engine.process import Child, SpawnSpec, send_signal
+from procsup.engine.process import Child, SpawnSpec, send_signal, spawn, submit
 from procsup.engine.proctree import ProcessTable, instance_tree
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
@@ -96,6 +96,35 @@ class ChildProc:
         if leader:
             rt.leader_set.add(child.pid)
         return cls(rt, output, child, cgroup, spawn_id, leader)
+
+    @classmethod
+    def submit(
+        cls, rt: Runtime, spec: SpawnSpec, output: Output, spawn_id: str, leaf: str
+    ) -> Callable[[], ChildProc]:
+        """`spawn` in two halves (spawnbatch.py): the request goes out now, and the returned
+        function completes it (returning the ChildProc or raising one of SPAWN_ERRORS, with
+        the leaf removed). Split only for the real spawner under cgroup tracking; any other
+        spawn is made whole now. Raises one of SPAWN_ERRORS here too."""
+        if rt.cgroups is None or rt.spawner is not spawn:
+            proc = cls.spawn(rt, spec, output, spawn_id, leaf)
+            return lambda: proc
+        spec.cgroup = cgroup = rt.cgroups.leaf(leaf, spawn_id)
+        try:
+            pending = submit(spec)
+        except BaseException:
+            cgroup.remove()
+            raise
+
+        def complete() -> ChildProc:
+            try:
+                child = pending.complete()
+            except BaseException:
+                cgroup.remove()
+                raise
+            rt.leader_set.add(child.pid)
+            return cls(rt, output, child, cgroup, spawn_id, True)
+
+        return complete
 
     def attach(self) -> None:
         """Feed the output from the child's pipes; raises OSError (no descriptor for a log)."""

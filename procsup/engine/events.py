@@ -44,6 +44,12 @@ class Broadcaster:
     def __init__(self) -> None:
         self._subs: set[Subscription] = set()
 
+    @property
+    def listening(self) -> bool:
+        """Whether anyone would receive an event: a publisher may skip building a costly one
+        (an instance's row, at every state change of 2,000 starting at once: issue 14)."""
+        return bool(self._subs)
+
     def publish(self, event: Event) -> None:
         for sub in list(self._subs):
             try:

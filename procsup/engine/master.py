@@ -22,7 +22,7 @@ from typing import Any
 
 import procsup
 from procsup.config.load import Config, ConfigError, deprecations, load_config
-from procsup.engine import deps, fdlimit
+from procsup.engine import deps, fdlimit, memtrim, spawnhelper
 from procsup.engine.cgroups import Tracking
 from procsup.engine.cgtree import open_tracking
 from procsup.engine.events import Broadcaster, Event
@@ -159,6 +159,7 @@ class Master:
             len(self.registry.programs),
         )
         await self.registry.start_wanted()
+        memtrim.trim()  # what the start-up burst freed goes back to the system (issue 14)
         self.scheduler.start()
         self.memguard.update()
         await self._stop.wait()
@@ -206,10 +207,21 @@ class Master:
         if tree is not None:
             await tree.clear_stale(self.saved.cgroup or None)
             self.saved.cgroup = tree.path
+            self._start_spawn_helper()
         self.rt.cgroups = tree
 
+    def _start_spawn_helper(self) -> None:
+        """Children are cloned by a small helper process, not by the master (spawnhelper.py);
+        without one, the master clones them itself (slower at scale, same behaviour)."""
+        try:
+            spawnhelper.start()
+        except OSError as exc:
+            log.warning("cannot start the spawn helper (%s): the master clones children", exc)
+
     async def _close_tracking(self) -> None:
-        """Nothing outlives the master: leftovers re-parented to us, then the cgroup tree."""
+        """Nothing outlives the master: the spawn helper, leftovers re-parented to us, then the
+        cgroup tree."""
+        spawnhelper.stop()
         await stop_orphans(self.rt, ORPHAN_GRACE)
         if self.rt.cgroups is not None:
             await self.rt.cgroups.close()

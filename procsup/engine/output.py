@@ -66,11 +66,9 @@ class Output:
         """A reader of one pipe: one writer of its file, its own source of unfinished lines."""
         f = self._file(stream)
         f.begin()
-        source = object()
-        reader = OutputReader(fd, stream, lambda s, data: self._emit(s, data, source), f.end)
-        # An unfinished line goes on after a pause only where it stays byte-exact: a file with
-        # one writer (the line's continuation then follows it), and no time stamps.
-        reader.may_flush = lambda: f.refs <= 1 and not self.timestamps
+        writer = _Writer(self, f)
+        reader = OutputReader(fd, stream, writer.emit, f.end)
+        reader.may_flush = writer.may_flush
         return reader
 
     def drain(self) -> None:
@@ -149,3 +147,23 @@ class Output:
             f.listeners.remove(self._on_file_status)
         for f in self._files.values():
             self._registry.release(f)
+
+
+class _Writer:
+    """One pipe's writer into its file: the reader's sink, and the source its unfinished lines
+    are told apart by. A small object rather than two closures per reader (~1.2 KB an instance
+    at 2,000 instances, issue 14)."""
+
+    __slots__ = ("file", "output")
+
+    def __init__(self, output: Output, file: LogFile) -> None:
+        self.output = output
+        self.file = file
+
+    def emit(self, stream: str, data: bytes | memoryview) -> None:
+        self.output._emit(stream, data, self)
+
+    def may_flush(self) -> bool:
+        """An unfinished line goes on after a pause only where it stays byte-exact: a file with
+        one writer (the line's continuation then follows it), and no time stamps."""
+        return self.file.refs <= 1 and not self.output.timestamps

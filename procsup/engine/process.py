@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from procsup.engine.cgroups import Cgroup
 
-from procsup.engine import cgspawn, fdlimit
+from procsup.engine import cgspawn, fdlimit, spawnhelper
 
 log = logging.getLogger(__name__)
 
@@ -162,20 +162,80 @@ def spawn(spec: SpawnSpec) -> Child:
             os.close(join_fd)
 
 
-def _spawn(
-    spec: SpawnSpec, join: Callable[[], None] | None, clone_into: Cgroup | None = None
-) -> Child:
+class Pending:
+    """A spawn under way (`submit`): `complete()` returns the Child or raises what `spawn`
+    raises. Spawns that cannot be split are made whole at `submit` and only handed on here."""
+
+    def __init__(self, spec: SpawnSpec, done: Child | None = None) -> None:
+        self.spec = spec
+        self._done = done
+        self._sent: cgspawn.Submitted | None = None
+        self._fds: tuple[int, int, int | None, int | None] | None = None
+
+    def complete(self) -> Child:
+        if self._done is not None:
+            return self._done
+        assert self._sent is not None and self._fds is not None
+        out_r, out_w, err_r, err_w = self._fds
+        try:
+            pid = cgspawn.complete(self._sent)
+        except cgspawn.Unsupported:
+            _close(out_r, err_r)
+            return spawn(self.spec)  # the old path, as `spawn` would have taken
+        except BaseException:
+            _close(out_r, err_r)
+            raise
+        finally:
+            _close(out_w, err_w)
+        return Child(pid, None, out_r, err_r)
+
+
+def submit(spec: SpawnSpec) -> Pending:
+    """The first half of `spawn`: into a cgroup, through the spawn helper, the request is sent
+    and the answer left for `Pending.complete`, so that many spawns overlap (spawnbatch.py);
+    any other spawn is made whole here. Raises what `spawn` raises, or at `complete`."""
+    if spec.cgroup is None or spawnhelper.current() is None or not cgspawn.usable():
+        return Pending(spec, spawn(spec))
+    fdlimit.BUDGET.ensure()
+    out_r, out_w, err_r, err_w = _pipes(spec)
+    try:
+        sent = cgspawn.submit_into(spec.cgroup.path, _launch(spec, out_w, err_w))
+    except BaseException:
+        _close(out_r, out_w, err_r, err_w)
+        raise
+    if sent is None:
+        _close(out_r, out_w, err_r, err_w)
+        return Pending(spec, spawn(spec))
+    pending = Pending(spec)
+    pending._sent, pending._fds = sent, (out_r, out_w, err_r, err_w)
+    return pending
+
+
+def _pipes(spec: SpawnSpec) -> tuple[int, int, int | None, int | None]:
+    """(out_r, out_w, err_r, err_w): non-blocking read ends, blocking write ends."""
     out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     try:
         err_r, err_w = (None, None) if spec.merge_stderr else os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
-        os.close(out_r)
-        os.close(out_w)
+        _close(out_r, out_w)
         raise
     # The child must see blocking pipes; O_NONBLOCK is on the shared file description.
     os.set_blocking(out_w, True)
     if err_w is not None:
         os.set_blocking(err_w, True)
+    return out_r, out_w, err_r, err_w
+
+
+def _close(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)
+
+
+def _spawn(
+    spec: SpawnSpec, join: Callable[[], None] | None, clone_into: Cgroup | None = None
+) -> Child:
+    out_r, out_w, err_r, err_w = _pipes(spec)
     try:
         if clone_into is not None:
             pid = cgspawn.spawn_into(clone_into.path, _launch(spec, out_w, err_w))

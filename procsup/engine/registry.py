@@ -27,6 +27,7 @@ from procsup.engine.instance import Instance
 from procsup.engine.names import ALL, NotFound, is_glob, matches
 from procsup.engine.program import Program
 from procsup.engine.runtime import Runtime
+from procsup.engine.spawnbatch import Batch
 from procsup.engine.statefile import SavedState
 
 __all__ = ["NotFound", "Registry"]
@@ -124,7 +125,7 @@ class Registry:
 
     async def start(self, insts: list[Instance]) -> None:
         self._user_wants(insts, True)
-        await asyncio.gather(*(inst.start() for inst in insts))
+        await self._start_batched(insts)
 
     async def stop(self, insts: list[Instance]) -> None:
         self._user_wants(insts, False)
@@ -149,7 +150,19 @@ class Registry:
         return failed
 
     async def start_wanted(self) -> None:
-        await asyncio.gather(*(i.start() for i in self.instances() if i.desired))
+        """The master's autostart."""
+        await self._start_batched([i for i in self.instances() if i.desired])
+
+    async def _start_batched(self, insts: list[Instance]) -> None:
+        """Start `insts`, their spawns overlapped (spawnbatch.py) and all in one go, as the
+        spawns one after the other were; instances someone holds, and those with a depends_on
+        (their gate sees the batch's outcome), start the usual way after it."""
+        later = [i for i in insts if i.busy() or i.config.depends_on]
+        with Batch() as batch:
+            for inst in insts:
+                if not (inst.busy() or inst.config.depends_on):
+                    inst.start_now(batch)
+        await asyncio.gather(*(i.start() for i in later))
 
     async def stop_everything(self) -> None:
         """Shutdown: in reverse dependency order."""

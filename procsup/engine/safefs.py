@@ -165,13 +165,14 @@ def check_file(fd: int) -> os.stat_result:
     return st
 
 
-def same_file(dir_fd: int, name: str, st: os.stat_result) -> bool:
-    """Does `name` in `dir_fd` still name the file `st` describes (not deleted, not moved)?"""
+def same_file(dir_fd: int, name: str, ident: tuple[int, int]) -> bool:
+    """Does `name` in `dir_fd` still name the file `ident` (st_dev, st_ino) is (not deleted,
+    not moved)?"""
     try:
         now = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
         return False
-    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+    return (now.st_dev, now.st_ino) == ident
 
 
 def shift_backups(dir_fd: int, name: str, backups: int) -> None:

@@ -71,8 +71,7 @@ async def _kill_cgroup(rt: Runtime, policy: StopPolicy, cgroup: Cgroup) -> None:
     cgroup.kill. Members are signalled one by one, not through the leader's process group,
     whose id may already belong to someone else once the leader is gone."""
     assert rt.cgroups is not None
-    cgroup.signal(policy.stop_signal)
-    cgroup.signal(signal.SIGCONT)  # a stopped process cannot act on TERM
+    cgroup.signal(policy.stop_signal, signal.SIGCONT)  # a stopped process cannot act on TERM
     if not await rt.cgroups.wait_empty(cgroup, policy.stop_timeout):
         await rt.cgroups.kill(cgroup, policy.name)
 

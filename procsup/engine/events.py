@@ -59,6 +59,11 @@ class Broadcaster:
                 self._subs.discard(sub)
                 sub.release()
 
+    @property
+    def listened(self) -> bool:
+        """Whether anyone subscribes: a publisher can skip building an event nobody reads."""
+        return bool(self._subs)
+
     def subscribe(self) -> Subscription:
         sub = Subscription()
         self._subs.add(sub)

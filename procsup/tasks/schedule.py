@@ -65,6 +65,12 @@ class Skipped:
 
 Event = Fire | Skipped
 
+#: next_after of cron schedules, by (expression, zone, after): a pure function, and tasks that
+#: share a schedule fire at the same instants, so 200 tasks on `* * * * * *` walk croniter once
+#: a second, not 200 times (issue 14). Cleared whole when full.
+_NEXT: dict[tuple[str, ZoneInfo, float], tuple[Fire, tuple[Skipped, ...]]] = {}
+_NEXT_MAX = 4096
+
 
 class Schedule:
     """A task's schedule in one time zone; see the module docstring for the DST rules."""
@@ -102,6 +108,15 @@ class Schedule:
         """The first run strictly after `after`, and the occurrences skipped on the way."""
         if self._every is not None:
             return self._next_every(after, self._every), []
+        key = (self._cron, self._zone, after)
+        found = _NEXT.get(key)
+        if found is None:
+            if len(_NEXT) >= _NEXT_MAX:
+                _NEXT.clear()
+            found = _NEXT[key] = self._next_cron(after)
+        return found[0], list(found[1])
+
+    def _next_cron(self, after: float) -> tuple[Fire, tuple[Skipped, ...]]:
         start = _naive(math.floor(after + self._offset(after)))
         fire, skipped = self._walk(after, start)
         change = self._transition_in(after, after + _DAY)
@@ -112,7 +127,7 @@ class Schedule:
             early, more = self._walk_repeated(after, repeated, start)
             fire = early if early is not None and early.at < fire.at else fire
             skipped = sorted((s for s in skipped + more if s.at <= fire.at), key=lambda s: s.at)
-        return fire, skipped
+        return fire, tuple(skipped)
 
     def upcoming(self, after: float, n: int) -> list[Fire]:
         """The next `n` runs after `after`, earliest first."""

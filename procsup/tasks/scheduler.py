@@ -19,7 +19,7 @@ from procsup.config.load import Config, TaskConfig
 from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
-from procsup.tasks.history import History, RunRecord, open_history
+from procsup.tasks.history import COMMIT_DELAY, History, RunRecord, open_history
 from procsup.tasks.paused import load_paused, save_paused
 from procsup.tasks.schedule import Fire, Schedule, Skipped
 from procsup.tasks.task import FAILED_STATUSES, Task, TaskServices, host_name
@@ -52,6 +52,7 @@ class Scheduler:
         self.rt = rt
         self.config = config
         self.history: History = open_history(Path(rt.state_dir))
+        self.history.commit_within(COMMIT_DELAY, rt.loop.call_later)
         self.host = config.master.node_name or host_name()  # the fleet name, when set
         self._restart_program = restart_program
         self._clock = clock  # wall-clock epoch seconds; a seam for tests of DST nights
@@ -74,6 +75,10 @@ class Scheduler:
         #: fires waiting out their jitter or a lock: cancelled at shutdown, not waited for
         self._firing: set[asyncio.Task[object]] = set()
         self._closing = False
+        #: fires launched whose bookkeeping waits for _book_fired (task, fire, when it fired)
+        self._booking: list[tuple[Task, Fire, float]] = []
+        #: name -> the tasks chained `after` it, so a run's end looks only at those
+        self._chained: dict[str, list[Task]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -87,6 +92,7 @@ class Scheduler:
             task = self._add(cfg, now)
             self._catch_up(task, now)
         self._plan_restarts(self.config)
+        self._index_chains()
         redis_tasks = [t for t in self.tasks.values() if t.config.lock == "redis"]
         if redis_tasks:
             self.rt.background(self._warm_up_redis(redis_tasks[0].name))
@@ -118,6 +124,7 @@ class Scheduler:
             task.close()
         if self._redis is not None:
             await self._redis.close()
+        self._book_fired()
         self.history.close()
 
     # --- services ---------------------------------------------------------------------------
@@ -172,10 +179,22 @@ class Scheduler:
         if fire.at > now:
             self._plan(task, fire, skipped[len(passed) :])
             return
-        self.history.mark_fired(task.name, fire.at)
-        # Fires missed while the master stood still (suspend, a clock jump) are not made up
-        self._arm(task, max(fire.at, now))
+        # Launch first, book after: with many tasks due at once, every run's spawn is on its
+        # way before the history and the next fire times of the others are dealt with
         self._launch(task.fire(fire))
+        if not self._booking:
+            # a timer of 0 s runs after the callbacks ready now: the fires' first steps
+            self.rt.loop.call_later(0, self._book_fired)
+        self._booking.append((task, fire, now))
+
+    def _book_fired(self) -> None:
+        """Record the fires just launched (one history transaction) and arm their tasks again.
+        Fires missed while the master stood still (suspend, a clock jump) are not made up."""
+        booking, self._booking = self._booking, []
+        self.history.mark_fired_many([(task.name, fire.at) for task, fire, _ in booking])
+        for task, fire, now in booking:
+            if self.tasks.get(task.name) is task and not self._closing:
+                self._arm(task, max(fire.at, now))
 
     def _launch(self, coro: Coroutine[Any, Any, object]) -> None:
         """Run a fire in the background, tracked so that shutdown can cancel it."""
@@ -246,12 +265,22 @@ class Scheduler:
         """Start the tasks chained `after` this one whose condition the run's end meets."""
         if self._closing:
             return  # shutting down: nothing new starts
-        for task in list(self.tasks.values()):
+        for task in list(self._chained.get(rec.task, ())):
+            if self.tasks.get(task.name) is not task:
+                continue  # removed or replaced by a reload in progress
             if chain_meets(task.config.after.get(rec.task), rec.status):
                 log.info(
                     "task %s: after %s run %s (%s)", task.name, rec.task, rec.run_id, rec.status
                 )
                 self._launch(task.launch(f"after {rec.task} {rec.run_id}", None))
+
+    def _index_chains(self) -> None:
+        """Which tasks are chained `after` which, in the order of self.tasks."""
+        chained: dict[str, list[Task]] = {}
+        for task in self.tasks.values():
+            for upstream in task.config.after:
+                chained.setdefault(upstream, []).append(task)
+        self._chained = chained
 
     def rows(self) -> list[TaskRow]:
         return [task.snapshot() for task in self.tasks.values()]
@@ -282,6 +311,7 @@ class Scheduler:
         for name in added:
             self._add(new.tasks[name], now)
         self._plan_restarts(new)
+        self._index_chains()
         return {
             "tasks_added": sorted(added),
             "tasks_removed": sorted(removed),

@@ -276,10 +276,12 @@ class Task:
     # --- reporting --------------------------------------------------------------------------
 
     def _publish_run(self, what: str, rec: RunRecord) -> None:
-        self.sv.rt.publish(Event("run", self.name, {"event": what, "run": rec.to_json()}))
+        if self.sv.rt.events.listened:  # the row is built only for someone to read
+            self.sv.rt.publish(Event("run", self.name, {"event": what, "run": rec.to_json()}))
 
     def _changed(self) -> None:
-        self.sv.rt.publish(Event("task", self.name, {"task": self.snapshot()}))
+        if self.sv.rt.events.listened:
+            self.sv.rt.publish(Event("task", self.name, {"task": self.snapshot()}))
 
     def rescheduled(self, fire: Fire | None) -> None:
         self.next = fire

@@ -29,6 +29,7 @@ class WallTimers:
         self._due: dict[Hashable, tuple[float, int, Callable[[], None]]] = {}
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0  # the wall-clock instant the loop timer is for
         self._closed = False
 
     def set(self, key: Hashable, at: float, callback: Callable[[], None]) -> None:
@@ -38,7 +39,8 @@ class WallTimers:
         seq = next(self._seq)
         self._due[key] = (at, seq, callback)
         heapq.heappush(self._heap, (at, seq, key))
-        self._arm()
+        if self._handle is None or at < self._armed_at:
+            self._arm()  # else the loop timer already wakes us no later than `at`
 
     def cancel(self, key: Hashable) -> None:
         self._due.pop(key, None)  # its heap entry is skipped when it comes up
@@ -57,7 +59,9 @@ class WallTimers:
             self._handle.cancel()
             self._handle = None
         if self._heap:
-            wait = min(max(self._heap[0][0] - self._clock(), 0.0), MAX_SLEEP)
+            now = self._clock()
+            wait = min(max(self._heap[0][0] - now, 0.0), MAX_SLEEP)
+            self._armed_at = now + wait
             self._handle = self._loop.call_later(wait, self.wake)
 
     def _drop_stale(self) -> None:

@@ -361,3 +361,35 @@ def test_many_records_leave_exactly_keep_rows(hist: History) -> None:
         hist.recent("busy", limit=20)
         hist.last("busy")
     print(f"history.recent+last: {(time.perf_counter() - t0) / 1000 * 1e6:.1f} µs per pair")
+
+
+def test_gathered_writes_are_read_at_once_and_committed_by_the_timer(tmp_path: Path) -> None:
+    """commit_within: the master's own reads see a write at once; another connection sees it
+    once the scheduled commit has run, and a failed write is undone alone."""
+    timers: list[tuple[float, object]] = []
+    h = open_history(tmp_path)
+    h.commit_within(0.01, lambda delay, cb: timers.append((delay, cb)))
+    reader = History(tmp_path / "history.sqlite3")
+    try:
+        h.record(run("t", "r1", "running", started=1.0), keep=10)
+        h.mark_fired_many([("t", 5.0), ("u", 6.0)])
+        h.record(run("t", "r1", "ok", started=1.0, ended=2.0), keep=10)
+        assert [r.status for r in h.recent("t")] == ["ok"]
+        assert h.last_fired("u") == 6.0
+        assert reader.recent("t") == [] and reader.last_fired("t") is None
+        assert len(timers) == 1 and timers[0][0] == 0.01  # one commit for the three writes
+        with pytest.raises(ValueError):
+            h.record(run("t", "bad", "nonsense"), keep=10)
+        timers[0][1]()  # type: ignore[operator]
+        assert [r.status for r in reader.recent("t")] == ["ok"]
+        assert reader.last_fired("t") == 5.0
+        h.record(run("t", "r2", "running"), keep=10)
+        assert len(timers) == 2  # the next write opens the next transaction
+    finally:
+        reader.close()
+        h.close()
+    after = open_history(tmp_path)
+    try:  # close() committed the last write
+        assert ids(after.recent("t")) == ["r2", "r1"]
+    finally:
+        after.close()

@@ -52,7 +52,7 @@ def launch_master(config: str, socket_path: str, state_dir_name: str) -> int:
         start_at = log.tell()
         proc = subprocess.Popen(
             [
-                sys.executable,
+                *master_python(),
                 "-m",
                 "procsup",
                 "-c",
@@ -79,6 +79,20 @@ def launch_master(config: str, socket_path: str, state_dir_name: str) -> int:
         except (NoMaster, OSError):
             time.sleep(0.02)
     raise LaunchError(f"the master did not answer within {START_TIMEOUT:.0f}s; see {log_path}")
+
+
+def master_python() -> list[str]:
+    """The interpreter for the master, importing the procsup this CLI runs. `python -m` puts
+    the current folder first on sys.path: a `procsup/` (or `signal.py`, …) in whatever folder
+    the user runs `procsup start` from would run as the master, as root. So `-P` (no such
+    entry), except for a source checkout run from its own folder, where this CLI itself was
+    imported from there."""
+    package_parent = Path(__file__).resolve().parents[2]
+    try:
+        from_cwd = package_parent == Path.cwd().resolve()
+    except OSError:  # the current folder was removed
+        from_cwd = False
+    return [sys.executable] if from_cwd else [sys.executable, "-P"]
 
 
 def _failure(log_path: Path, start_at: int, code: int) -> str:

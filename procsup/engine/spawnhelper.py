@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 TIMEOUT = 10.0  # a child that has not exec'd by then is stuck before exec (e.g. a hung cwd)
 MAX_MESSAGE = 60_000  # bytes of a request (the helper's receive buffer is 64 KiB)
 MAX_FDS = 60  # descriptors per request (the helper's ancillary buffer)
-#: started with -S -E: no site, no PYTHON* variables; imports only the stdlib and procsup.engine
+#: started with -I -S: no site, no PYTHON* variables, and not the master's current folder on
+#: sys.path (a `socket.py` there would run as root); imports only the stdlib and procsup.engine
 BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from procsup.engine.spawnhelper_main import main; main(int(sys.argv[2]), int(sys.argv[3]))"
@@ -79,7 +80,7 @@ class SpawnHelper:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             fd = theirs.fileno()
-            argv = [sys.executable, "-S", "-E", "-c", BOOT, PACKAGE_ROOT, str(fd), str(os.getpid())]
+            argv = [sys.executable, "-I", "-S", "-c", BOOT, PACKAGE_ROOT, str(fd), str(os.getpid())]
             # Popen, not os.posix_spawn: glibc's posix_spawn leaves its internal signals (32,
             # 33) ignored in the new program, and the helper's children would inherit that
             self._popen = subprocess.Popen(

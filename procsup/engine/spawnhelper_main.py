@@ -2,7 +2,7 @@
 time from the master, clones the child into its cgroup leaf with CLONE_PARENT (so the child is
 the master's), waits for the child's exec report and answers (pid, report).
 
-It runs in a fresh `python -S -E` with only the stdlib and procsup.engine.cgspawn imported, so
+It runs in a fresh `python -I -S` with only the stdlib and procsup.engine.cgspawn imported, so
 its clones copy almost nothing. It dies with the master (PR_SET_PDEATHSIG) and when the master
 closes its socket. The child does exactly what a child of the master's own clone path does
 (cgspawn._child), after two steps that make the helper's inheritance the master's: signals the

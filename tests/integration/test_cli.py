@@ -530,3 +530,38 @@ def test_save_is_the_only_command_that_imports_tomlkit():
     )
     result = subprocess.run([PY, "-c", probe], capture_output=True, text=True, timeout=30)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_started_master_never_imports_code_from_the_current_folder(tmp_path):
+    """`procsup start` run from a folder someone else could write to (a `procsup/` package and a
+    `socket.py` planted there): neither the master nor its spawn helper imports them; the
+    master is the installed procsup, and the programs run."""
+    marker = tmp_path / "hijacked"
+    plant = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    (tmp_path / "procsup").mkdir()
+    for planted in ("procsup/__init__.py", "procsup/__main__.py", "socket.py", "signal.py"):
+        (tmp_path / planted).write_text(plant)
+    cfg = write(tmp_path / "procsup.toml", '[programs.w]\ncommand = "sleep 100"\n')
+    env = env_without_master()
+    env["HOME"] = str(tmp_path)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        # -P: as the installed `procsup` script runs, with no current folder on sys.path
+        return subprocess.run(
+            [PY, "-P", "-m", "procsup", "-c", str(cfg), *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    try:
+        started = cli("start")
+        assert started.returncode == 0, started.stderr
+        listed = cli("list")
+        assert listed.returncode == 0 and "RUNNING" in listed.stdout, listed.stderr
+    finally:
+        cli("shutdown")
+    assert not marker.exists(), marker.read_text()

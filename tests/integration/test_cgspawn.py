@@ -13,30 +13,15 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from procsup.engine.cgroups import Cgroup, cgroup2_mount, subtree_path
+from procsup.engine.cgroups import Cgroup, cgroup2_mount
 from procsup.engine.process import Child, SpawnSpec, spawn
-from tests.harness import CHILDREN, MasterProc, wait_for
+from tests.harness import CHILDREN, MasterProc
 from tests.integration.test_tracking import require_cgroups
-
-
-@pytest.fixture
-def leaf(tmp_path: Path) -> Iterator[Cgroup]:
-    """An empty leaf cgroup of this test's own, removed after it (whatever is left is killed)."""
-    require_cgroups()
-    base = subtree_path(str(tmp_path))
-    os.makedirs(base, exist_ok=True)
-    cg = Cgroup(f"{base}/inst-test")
-    os.mkdir(cg.path)
-    yield cg
-    cg.kill()
-    wait_for(lambda: not cg.populated(), 5, f"{cg.path} to empty")
-    cg.remove()
-    os.rmdir(base)
 
 
 def run(spec: SpawnSpec) -> tuple[Child, str]:

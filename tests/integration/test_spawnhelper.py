@@ -30,21 +30,6 @@ from tests.integration.test_tracking import require_cgroups
 
 
 @pytest.fixture
-def leaf(tmp_path: Path) -> Iterator[Cgroup]:
-    """An empty leaf of this test's own; what is left in it is killed after the test."""
-    require_cgroups()
-    base = subtree_path(str(tmp_path))
-    os.makedirs(base, exist_ok=True)
-    cg = Cgroup(f"{base}/inst-test")
-    os.mkdir(cg.path)
-    yield cg
-    cg.kill()
-    wait_for(lambda: not cg.populated(), 5, f"{cg.path} to empty")
-    cg.remove()
-    os.rmdir(base)
-
-
-@pytest.fixture
 def helper() -> Iterator[spawnhelper.SpawnHelper]:
     require_cgroups()
     started = spawnhelper.start()

@@ -178,14 +178,22 @@ def in_tree(pid: int, leader: int | None, mark: str) -> bool:
         return True
     except OSError:
         return False
-    if not env:  # a zombie (its parent has not reaped it yet) shows no environment
-        return _zombie(pid)
+    if not env:  # no memory any more (exiting, or a zombie), or a live empty environment
+        return _ending(pid)
     return mark.encode() in env.split(b"\0")
 
 
-def _zombie(pid: int) -> bool:
+PF_EXITING = 0x4  # the kernel's flag of a process inside exit(), before it is a zombie
+
+
+def _ending(pid: int) -> bool:
+    """True when `pid` is on its way out: a zombie (its parent has not reaped it yet), dead, or
+    still inside exit() with its memory already gone, which is what a sender that exits right
+    after its datagram (a `perl -e`, systemd-notify) looks like for a moment. A live process
+    with an empty environment (`env -i`) is not."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[-1].split()[0] == b"Z"
-    except (OSError, IndexError):
+            fields = f.read().rsplit(b")", 1)[-1].split()
+        return fields[0] in (b"Z", b"X", b"x") or bool(int(fields[6]) & PF_EXITING)
+    except (OSError, IndexError, ValueError):
         return True  # gone meanwhile

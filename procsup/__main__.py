@@ -10,7 +10,7 @@ from procsup.cli.main import main as cli_main
 
 
 def run_tui(socket: str, screenshot: str | None = None) -> int:
-    from procsup.tui.app import run_tui as run
+    from procsup.tui.run import run_tui as run
 
     return run(socket, screenshot)
 

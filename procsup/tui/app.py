@@ -29,7 +29,7 @@ from procsup.tui.actions import Actions
 from procsup.tui.fmt import Clock, header_text, offline_text
 from procsup.tui.instances import InstanceTable
 from procsup.tui.logpane import LogPane
-from procsup.tui.source import MasterSource, Source
+from procsup.tui.source import Source
 from procsup.tui.store import Store
 from procsup.tui.tasks import TaskTable
 
@@ -361,14 +361,3 @@ class ProcsupApp(Actions, App[int]):
             if table.filter_text != text.strip().lower():
                 table.set_filter(text)
         self._titles()
-
-
-def run_tui(socket: str, screenshot: str | None = None) -> int:
-    """The dashboard on the master at `socket`; with `screenshot`, save it as SVG and exit."""
-    app = ProcsupApp(MasterSource(socket))
-    if screenshot:
-        from procsup.tui.shot import screenshot as save
-
-        return save(app, screenshot)
-    app.run()
-    return app.return_code or 0

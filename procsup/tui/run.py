@@ -1,0 +1,17 @@
+"""`run_tui`: the dashboard on a master's socket, on screen or saved as one screenshot. Kept
+apart from app.py so that the app and the screenshot code (shot.py) import one way only."""
+
+from __future__ import annotations
+
+from procsup.tui.app import ProcsupApp
+from procsup.tui.shot import screenshot as save
+from procsup.tui.source import MasterSource
+
+
+def run_tui(socket: str, screenshot: str | None = None) -> int:
+    """The dashboard on the master at `socket`; with `screenshot`, save it as SVG and exit."""
+    app = ProcsupApp(MasterSource(socket))
+    if screenshot:
+        return save(app, screenshot)
+    app.run()
+    return app.return_code or 0

@@ -3,8 +3,10 @@ readiness and the program's own STATUS= line.
 
 A hang is noticed by one loop timer per mechanism, armed at the deadline and re-armed from there
 when a keep-alive or output came meanwhile: a keep-alive only stores a time, so 500 instances
-sending WATCHDOG=1 every second cost a dict update each, not a timer. No policy here: a deadline
-that passes calls `on_hung(cause)`, and the instance decides what that means.
+sending WATCHDOG=1 every second cost a dict update each, not a timer. Deadlines are rounded up
+to a shared grid (timegrid.py), so the checks of many instances share their wake-ups. No
+policy here: a deadline that passes calls `on_hung(cause)`, and the instance decides what that
+means.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from procsup.config.load import ProgramConfig
 from procsup.core.humanize import format_duration
 from procsup.engine.seams import Clock, Timer
+from procsup.engine.timegrid import aligned_delay, grid_for
 
 
 class Health:
@@ -106,7 +109,9 @@ class Health:
         old = self._timers.pop(which, None)
         if old is not None:
             old.cancel()
-        self._timers[which] = self.clock.call_later(max(delay, 0.01), check)
+        period = self.watchdog if which == "watchdog" else self.config.max_silence
+        delay = aligned_delay(self.clock.monotonic(), max(delay, 0.01), grid_for(period or 0.0))
+        self._timers[which] = self.clock.call_later(delay, check)
 
     def _arm_watchdog(self) -> None:
         if self.watchdog:

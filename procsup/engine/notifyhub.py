@@ -21,9 +21,11 @@ import logging
 import select
 from collections.abc import Callable
 
+from procsup.engine.timegrid import GRID, aligned_time
+
 log = logging.getLogger(__name__)
 
-WINDOW = 0.05  # seconds the hub rests after a round: a burst in that time costs one wake-up
+WINDOW = GRID  # seconds the hub rests after a round: a burst in that time costs one wake-up
 #: passes per round at most: a socket flooded faster than that waits for the next round
 PASSES = 64
 
@@ -73,7 +75,7 @@ class NotifyHub:
         try:
             self._round()
         finally:  # whatever a reader did, the hub keeps going
-            self._rest = self._loop.call_later(WINDOW, self._rested)
+            self._rest = self._loop.call_at(self._rest_end(), self._rested)
 
     def _rested(self) -> None:
         """The window is over: read what came meanwhile and rest again, or, when nothing came,
@@ -84,9 +86,14 @@ class NotifyHub:
             busy = self._round()
         finally:
             if busy:
-                self._rest = self._loop.call_later(WINDOW, self._rested)
+                self._rest = self._loop.call_at(self._rest_end(), self._rested)
             else:
                 self._arm()
+
+    def _rest_end(self) -> float:
+        """The end of the rest, on the grid the watchdog deadlines and probes use
+        (timegrid.py), so their wake-ups and the hub's are the same ones."""
+        return aligned_time(self._loop.time(), WINDOW)
 
     def _round(self) -> bool:
         """Read every ready socket to its end; True when there was one."""

@@ -4,8 +4,9 @@ heartbeat_file, each run on the master's loop every `period` (no thread per prob
 An exec probe is a child on the engine's one spawn path (engine/child.py): the instance's
 environment, directory and user, its own cgroup leaf, its tree killed after it (SIGKILL at the
 timeout). HTTP and TCP are non-blocking sockets on the loop (HTTPS through asyncio's TLS
-streams); a plain HTTP check is one request written on a bare socket, without transports or
-streams, since a hundred of them every two seconds is a cost the master pays for ever. A Prober
+streams); a plain HTTP check of an IP literal goes to the loop's HttpRounds (httprounds.py, no
+task per check), since a hundred of them every two seconds is a cost the master pays for ever;
+a host name is resolved and checked on a bare socket here. A Prober
 counts consecutive failures and tells the instance when `failures` is reached and when the
 check passes again; what that means (replace the run, or mark it not ready) is the instance's
 business.
@@ -29,12 +30,14 @@ from urllib.parse import urlsplit
 from procsup.config.probe import ProbeConfig
 from procsup.core.humanize import format_duration
 from procsup.engine.child import SPAWN_ERRORS, ChildProc
+from procsup.engine.httprounds import status_verdict
 from procsup.engine.instenv import INSTANCE_ENV
 from procsup.engine.output import Output
 from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer
 from procsup.engine.stopping import StopPolicy
+from procsup.engine.timegrid import aligned_delay, grid_for
 
 TAIL = 200  # bytes of an exec probe's output kept for the failure detail
 
@@ -63,13 +66,14 @@ class Prober:
         self._fails = 0
         self._timer: Timer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._cancel_check: Callable[[], None] | None = None  # a check in HttpRounds
         self._runs = 0
 
     def begin(self) -> None:
         """A new run: forget the old verdict, first check after initial_delay."""
         self.end()
         self.ok, self.detail, self._fails = None, "", 0
-        self._timer = self.rt.clock.call_later(max(self.cfg.initial_delay, 0.05), self._tick)
+        self._next(max(self.cfg.initial_delay, 0.05))
 
     def end(self) -> None:
         if self._timer is not None:
@@ -78,10 +82,37 @@ class Prober:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        if self._cancel_check is not None:
+            self._cancel_check()
+            self._cancel_check = None
+
+    def _next(self, delay: float) -> None:
+        """The next check after `delay`, on the period's grid (timegrid.py): the probes of many
+        instances share their wake-ups."""
+        clock = self.rt.clock
+        delay = aligned_delay(clock.monotonic(), delay, grid_for(self.cfg.period))
+        self._timer = clock.call_later(delay, self._tick)
 
     def _tick(self) -> None:
         self._timer = None
+        if self.cfg.kind == "http" and self._http_in_rounds():
+            return
         self._task = self.rt.loop.create_task(self._run())
+
+    def _http_in_rounds(self) -> bool:
+        """A plain-HTTP check of an IP literal goes to the loop's HttpRounds (no task)."""
+        target = http_target(self.cfg.target.replace("{num}", str(self.num)))
+        if target.tls or target.family is None:
+            return False
+        self._cancel_check = self.rt.http_rounds().check(
+            target.family, (target.host, target.port), target.request, self.cfg.timeout, self._done
+        )
+        return True
+
+    def _done(self, ok: bool, detail: str) -> None:
+        self._cancel_check = None
+        self._verdict(ok, detail)
+        self._next(self.cfg.period)
 
     async def _run(self) -> None:
         try:
@@ -91,8 +122,7 @@ class Prober:
         except Exception as exc:  # a probe never takes the master down
             ok, detail = False, f"probe error: {exc}"
         self._task = None
-        self._verdict(ok, detail)
-        self._timer = self.rt.clock.call_later(self.cfg.period, self._tick)
+        self._done(ok, detail)
 
     def _verdict(self, ok: bool, detail: str) -> None:
         self._fails = 0 if ok else self._fails + 1
@@ -253,11 +283,7 @@ async def http(url: str) -> tuple[bool, str]:
     """GET `url`: a 2xx or 3xx status is ok (redirects are not followed)."""
     target = http_target(url)
     line = await (_tls_status_line(target) if target.tls else _status_line(target))
-    fields = line.decode("latin-1").split()
-    if len(fields) < 2 or not fields[1].isdigit():
-        return False, "http: not an HTTP answer"
-    status = int(fields[1])
-    return (True, "") if 200 <= status < 400 else (False, f"HTTP {status}")
+    return status_verdict(line)
 
 
 async def _status_line(target: HttpTarget) -> bytes:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from procsup.core.schema import InstanceRow
 from procsup.engine.events import Broadcaster, Event
+from procsup.engine.httprounds import HttpRounds
 from procsup.engine.notifyhub import NotifyHub
 from procsup.engine.process import spawn
 from procsup.engine.proctree import TableSource
@@ -49,12 +50,19 @@ class Runtime:
     gates: dict[str, SpawnGate] = field(default_factory=dict)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _hub: NotifyHub | None = None
+    _http: HttpRounds | None = None
 
     def notify_hub(self) -> NotifyHub:
         """The hub that reads settled notify sockets in coalesced rounds (made on first use)."""
         if self._hub is None:
             self._hub = NotifyHub(self.loop)
         return self._hub
+
+    def http_rounds(self) -> HttpRounds:
+        """The plain-HTTP probe checks in flight, looked at in rounds (made on first use)."""
+        if self._http is None:
+            self._http = HttpRounds(self.loop)
+        return self._http
 
     def publish(self, event: Event) -> None:
         self.events.publish(event)

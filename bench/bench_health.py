@@ -2,8 +2,8 @@
 on a plain datagram socket, as a PHP worker would) and 100 instances with an HTTP readiness
 probe every 2 s (against one server in this process), against the same 600 instances with no
 health settings. Prints the master's CPU (percent of one core, over a window once everything
-runs, from schedstat), how often it woke up (voluntary context switches a second: each is one return from
-epoll_wait with the loop idle before) and `procsup list` latency.
+runs, from schedstat), how often it woke up (voluntary context switches a second: each is one
+return from epoll_wait with the loop idle before) and `procsup list` latency.
 
     python bench/bench_health.py [--keepalive N] [--http N] [--seconds S]
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
-import os
 import shutil
 import statistics
 import subprocess

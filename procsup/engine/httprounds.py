@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import socket
 from collections.abc import Callable
 
 from procsup.core.humanize import format_duration
 from procsup.engine.timegrid import aligned_time
+
+log = logging.getLogger(__name__)
 
 ROUND = 0.05  # seconds between looks at the checks in flight
 MAX_LINE = 8192  # bytes of answer read at most while looking for the status line
@@ -139,4 +142,7 @@ class HttpRounds:
                 finished.append((check, verdict))
         self._arm()
         for check, (ok, detail) in finished:
-            check.done(ok, detail)
+            try:
+                check.done(ok, detail)
+            except Exception:  # one prober's failure never silences the others
+                log.exception("http probe verdict handler failed")

@@ -134,3 +134,26 @@ def test_a_cancelled_check_closes_its_socket_and_never_answers() -> None:
     with listener:
         assert asyncio.run(run()) == []
         assert closed.wait(5)
+
+
+def test_a_verdict_handler_that_raises_does_not_silence_the_other_checks() -> None:
+    port, listener = _server(_replying(b"HTTP/1.1 200 OK\r\n\r\n"))
+
+    async def run() -> list[tuple[bool, str]]:
+        loop = asyncio.get_running_loop()
+        rounds = HttpRounds(loop)
+        answers: list[tuple[bool, str]] = []
+
+        def broken(ok: bool, detail: str) -> None:
+            raise RuntimeError("handler bug")
+
+        for done in (broken, lambda ok, detail: answers.append((ok, detail))):
+            rounds.check(socket.AF_INET, ("127.0.0.1", port), b"GET / HTTP/1.1\r\n\r\n", 2, done)
+        for _ in range(100):
+            if answers:
+                break
+            await asyncio.sleep(0.05)
+        return answers
+
+    with listener:
+        assert asyncio.run(run()) == [(True, "")]

@@ -8,10 +8,11 @@ background, so a run never blocks the master or another task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from procsup.config.load import Config, TaskConfig
 from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
+from procsup.engine.spawnbatch import Batch
 from procsup.tasks.history import COMMIT_DELAY, History, RunRecord, open_history
 from procsup.tasks.paused import load_paused, save_paused
 from procsup.tasks.schedule import Fire, Schedule, Skipped
@@ -56,7 +58,9 @@ class Scheduler:
         self.host = config.master.node_name or host_name()  # the fleet name, when set
         self._restart_program = restart_program
         self._clock = clock  # wall-clock epoch seconds; a seam for tests of DST nights
-        self._timers = WallTimers(rt.loop, clock)
+        self._timers = WallTimers(rt.loop, clock, self._instant)
+        #: the spawns of the fires due at one wake-up, overlapped (Task.launch_now)
+        self._batch: Batch | None = None
         self._redis: RedisLocks | None = None
         self._seq = itertools.count(1)
         self.services = TaskServices(
@@ -181,11 +185,24 @@ class Scheduler:
             return
         # Launch first, book after: with many tasks due at once, every run's spawn is on its
         # way before the history and the next fire times of the others are dealt with
-        self._launch(task.fire(fire))
+        if self._batch is None or not task.launch_now(fire, self._batch):
+            self._launch(task.fire(fire))
         if not self._booking:
             # a timer of 0 s runs after the callbacks ready now: the fires' first steps
             self.rt.loop.call_later(0, self._book_fired)
         self._booking.append((task, fire, now))
+
+    @contextlib.contextmanager
+    def _instant(self) -> Iterator[None]:
+        """Around the timer callbacks of one wake-up: the fires due then that need not wait
+        are launched in one go, their spawns overlapped (spawnbatch.py), with no await until
+        every child is watched."""
+        with Batch() as batch:
+            self._batch = batch
+            try:
+                yield
+            finally:
+                self._batch = None
 
     def _book_fired(self) -> None:
         """Record the fires just launched (one history transaction) and arm their tasks again.

@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,21 +110,50 @@ class TaskRun:
 
     def start(self) -> bool:
         """Spawn the run. On a spawn error the run ends at once as failed (False)."""
+        return self.begin(overlap=False)()
+
+    def begin(self, overlap: bool = True) -> Callable[[], bool]:
+        """`start` in two halves: the spawn request goes out now (and `started` is stamped),
+        and the returned function completes it, returning what `start` returns. With
+        `overlap`, the spawn is split (spawnbatch.py, through the spawn helper) so that the
+        runs of one instant exec side by side; the second half must follow with no await in
+        between (the reaper must not see the child before its watcher is in place)."""
         spec = self._spec()
         keeper_end = None
         self.record.started = time.time()
         try:
             if self.hold.lease is not None:  # its socketpair may hit EMFILE too
                 spec, keeper_end = self._under_keeper(spec)
-            proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
+            if overlap:
+                finish = ChildProc.submit(self.rt, spec, self.output, self.spawn_id, "task")
+            else:
+                proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
+                finish = lambda: proc  # noqa: E731
         except SPAWN_ERRORS as exc:
+            error = exc
+            return lambda: self._spawn_failed(error, spec, keeper_end)
+
+        def complete() -> bool:
+            try:
+                proc = finish()
+            except SPAWN_ERRORS as exc:
+                return self._spawn_failed(exc, spec, keeper_end)
             self._close_fds(keeper_end)
-            self._close_link()
-            self._finish_spawn_error(
-                exitinfo.spawn_error_text(exc, self.config.command[0], spec.cwd)
-            )
-            return False
+            self._spawned(proc)
+            return True
+
+        return complete
+
+    def _spawn_failed(
+        self, exc: BaseException, spec: SpawnSpec, keeper_end: socket.socket | None
+    ) -> bool:
         self._close_fds(keeper_end)
+        self._close_link()
+        self._finish_spawn_error(exitinfo.spawn_error_text(exc, self.config.command[0], spec.cwd))
+        return False
+
+    def _spawned(self, proc: ChildProc) -> None:
+        """The child runs: watch it, feed its output, and arm its timeout and lease."""
         self.proc = proc
         proc.watch(self._on_exit)
         try:
@@ -139,7 +169,6 @@ class TaskRun:
             )
         if self.hold.lease is not None:
             self._renewer = self.rt.loop.create_task(self._keep_lease())
-        return True
 
     def _spec(self) -> SpawnSpec:
         rec = self.record

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 STOPPED_BY_USER = "by user"
 #: the timeout of one Redis call, from the shortest lease: a call must not eat the lease
 REDIS_TIMEOUT_SHARE, REDIS_TIMEOUT_MAX = 0.2, 1.0
+#: spawn requests out at a time for the fires of one instant: every request of 20 tasks goes
+#: out before the master waits for the first answer (~2 KiB a request: well within the
+#: socket's buffer, which the helper drains as the requests come)
+INSTANT_DEPTH = 64
 
 
 class UnknownTask(Exception):
@@ -197,7 +201,7 @@ class Scheduler:
         """Around the timer callbacks of one wake-up: the fires due then that need not wait
         are launched in one go, their spawns overlapped (spawnbatch.py), with no await until
         every child is watched."""
-        with Batch() as batch:
+        with Batch(INSTANT_DEPTH) as batch:
             self._batch = batch
             try:
                 yield

@@ -30,6 +30,7 @@ from procsup.engine.spawnbatch import Batch
 from procsup.tasks.history import History, RunRecord
 from procsup.tasks.locallock import LocalLock
 from procsup.tasks.schedule import Fire, Schedule
+from procsup.tasks.spareleaf import SpareLeaf
 from procsup.tasks.taskrun import Hold, TaskRun, task_spec
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Task:
         self.paused = False  # `procsup pause`: every trigger but a manual run is skipped
         self.next: Fire | None = None
         self.last: RunRecord | None = services.history.last(config.name)
+        self.spare = SpareLeaf()  # a cgroup leaf kept from one run for the next
 
     @property
     def name(self) -> str:
@@ -157,7 +159,9 @@ class Task:
 
     def _new_run(self, rec: RunRecord, hold: Hold, scheduled: float | None) -> TaskRun:
         at = scheduled if scheduled is not None else time.time()
-        return TaskRun(self.config, self.sv.rt, self.output, rec, hold, self.schedule.local_iso(at))
+        run = TaskRun(self.config, self.sv.rt, self.output, rec, hold, self.schedule.local_iso(at))
+        run.spare = self.spare
+        return run
 
     def _finish(self, run: TaskRun, finish: Callable[[], bool]) -> None:
         """The second half of a run begun in a batch (launch_now)."""
@@ -325,6 +329,7 @@ class Task:
 
     def close(self) -> None:
         self.output.close()
+        self.spare.close()
 
     # --- reporting --------------------------------------------------------------------------
 

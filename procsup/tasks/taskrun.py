@@ -31,6 +31,7 @@ from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy
 from procsup.tasks.history import RunRecord
+from procsup.tasks.spareleaf import SpareLeaf
 
 if TYPE_CHECKING:
     from procsup.tasks.redislock import Lease, RedisLocks
@@ -96,6 +97,9 @@ class TaskRun:
         self._keeper_code: int | None = None
         self._keeper_error: str | None = None
         self._keeper_lost = False
+        #: the task's leaf kept between runs (spareleaf.py): taken by a batch run's spawn,
+        #: given back at the end of a run never stopped
+        self.spare: SpareLeaf | None = None
 
     @property
     def pid(self) -> int | None:
@@ -125,7 +129,8 @@ class TaskRun:
             if self.hold.lease is not None:  # its socketpair may hit EMFILE too
                 spec, keeper_end = self._under_keeper(spec)
             if overlap:
-                finish = ChildProc.submit(self.rt, spec, self.output, self.spawn_id, "task")
+                reuse = self.spare.take() if self.spare is not None else None
+                finish = ChildProc.submit(self.rt, spec, self.output, self.spawn_id, "task", reuse)
             else:
                 proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
                 finish = lambda: proc  # noqa: E731
@@ -366,6 +371,17 @@ class TaskRun:
         self.rt.background(self._release(None))
         self.done.set_result(rec)
 
+    def _keep_leaf(self, proc: ChildProc) -> bool:
+        """The empty leaf of a run that was never stopped (so never cgroup.kill'ed) goes back
+        to its task for the next run (spareleaf.py) instead of being removed."""
+        leaf = proc.cgroup
+        if self.spare is None or leaf is None or self.stop_reason is not None:
+            return False
+        if leaf.populated():
+            return False  # something the run left behind: stopped, and the leaf removed
+        self.spare.give(leaf)
+        return True
+
     async def _release(self, proc: ChildProc | None) -> None:
         """Free the lock once every process of the run is gone (processes it left behind are
         stopped first): the master's copy of the flock is closed, and a lease is deleted with
@@ -374,7 +390,7 @@ class TaskRun:
         The master keeps its own copy of the flock descriptor while the run lives, so a run
         that closes inherited descriptors (sudo does) is still covered; if the master dies,
         the kernel drops that copy and the run's own keeps the lock."""
-        if proc is not None:
+        if proc is not None and not self._keep_leaf(proc):
             try:
                 await proc.stop_leftovers(self._policy())
             except Exception:

@@ -28,12 +28,17 @@ class SpareLeaf:
             return None  # removed behind our back: the run makes a new one
         return leaf
 
-    def give(self, leaf: Cgroup) -> None:
-        """A run's leaf, empty, that no cgroup.kill ever reached: kept for the next run."""
+    def give(self, leaf: Cgroup, stop_reason: str | None) -> bool:
+        """A run's leaf at its end: kept for the next run (or removed, when a spare is kept
+        already) if it is empty and the run was never stopped, so no cgroup.kill reached it.
+        False when the caller must clear it as usual (stop what is left, remove it)."""
+        if stop_reason is not None or leaf.populated():
+            return False
         if self._leaf is None and not self._closed:
             self._leaf = leaf
         else:
             leaf.remove()
+        return True
 
     def close(self) -> None:
         """The task is gone (shutdown, reload): its spare leaf goes too."""

@@ -372,15 +372,9 @@ class TaskRun:
         self.done.set_result(rec)
 
     def _keep_leaf(self, proc: ChildProc) -> bool:
-        """The empty leaf of a run that was never stopped (so never cgroup.kill'ed) goes back
-        to its task for the next run (spareleaf.py) instead of being removed."""
-        leaf = proc.cgroup
-        if self.spare is None or leaf is None or self.stop_reason is not None:
-            return False
-        if leaf.populated():
-            return False  # something the run left behind: stopped, and the leaf removed
-        self.spare.give(leaf)
-        return True
+        """The empty leaf of a run never stopped goes back to its task (spareleaf.py)."""
+        leaf, spare = proc.cgroup, self.spare
+        return spare is not None and leaf is not None and spare.give(leaf, self.stop_reason)
 
     async def _release(self, proc: ChildProc | None) -> None:
         """Free the lock once every process of the run is gone (processes it left behind are

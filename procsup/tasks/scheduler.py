@@ -189,12 +189,23 @@ class Scheduler:
             return
         # Launch first, book after: with many tasks due at once, every run's spawn is on its
         # way before the history and the next fire times of the others are dealt with
-        if self._batch is None or not task.launch_now(fire, self._batch):
+        if not self._launch_now(task, fire):
             self._launch(task.fire(fire))
         if not self._booking:
             # a timer of 0 s runs after the callbacks ready now: the fires' first steps
             self.rt.loop.call_later(0, self._book_fired)
         self._booking.append((task, fire, now))
+
+    def _launch_now(self, task: Task, fire: Fire) -> bool:
+        """Task.launch_now in the wake-up's batch; False when the fire must go the async way.
+        A failure is logged as a failed fire is, and the task is still re-armed."""
+        if self._batch is None:
+            return False
+        try:
+            return task.launch_now(fire, self._batch)
+        except Exception:
+            log.exception("a task fire failed")
+            return True
 
     @contextlib.contextmanager
     def _instant(self) -> Iterator[None]:

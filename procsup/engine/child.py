@@ -114,6 +114,8 @@ class ChildProc:
         of an earlier spawn, never cgroup.kill'ed, to clone into instead of a new one (a
         clone into a new leaf costs more: a task's runs, tasks/spareleaf.py)."""
         if rt.cgroups is None or rt.spawner is not spawn:
+            if reuse is not None:  # not used on this path: not left behind either
+                reuse.remove()
             proc = cls.spawn(rt, spec, output, spawn_id, leaf)
             return lambda: proc
         spec.cgroup = cgroup = reuse or rt.cgroups.leaf(leaf, spawn_id)

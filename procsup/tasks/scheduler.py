@@ -1,8 +1,10 @@
 """The master's clock for cron: when each task fires next, catch-up at start, reload as a
 difference, `run` now, and the planned restarts of programs (`restart_schedule`).
 
-One WallTimers drives every fire from its absolute wall-clock instant; each fire is handled in the
-background, so a run never blocks the master or another task.
+One WallTimers drives every fire from its absolute wall-clock instant. The fires due at one
+wake-up that have nothing to wait for are launched right there, their spawns side by side
+(Task.launch_now); the others (jitter, a `before` hook, a run to replace, a Redis lease) are
+handled in the background, so a run never blocks the master or another task.
 """
 
 from __future__ import annotations

@@ -99,16 +99,26 @@ class ChildProc:
 
     @classmethod
     def submit(
-        cls, rt: Runtime, spec: SpawnSpec, output: Output, spawn_id: str, leaf: str
+        cls,
+        rt: Runtime,
+        spec: SpawnSpec,
+        output: Output,
+        spawn_id: str,
+        leaf: str,
+        reuse: Cgroup | None = None,
     ) -> Callable[[], ChildProc]:
         """`spawn` in two halves (spawnbatch.py): the request goes out now, and the returned
         function completes it (returning the ChildProc or raising one of SPAWN_ERRORS, with
         the leaf removed). Split only for the real spawner under cgroup tracking; any other
-        spawn is made whole now. Raises one of SPAWN_ERRORS here too."""
+        spawn is made whole now. Raises one of SPAWN_ERRORS here too. `reuse`: an empty leaf
+        of an earlier spawn, never cgroup.kill'ed, to clone into instead of a new one (a
+        clone into a new leaf costs more: a task's runs, tasks/spareleaf.py)."""
         if rt.cgroups is None or rt.spawner is not spawn:
+            if reuse is not None:  # not used on this path: not left behind either
+                reuse.remove()
             proc = cls.spawn(rt, spec, output, spawn_id, leaf)
             return lambda: proc
-        spec.cgroup = cgroup = rt.cgroups.leaf(leaf, spawn_id)
+        spec.cgroup = cgroup = reuse or rt.cgroups.leaf(leaf, spawn_id)
         try:
             pending = submit(spec)
         except BaseException:

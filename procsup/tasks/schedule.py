@@ -108,7 +108,10 @@ class Schedule:
         """The first run strictly after `after`, and the occurrences skipped on the way."""
         if self._every is not None:
             return self._next_every(after, self._every), []
-        key = (self._cron, self._zone, after)
+        # every instant of one whole second has the same answer (fires and skips fall on
+        # whole seconds, and the walk starts from the floor): one croniter walk serves every
+        # task re-armed in that second, whatever the microseconds of each one's `now`
+        key = (self._cron, self._zone, math.floor(after))
         found = _NEXT.get(key)
         if found is None:
             if len(_NEXT) >= _NEXT_MAX:

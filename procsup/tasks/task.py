@@ -26,9 +26,11 @@ from procsup.engine.events import Event
 from procsup.engine.output import Output
 from procsup.engine.process import send_signal
 from procsup.engine.runtime import Runtime
+from procsup.engine.spawnbatch import Batch
 from procsup.tasks.history import History, RunRecord
 from procsup.tasks.locallock import LocalLock
 from procsup.tasks.schedule import Fire, Schedule
+from procsup.tasks.spareleaf import SpareLeaf
 from procsup.tasks.taskrun import Hold, TaskRun, task_spec
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ class Task:
         self.paused = False  # `procsup pause`: every trigger but a manual run is skipped
         self.next: Fire | None = None
         self.last: RunRecord | None = services.history.last(config.name)
+        self.spare = SpareLeaf()  # a cgroup leaf kept from one run for the next
 
     @property
     def name(self) -> str:
@@ -97,6 +100,39 @@ class Task:
                 return
         await self.launch("schedule", fire.at, fire.note)
 
+    def launch_now(self, fire: Fire, batch: Batch) -> bool:
+        """A scheduled fire when nothing in it has to wait (no jitter, no `before` hook, no run
+        to replace, no Redis lease): skipped or launched here, the same way `fire` would, its
+        spawn overlapped in `batch` with the other fires of the same instant. False, having
+        done nothing, when the fire has to wait: the caller takes `fire`."""
+        cfg = self.config
+        if cfg.enabled and not self.paused and self._must_wait():
+            return False
+        if not cfg.enabled or self.paused:
+            why = "disabled" if not cfg.enabled else "paused"
+            self._skip(self._record("schedule", fire.at), why)
+            return True
+        rec = self._record("schedule", fire.at)
+        rec.reason = fire.note
+        if cfg.overlap == "skip" and self.runs:
+            self._skip(rec, "overlap")
+            return True
+        hold = Hold() if cfg.overlap == "allow" else self._local_lock(rec)
+        if hold is not None:
+            run = self._new_run(rec, hold, fire.at)
+            finish = run.begin()
+            batch.add(lambda: self._finish(run, finish))
+        return True
+
+    def _must_wait(self) -> bool:
+        cfg = self.config
+        return bool(
+            cfg.jitter > 0
+            or cfg.before
+            or (cfg.overlap == "replace" and self.runs)
+            or (cfg.overlap != "allow" and cfg.lock != "local")
+        )
+
     async def launch(
         self, trigger: str, scheduled: float | None, note: str | None = None
     ) -> TaskRun | RunRecord:
@@ -117,32 +153,41 @@ class Task:
         hold = Hold() if cfg.overlap == "allow" else await self._take_lock(rec)
         if hold is None:
             return rec  # skipped, recorded by _take_lock
+        run = self._new_run(rec, hold, scheduled)
+        self._begun(run, run.start())
+        return run
+
+    def _new_run(self, rec: RunRecord, hold: Hold, scheduled: float | None) -> TaskRun:
         at = scheduled if scheduled is not None else time.time()
-        run = TaskRun(cfg, self.sv.rt, self.output, rec, hold, self.schedule.local_iso(at))
-        if not run.start():
+        run = TaskRun(self.config, self.sv.rt, self.output, rec, hold, self.schedule.local_iso(at))
+        run.spare = self.spare
+        return run
+
+    def _finish(self, run: TaskRun, finish: Callable[[], bool]) -> None:
+        """The second half of a run begun in a batch (launch_now)."""
+        try:
+            self._begun(run, finish())
+        except Exception:  # a bug in one run must not stop the other fires of its instant
+            log.exception("task %s: run %s", self.name, run.record.run_id)
+
+    def _begun(self, run: TaskRun, started: bool) -> None:
+        """Book a run whose spawn is complete: running, or ended at once (spawn error)."""
+        rec = run.record
+        if not started:
             self._ended(run)
-            return run
+            return
         self.runs[rec.run_id] = run
         run.done.add_done_callback(lambda _: self._ended(run))
         self._publish_run("start", rec)
-        self.sv.history.record(rec, cfg.history)
+        self.sv.history.record(rec, self.config.history)
         self._changed()
         log.info("task %s: run %s started (pid %s)", self.name, rec.run_id, run.pid)
-        return run
 
     async def _take_lock(self, rec: RunRecord) -> Hold | None:
         """The overlap lock, or None when the run is skipped (recorded here)."""
         cfg = self.config
         if cfg.lock == "local":
-            try:
-                fd = LocalLock(self.sv.state_dir, self.name).acquire()
-            except OSError as exc:  # e.g. a lock file left by a master running as another user
-                self._skip(rec, f"lock-error: {exc}")
-                return None
-            if fd is None:
-                self._skip(rec, "lock-held")
-                return None
-            return Hold(fd=fd)
+            return self._local_lock(rec)
         from procsup.tasks.redislock import LockUnavailable
 
         try:
@@ -161,6 +206,18 @@ class Task:
             return None
         rec.fencing_token = lease.fence
         return Hold(lease=lease, locks=locks)
+
+    def _local_lock(self, rec: RunRecord) -> Hold | None:
+        """The task's flock, or None when the run is skipped (recorded here)."""
+        try:
+            fd = LocalLock(self.sv.state_dir, self.name).acquire()
+        except OSError as exc:  # e.g. a lock file left by a master running as another user
+            self._skip(rec, f"lock-error: {exc}")
+            return None
+        if fd is None:
+            self._skip(rec, "lock-held")
+            return None
+        return Hold(fd=fd)
 
     def _record(self, trigger: str, scheduled: float | None) -> RunRecord:
         return RunRecord(
@@ -272,6 +329,7 @@ class Task:
 
     def close(self) -> None:
         self.output.close()
+        self.spare.close()
 
     # --- reporting --------------------------------------------------------------------------
 

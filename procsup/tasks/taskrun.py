@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy
 from procsup.tasks.history import RunRecord
+from procsup.tasks.spareleaf import SpareLeaf
 
 if TYPE_CHECKING:
     from procsup.tasks.redislock import Lease, RedisLocks
@@ -95,6 +97,9 @@ class TaskRun:
         self._keeper_code: int | None = None
         self._keeper_error: str | None = None
         self._keeper_lost = False
+        #: the task's leaf kept between runs (spareleaf.py): taken by a batch run's spawn,
+        #: given back at the end of a run never stopped
+        self.spare: SpareLeaf | None = None
 
     @property
     def pid(self) -> int | None:
@@ -109,21 +114,51 @@ class TaskRun:
 
     def start(self) -> bool:
         """Spawn the run. On a spawn error the run ends at once as failed (False)."""
+        return self.begin(overlap=False)()
+
+    def begin(self, overlap: bool = True) -> Callable[[], bool]:
+        """`start` in two halves: the spawn request goes out now (and `started` is stamped),
+        and the returned function completes it, returning what `start` returns. With
+        `overlap`, the spawn is split (spawnbatch.py, through the spawn helper) so that the
+        runs of one instant exec side by side; the second half must follow with no await in
+        between (the reaper must not see the child before its watcher is in place)."""
         spec = self._spec()
         keeper_end = None
         self.record.started = time.time()
         try:
             if self.hold.lease is not None:  # its socketpair may hit EMFILE too
                 spec, keeper_end = self._under_keeper(spec)
-            proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
+            if overlap:
+                reuse = self.spare.take() if self.spare is not None else None
+                finish = ChildProc.submit(self.rt, spec, self.output, self.spawn_id, "task", reuse)
+            else:
+                proc = ChildProc.spawn(self.rt, spec, self.output, self.spawn_id, "task")
+                finish = lambda: proc  # noqa: E731
         except SPAWN_ERRORS as exc:
+            error = exc
+            return lambda: self._spawn_failed(error, spec, keeper_end)
+
+        def complete() -> bool:
+            try:
+                proc = finish()
+            except SPAWN_ERRORS as exc:
+                return self._spawn_failed(exc, spec, keeper_end)
             self._close_fds(keeper_end)
-            self._close_link()
-            self._finish_spawn_error(
-                exitinfo.spawn_error_text(exc, self.config.command[0], spec.cwd)
-            )
-            return False
+            self._spawned(proc)
+            return True
+
+        return complete
+
+    def _spawn_failed(
+        self, exc: BaseException, spec: SpawnSpec, keeper_end: socket.socket | None
+    ) -> bool:
         self._close_fds(keeper_end)
+        self._close_link()
+        self._finish_spawn_error(exitinfo.spawn_error_text(exc, self.config.command[0], spec.cwd))
+        return False
+
+    def _spawned(self, proc: ChildProc) -> None:
+        """The child runs: watch it, feed its output, and arm its timeout and lease."""
         self.proc = proc
         proc.watch(self._on_exit)
         try:
@@ -139,7 +174,6 @@ class TaskRun:
             )
         if self.hold.lease is not None:
             self._renewer = self.rt.loop.create_task(self._keep_lease())
-        return True
 
     def _spec(self) -> SpawnSpec:
         rec = self.record
@@ -337,6 +371,11 @@ class TaskRun:
         self.rt.background(self._release(None))
         self.done.set_result(rec)
 
+    def _keep_leaf(self, proc: ChildProc) -> bool:
+        """The empty leaf of a run never stopped goes back to its task (spareleaf.py)."""
+        leaf, spare = proc.cgroup, self.spare
+        return spare is not None and leaf is not None and spare.give(leaf, self.stop_reason)
+
     async def _release(self, proc: ChildProc | None) -> None:
         """Free the lock once every process of the run is gone (processes it left behind are
         stopped first): the master's copy of the flock is closed, and a lease is deleted with
@@ -345,7 +384,7 @@ class TaskRun:
         The master keeps its own copy of the flock descriptor while the run lives, so a run
         that closes inherited descriptors (sudo does) is still covered; if the master dies,
         the kernel drops that copy and the run's own keeps the lock."""
-        if proc is not None:
+        if proc is not None and not self._keep_leaf(proc):
             try:
                 await proc.stop_leftovers(self._policy())
             except Exception:

@@ -8,11 +8,13 @@ back or forward (NTP step, suspend) is noticed within a minute.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
 import time
 from collections.abc import Callable, Hashable
+from contextlib import AbstractContextManager
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +23,15 @@ MAX_SLEEP = 60.0
 
 class WallTimers:
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, clock: Callable[[], float] = time.time
+        self,
+        loop: asyncio.AbstractEventLoop,
+        clock: Callable[[], float] = time.time,
+        around: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self._loop = loop
         self._clock = clock  # wall-clock epoch seconds
+        #: entered around the callbacks of one wake-up (the scheduler overlaps their spawns)
+        self._around = around
         self._heap: list[tuple[float, int, Hashable]] = []
         self._due: dict[Hashable, tuple[float, int, Callable[[], None]]] = {}
         self._seq = itertools.count()
@@ -79,6 +86,14 @@ class WallTimers:
             self._handle.cancel()
         self._handle = None
         now = self._clock()
+        try:
+            with self._around():
+                self._run_due(now)
+        except Exception:
+            log.exception("timer callbacks failed")
+        self._arm()
+
+    def _run_due(self, now: float) -> None:
         while True:
             self._drop_stale()
             if not self._heap or self._heap[0][0] > now:
@@ -89,4 +104,3 @@ class WallTimers:
                 callback()
             except Exception:  # one broken callback must not stop every other fire
                 log.exception("timer callback failed")
-        self._arm()

@@ -20,13 +20,17 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from procsup.control.client import ClientError
 from procsup.control.protocol import UNKNOWN_COMMAND, ProtocolError
 from procsup.tui.actions import Actions
+from procsup.tui.driver import PromptDriver
 from procsup.tui.fmt import Clock, header_text, offline_text
+from procsup.tui.footer import KeyFooter
 from procsup.tui.instances import InstanceTable
 from procsup.tui.logpane import LogPane
 from procsup.tui.source import Source
@@ -77,9 +81,10 @@ class ProcsupApp(Actions, App[int]):
         self.header = Static(id="header")
         self.offline_text = Static(id="unreachable-text")
         self.filter_box = Input(
-            placeholder="filter: part of a name, or a state (enter keeps it, escape clears it)",
+            placeholder="/ filter: part of a name, or a state (enter keeps it, escape clears it)",
             id="filter",
-            disabled=True,
+            disabled=True,  # enabled by `/`; always on screen, so `/` changes no layout
+            compact=True,
         )
         self.search_box = Input(
             placeholder="search the log: enter keeps it (n/N next/previous), escape clears it",
@@ -105,7 +110,13 @@ class ProcsupApp(Actions, App[int]):
             yield self.log_pane
         yield self.filter_box
         yield self.search_box
-        yield Footer()
+        yield KeyFooter()
+
+    def get_driver_class(self) -> type[Driver]:
+        """On a terminal (not under TEXTUAL_DRIVER), the driver whose escape key does not wait
+        for the input thread's next wake (tui/driver.py)."""
+        default = super().get_driver_class()
+        return PromptDriver if default is LinuxDriver else default
 
     def on_mount(self) -> None:
         self.add_class("offline")
@@ -302,9 +313,10 @@ class ProcsupApp(Actions, App[int]):
         self._titles()
 
     def action_filter(self) -> None:
+        """`/`: type into the filter line under the panes. It is always there (disabled until
+        now), so opening it moves nothing on screen (issue 14: keypress to repaint)."""
         box = self.filter_box
         box.disabled = False
-        box.add_class("shown")
         box.focus()
 
     def action_escape(self) -> None:
@@ -318,9 +330,8 @@ class ProcsupApp(Actions, App[int]):
 
     def action_clear_filter(self) -> None:
         box = self.filter_box
-        if box.has_class("shown") or box.value:
+        if not box.disabled or box.value:
             box.value = ""
-            box.remove_class("shown")
             box.disabled = True
             self._apply_filter()
             self.instances.focus()

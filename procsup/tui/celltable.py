@@ -23,6 +23,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
+from textual.geometry import Region
 from textual.render import measure
 from textual.renderables.styled import Styled
 from textual.widgets import DataTable
@@ -64,8 +65,36 @@ class CellTable(DataTable[Cell]):
         data = self._data
         for name, key, value in changed:
             data[RowKey(name)][ColumnKey(key)] = value
-        self._update_count += 1
-        self.refresh()
+        self._update_count += 1  # DataTable's own caches: the changed lines are drawn again
+        if self.fixed_rows or self.fixed_columns or self.show_row_labels:
+            self.refresh()
+        else:
+            regions = self._cell_regions(changed)
+            if regions:  # none on screen: nothing to draw (refresh() alone draws everything)
+                self.refresh(*regions)
+
+    def _cell_regions(self, changed: list[tuple[str, str, Cell]]) -> list[Region]:
+        """The changed cells on screen, in the widget's coordinates: only their lines are
+        drawn again (the others stay in textual's line cache) and only the cells are sent to
+        the terminal. Every row is one line high."""
+        x = 0
+        spans: dict[ColumnKey, tuple[int, int]] = {}
+        for column in self.ordered_columns:
+            width = column.get_render_width(self)
+            spans[column.key] = (x, width)
+            x += width
+        top = self.header_height if self.show_header else 0
+        scroll_x, scroll_y = self.scroll_offset
+        height = self.size.height
+        where = self._row_locations.get
+        regions = []
+        for name, key, _ in changed:
+            index = where(RowKey(name))
+            y = (index if index is not None else -1) + top - scroll_y
+            if index is not None and top <= y < height:
+                left, width = spans[ColumnKey(key)]
+                regions.append(Region(left - scroll_x, y, width, 1))
+        return regions
 
     def add_rows_at_once(self, new: list[tuple[str, tuple[Cell, ...]]]) -> None:
         """Append one-line rows keyed by name, as `add_row` would, with one table update."""

@@ -79,13 +79,26 @@ class CellTable(DataTable[Cell]):
         data = self._data
         for name, key, value in changed:
             data[RowKey(name)][ColumnKey(key)] = value
-        self._update_count += 1  # DataTable's own caches: the changed lines are drawn again
-        if self.fixed_rows or self.fixed_columns or self.show_row_labels:
+        if not self._plain():  # DataTable draws these lines: its caches must miss them
+            self._update_count += 1
             self.refresh()
-        else:
-            regions = self._cell_regions(changed)
-            if regions:  # none on screen: nothing to draw (refresh() alone draws everything)
-                self.refresh(*regions)
+            return
+        # our lines (`_render_line`) fetch only the changed cells again; DataTable's caches
+        # of row order and offsets stay valid (no `_update_count` bump)
+        regions = self._cell_regions(changed)
+        if regions:  # none on screen: nothing to draw (refresh() alone draws everything)
+            self.refresh(*regions)
+
+    def _plain(self) -> bool:
+        """True when `_render_line` draws the rows (no labels, fixed parts, stripes, and a
+        row cursor), not DataTable."""
+        return not (
+            self.fixed_rows
+            or self.fixed_columns
+            or self.zebra_stripes
+            or (self._labelled_row_exists and self.show_row_labels)
+            or self.cursor_type != "row"
+        )
 
     def _cell_regions(self, changed: list[tuple[str, str, Cell]]) -> list[Region]:
         """The changed cells on screen, in the widget's coordinates: only their lines are
@@ -232,13 +245,7 @@ class CellTable(DataTable[Cell]):
         side by side, of which only the cells whose value changed are fetched again: a tick
         that changes the uptime of every row in view draws ~40 lines a second, and DataTable's
         general path (labels, fixed columns, rows of many lines) cost ~0.5 ms a line."""
-        if (
-            self.fixed_rows
-            or self.fixed_columns
-            or self.zebra_stripes
-            or (self._labelled_row_exists and self.show_row_labels)
-            or self.cursor_type != "row"
-        ):
+        if not self._plain():
             return super()._render_line(y, x1, x2, base_style)
         width = self.size.width
         try:

@@ -63,6 +63,7 @@ def test_line_renderings_equal_datatable_own() -> None:
 
             def compare() -> None:
                 table._pseudo_class_state = table.get_pseudo_class_state()
+                table._update_count += 1  # DataTable's own line caches: drawn afresh
                 for y in range(table.row_count + 2):  # the header, the rows, past the end
                     for x1, x2 in ((0, width), (3, width + 3), (0, width - 20)):
                         ours = table._render_line(y, x1, x2, style).simplify()
@@ -167,5 +168,25 @@ def test_filtering_does_not_format_rows_again() -> None:
             assert formatted[0] == 0
             await pilot.pause(0.2)
             assert table.get_cell("w:7", "name") == "w:7"
+
+    asyncio.run(drive())
+
+
+def test_a_tick_shows_the_new_uptime_on_screen() -> None:
+    """Only the changed cells are marked for repaint (celltable.py `write_cells`): the screen,
+    not just the table's data, shows the new uptime after a tick."""
+    now = [NOW]
+
+    async def drive() -> None:
+        app = ProcsupApp(FakeSource(), clock=Clock(now=lambda: now[0], tz=UTC))
+        async with app.run_test(size=(130, 36)) as pilot:
+            await until(pilot, lambda: app.connected and app.instances.shown == 8)
+            await pilot.pause(0.2)
+            assert "10m05s" in app.export_screenshot()  # queue:0, up 605 s
+            now[0] += 2
+            app._tick()
+            await pilot.pause(0.1)
+            screen = app.export_screenshot()
+            assert "10m07s" in screen and "10m05s" not in screen
 
     asyncio.run(drive())

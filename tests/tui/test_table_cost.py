@@ -15,7 +15,7 @@ from textual.widgets import DataTable
 
 from procsup.tui.app import ProcsupApp
 from procsup.tui.fmt import Clock
-from procsup.tui.table import LiveTable
+from procsup.tui.table import LiveTable, same
 from tests.tui.fakes import NOW, FakeSource, fixed_app, instance, snapshot, until
 
 COUNT = 500
@@ -190,3 +190,16 @@ def test_a_tick_shows_the_new_uptime_on_screen() -> None:
             assert "10m07s" in screen and "10m05s" not in screen
 
     asyncio.run(drive())
+
+
+def test_timed_cells_are_the_rows_own() -> None:
+    """A tick formats only the uptime and last-exit cells (InstanceTable.timed_cells): they
+    must be what the whole row's formatting gives."""
+    app = fixed_app()
+    table = app.instances
+    keys = [key for key, _, _ in table.COLUMNS]
+    for row in app.source.snap["instances"]:  # type: ignore[attr-defined]
+        for at in (NOW, NOW + 3600):
+            whole = table.cells(row, at)
+            for key, cell in table.timed_cells(row, at).items():
+                assert same(cell, whole[keys.index(key)]), (row["name"], key)

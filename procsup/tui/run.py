@@ -12,6 +12,7 @@ from procsup.tui.source import MasterSource
 def run_tui(socket: str, screenshot: str | None = None) -> int:
     """The dashboard on the master at `socket`; with `screenshot`, save it as SVG and exit."""
     app = ProcsupApp(MasterSource(socket))
+    app.freeze_gc = True  # one app in this process: freezing its startup objects is safe
     if screenshot:
         return save(app, screenshot)
     set_escape_delay()  # on a local terminal, escape need not wait textual's 100 ms

@@ -100,6 +100,7 @@ class ProcsupApp(Actions, App[int]):
         self._stats_asked: tuple[float, list[str] | None] = (float("-inf"), None)
         self._stats_busy = False
         self._filter_queued = False
+        self._counts: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -154,13 +155,18 @@ class ProcsupApp(Actions, App[int]):
         if not self.connected or self._stats_busy or self.source.stats_feed:
             return
         table = self.instances
-        names = None if table.sort_by in ("cpu", "rss") else table.in_view()
+        names = None if table.sort_by in ("cpu", "rss") else self._with_process(table.in_view())
         at, last = self._stats_asked
         now = asyncio.get_running_loop().time()
         if names == [] or (now - at < self.source.stats_interval and names == last):
             return
         self._stats_asked, self._stats_busy = (now, names), True
         self.run_worker(self._ask_stats(names), group="stats", exit_on_error=False)
+
+    def _with_process(self, names: list[str]) -> list[str]:
+        """The rows that have a process to sample (a STOPPED row in view asks for nothing)."""
+        rows = self.store.instances
+        return [name for name in names if name in rows and rows[name].get("pid")]
 
     async def _ask_stats(self, names: list[str] | None) -> None:
         try:
@@ -198,6 +204,7 @@ class ProcsupApp(Actions, App[int]):
     def _apply_changes(self) -> None:
         changes = self.store.take()
         reset = changes.reset
+        self._counts = self.store.counts()  # for the header: once per change, not every tick
         self.instances.sync(None if reset else changes.instances | changes.removed)
         self.tasks.sync(None if reset else changes.tasks | changes.tasks_removed)
         self.tasks.display = bool(self.store.tasks)
@@ -242,9 +249,7 @@ class ProcsupApp(Actions, App[int]):
             self._header()
 
     def _header(self) -> None:
-        text = header_text(
-            self.store.master, self.store.counts(), self.store.tasks, self.clock.now()
-        )
+        text = header_text(self.store.master, self._counts, self.store.tasks, self.clock.now())
         if text.plain != self._header_plain:  # most ticks change nothing
             self._header_plain = text.plain
             self.header.update(text, layout=False)

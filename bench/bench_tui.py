@@ -8,7 +8,8 @@
   3. 2,000 instances (the program scaled up): keypress to repaint in the dashboard, from the
      key's bytes written into the terminal to the first output that shows the result: `end`,
      `home`, `pagedown` and `down` in the table, each key of a filter typed at 8 keys a second
-     (the table shown filtered), and `escape` clearing it.
+     (the table shown filtered), and `escape` clearing it (which includes the wait for the
+     rest of an escape sequence: 25 ms on this local pty, or ESCDELAY when set).
 
 CPU is on-CPU time of every thread (/proc/PID/task/*/schedstat, ns) over the window, as % of one
 core. The box's load average is printed with the figures: on a shared box, say it with them.
@@ -108,6 +109,8 @@ class Terminal:
         master_fd, slave_fd = pty.openpty()
         fcntl.ioctl(slave_fd, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLS, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(LINES))
+        for name in ("SSH_CONNECTION", "SSH_TTY"):  # the pty is local, wherever this runs
+            env.pop(name, None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "procsup", "-c", str(cfg), "tui"],
             stdin=slave_fd,

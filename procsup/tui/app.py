@@ -13,6 +13,7 @@ the feed reconnects by itself.
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,13 +21,17 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from procsup.control.client import ClientError
 from procsup.control.protocol import UNKNOWN_COMMAND, ProtocolError
 from procsup.tui.actions import Actions
+from procsup.tui.driver import PromptDriver
 from procsup.tui.fmt import Clock, header_text, offline_text
+from procsup.tui.footer import KeyFooter
 from procsup.tui.instances import InstanceTable
 from procsup.tui.logpane import LogPane
 from procsup.tui.source import Source
@@ -77,9 +82,10 @@ class ProcsupApp(Actions, App[int]):
         self.header = Static(id="header")
         self.offline_text = Static(id="unreachable-text")
         self.filter_box = Input(
-            placeholder="filter: part of a name, or a state (enter keeps it, escape clears it)",
+            placeholder="/ filter: part of a name, or a state (enter keeps it, escape clears it)",
             id="filter",
-            disabled=True,
+            disabled=True,  # enabled by `/`; always on screen, so `/` changes no layout
+            compact=True,
         )
         self.search_box = Input(
             placeholder="search the log: enter keeps it (n/N next/previous), escape clears it",
@@ -94,6 +100,7 @@ class ProcsupApp(Actions, App[int]):
         self._stats_asked: tuple[float, list[str] | None] = (float("-inf"), None)
         self._stats_busy = False
         self._filter_queued = False
+        self._counts: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -105,7 +112,13 @@ class ProcsupApp(Actions, App[int]):
             yield self.log_pane
         yield self.filter_box
         yield self.search_box
-        yield Footer()
+        yield KeyFooter()
+
+    def get_driver_class(self) -> type[Driver]:
+        """On a terminal (not under TEXTUAL_DRIVER), the driver whose escape key does not wait
+        for the input thread's next wake (tui/driver.py)."""
+        default = super().get_driver_class()
+        return PromptDriver if default is LinuxDriver else default
 
     def on_mount(self) -> None:
         self.add_class("offline")
@@ -142,13 +155,18 @@ class ProcsupApp(Actions, App[int]):
         if not self.connected or self._stats_busy or self.source.stats_feed:
             return
         table = self.instances
-        names = None if table.sort_by in ("cpu", "rss") else table.in_view()
+        names = None if table.sort_by in ("cpu", "rss") else self._with_process(table.in_view())
         at, last = self._stats_asked
         now = asyncio.get_running_loop().time()
         if names == [] or (now - at < self.source.stats_interval and names == last):
             return
         self._stats_asked, self._stats_busy = (now, names), True
         self.run_worker(self._ask_stats(names), group="stats", exit_on_error=False)
+
+    def _with_process(self, names: list[str]) -> list[str]:
+        """The rows that have a process to sample (a STOPPED row in view asks for nothing)."""
+        rows = self.store.instances
+        return [name for name in names if name in rows and rows[name].get("pid")]
 
     async def _ask_stats(self, names: list[str] | None) -> None:
         try:
@@ -186,6 +204,7 @@ class ProcsupApp(Actions, App[int]):
     def _apply_changes(self) -> None:
         changes = self.store.take()
         reset = changes.reset
+        self._counts = self.store.counts()  # for the header: once per change, not every tick
         self.instances.sync(None if reset else changes.instances | changes.removed)
         self.tasks.sync(None if reset else changes.tasks | changes.tasks_removed)
         self.tasks.display = bool(self.store.tasks)
@@ -194,6 +213,14 @@ class ProcsupApp(Actions, App[int]):
         target = self.log_pane.target
         if target not in self.store.instances and target not in self.store.tasks:
             self._follow_selected()  # nothing followed yet, or its row is gone: the cursor's row
+        if reset and self.freeze_gc:
+            self.call_after_refresh(gc.freeze)
+
+    freeze_gc = False
+    """After a snapshot is shown, move every object alive into the collector's permanent
+    generation (run_tui sets it). With 2,000 rows the heap is large, and a full collection
+    took ~60 ms, landing on a key now and then (issue 14: keypress to repaint ≤ 50 ms); frozen
+    objects are still freed when unreferenced, only cycles among them are kept."""
 
     def _later(self, name: str, delay: float, callback: Any) -> None:
         """Run `callback` once after `delay`, however often this is asked meanwhile."""
@@ -222,9 +249,7 @@ class ProcsupApp(Actions, App[int]):
             self._header()
 
     def _header(self) -> None:
-        text = header_text(
-            self.store.master, self.store.counts(), self.store.tasks, self.clock.now()
-        )
+        text = header_text(self.store.master, self._counts, self.store.tasks, self.clock.now())
         if text.plain != self._header_plain:  # most ticks change nothing
             self._header_plain = text.plain
             self.header.update(text, layout=False)
@@ -302,9 +327,10 @@ class ProcsupApp(Actions, App[int]):
         self._titles()
 
     def action_filter(self) -> None:
+        """`/`: type into the filter line under the panes. It is always there (disabled until
+        now), so opening it moves nothing on screen (issue 14: keypress to repaint)."""
         box = self.filter_box
         box.disabled = False
-        box.add_class("shown")
         box.focus()
 
     def action_escape(self) -> None:
@@ -318,12 +344,11 @@ class ProcsupApp(Actions, App[int]):
 
     def action_clear_filter(self) -> None:
         box = self.filter_box
-        if box.has_class("shown") or box.value:
+        if not box.disabled or box.value:
+            self.instances.focus()  # first: the box disabled with the focus would drop it
             box.value = ""
-            box.remove_class("shown")
             box.disabled = True
             self._apply_filter()
-            self.instances.focus()
 
     @on(Input.Changed, "#search")
     def _search_changed(self) -> None:

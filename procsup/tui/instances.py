@@ -6,7 +6,7 @@ from typing import Any
 
 from procsup.core.humanize import state_rank
 from procsup.core.schema import InstanceRow
-from procsup.tui.fmt import INSTANCE_COLUMNS, instance_cells
+from procsup.tui.fmt import INSTANCE_COLUMNS, instance_cells, last_exit_text, uptime_text
 from procsup.tui.table import Cell, LiveTable
 
 
@@ -17,6 +17,9 @@ class InstanceTable(LiveTable[InstanceRow]):
 
     def cells(self, row: InstanceRow, now: float) -> tuple[Cell, ...]:
         return instance_cells(row, now, self.clock)
+
+    def timed_cells(self, row: InstanceRow, now: float) -> dict[str, Cell]:
+        return {"uptime": uptime_text(row, now), "last_exit": last_exit_text(row, now)}
 
     def sort_value(self, row: InstanceRow) -> Any:
         name = (row["program"], row["num"], row["name"])

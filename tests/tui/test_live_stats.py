@@ -99,3 +99,28 @@ def test_a_master_without_stats_sends_them_in_the_feed() -> None:
             await until(pilot, lambda: app.connected and app.instances.shown > 0)
 
     asyncio.run(drive())
+
+
+def test_stopped_rows_in_view_ask_for_no_stats(start_master: Callable[[str], MasterProc]) -> None:
+    """A row without a process has no CPU or RSS: only the running rows in view are asked."""
+    m = start_master(
+        CONFIG.replace(f"numprocs = {COUNT}", "numprocs = 2")
+        + '\n[programs.idle]\ncommand = "sleep 3600"\nautostart = false\n'
+    )
+    m.wait_state("w:1", "RUNNING")
+    source = RecordingSource(m.socket)
+
+    async def drive() -> None:
+        app = ProcsupApp(source)
+        async with app.run_test(size=(120, 24)) as pilot:
+            await until(pilot, lambda: app.connected and app.instances.shown == 3)
+            await until(pilot, lambda: bool(source.asked))
+            assert source.asked[-1] == ["w:0", "w:1"]  # idle:0 is in view, STOPPED
+            m.call("stop", {"names": ["w"]})
+            await until(pilot, lambda: not app._with_process(app.instances.in_view()))
+            await pilot.pause(0.2)  # an ask already on its way
+            asked = len(source.asked)
+            await pilot.pause(3 * source.stats_interval)  # nothing to ask: no ask in 3 intervals
+            assert len(source.asked) == asked
+
+    asyncio.run(drive())

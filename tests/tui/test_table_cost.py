@@ -10,11 +10,12 @@ import asyncio
 from datetime import UTC
 from typing import Any
 
+from rich.segment import Segment
 from textual.widgets import DataTable
 
 from procsup.tui.app import ProcsupApp
 from procsup.tui.fmt import Clock
-from procsup.tui.table import LiveTable
+from procsup.tui.table import LiveTable, same
 from tests.tui.fakes import NOW, FakeSource, fixed_app, instance, snapshot, until
 
 COUNT = 500
@@ -41,7 +42,39 @@ def test_cell_renderings_equal_datatable_own() -> None:
                     for cursor in (False, True):
                         ours = table._render_cell(row, col, style, width, cursor)
                         theirs = DataTable._render_cell(table, row, col, style, width, cursor)
-                        assert ours == theirs, (row, column.key, cursor)
+                        merged = [list(Segment.simplify(line)) for line in theirs]  # as ours
+                        assert ours == merged, (row, column.key, cursor)
+
+    asyncio.run(drive())
+
+
+def test_line_renderings_equal_datatable_own() -> None:
+    """The lines put together from kept cells (celltable.py `_render_line`) are DataTable's,
+    on the cursor's row and the others, whole or cropped, after a cell changed too."""
+
+    async def drive() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(150, 40)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: app.connected and table.shown == 8)
+            await pilot.pause(0.2)
+            style = table.rich_style
+            width = table.size.width
+
+            def compare() -> None:
+                table._pseudo_class_state = table.get_pseudo_class_state()
+                table._update_count += 1  # DataTable's own line caches: drawn afresh
+                for y in range(table.row_count + 2):  # the header, the rows, past the end
+                    for x1, x2 in ((0, width), (3, width + 3), (0, width - 20)):
+                        ours = table._render_line(y, x1, x2, style).simplify()
+                        theirs = DataTable._render_line(table, y, x1, x2, style).simplify()
+                        assert list(ours) == list(theirs), (y, x1, x2)
+
+            compare()
+            await pilot.press("down", "down")  # the cursor on another row
+            compare()
+            table.write_cells([("web:0", "cpu", "99.9")])
+            compare()
 
     asyncio.run(drive())
 
@@ -137,3 +170,36 @@ def test_filtering_does_not_format_rows_again() -> None:
             assert table.get_cell("w:7", "name") == "w:7"
 
     asyncio.run(drive())
+
+
+def test_a_tick_shows_the_new_uptime_on_screen() -> None:
+    """Only the changed cells are marked for repaint (celltable.py `write_cells`): the screen,
+    not just the table's data, shows the new uptime after a tick."""
+    now = [NOW]
+
+    async def drive() -> None:
+        app = ProcsupApp(FakeSource(), clock=Clock(now=lambda: now[0], tz=UTC))
+        async with app.run_test(size=(130, 36)) as pilot:
+            await until(pilot, lambda: app.connected and app.instances.shown == 8)
+            await pilot.pause(0.2)
+            assert "10m05s" in app.export_screenshot()  # queue:0, up 605 s
+            now[0] += 2
+            app._tick()
+            await pilot.pause(0.1)
+            screen = app.export_screenshot()
+            assert "10m07s" in screen and "10m05s" not in screen
+
+    asyncio.run(drive())
+
+
+def test_timed_cells_are_the_rows_own() -> None:
+    """A tick formats only the uptime and last-exit cells (InstanceTable.timed_cells): they
+    must be what the whole row's formatting gives."""
+    app = fixed_app()
+    table = app.instances
+    keys = [key for key, _, _ in table.COLUMNS]
+    for row in app.source.snap["instances"]:  # type: ignore[attr-defined]
+        for at in (NOW, NOW + 3600):
+            whole = table.cells(row, at)
+            for key, cell in table.timed_cells(row, at).items():
+                assert same(cell, whole[keys.index(key)]), (row["name"], key)

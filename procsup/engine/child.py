@@ -17,7 +17,8 @@ from pathlib import Path
 
 from procsup.engine.cgroups import Cgroup
 from procsup.engine.output import Output
-from procsup.engine.process import Child, SpawnSpec, send_signal, spawn, submit
+from procsup.engine.pidsignal import send_signal
+from procsup.engine.process import Child, SpawnSpec, spawn, submit
 from procsup.engine.proctree import ProcessTable, instance_tree
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers

@@ -23,7 +23,8 @@ from procsup.engine.child import SPAWN_ERRORS, ChildProc
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
 from procsup.engine.instance_health import InstanceHealth
-from procsup.engine.process import SpawnSpec, send_signal
+from procsup.engine.pidsignal import send_signal
+from procsup.engine.process import SpawnSpec
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer

@@ -32,7 +32,8 @@ from procsup.engine.logregistry import LOG_FILES
 from procsup.engine.memguard import MemoryGuard
 from procsup.engine.metrics import Sampler
 from procsup.engine.parts import Frontend, Parts, TaskSet
-from procsup.engine.process import Reaper, become_subreaper, quiet_signal_wakeup, send_signal
+from procsup.engine.pidsignal import send_signal
+from procsup.engine.process import Reaper, become_subreaper, quiet_signal_wakeup
 from procsup.engine.proctree import ProcessTable
 from procsup.engine.registry import Registry
 from procsup.engine.runtime import Runtime

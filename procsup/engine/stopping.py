@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from procsup.engine.process import send_signal, wait_gone
+from procsup.engine.pidsignal import send_signal, wait_gone
 from procsup.engine.proctree import ProcessTable, instance_tree
 from procsup.engine.runtime import Runtime
 

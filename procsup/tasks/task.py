@@ -24,7 +24,7 @@ from procsup.engine import exitinfo
 from procsup.engine.child import ChildProc
 from procsup.engine.events import Event
 from procsup.engine.output import Output
-from procsup.engine.process import send_signal
+from procsup.engine.pidsignal import send_signal
 from procsup.engine.runtime import Runtime
 from procsup.engine.spawnbatch import Batch
 from procsup.tasks.history import History, RunRecord

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from procsup.engine import fdlimit
-from procsup.engine.process import wait_gone
+from procsup.engine.pidsignal import wait_gone
 
 
 @contextlib.contextmanager

@@ -278,7 +278,13 @@ def exec_paths(argv0: bytes, env: dict[str, str]) -> list[bytes]:
     directory of the PATH in the child's environment."""
     if os.path.dirname(argv0):
         return [argv0]
-    return [os.path.join(os.fsencode(d), argv0) for d in os.get_exec_path(env)]
+    paths = [os.path.join(os.fsencode(d), argv0) for d in os.get_exec_path(env)]
+    # Those that are not there are left out: their exec would fail with ENOENT or ENOTDIR,
+    # which the child passes over anyway, and each try costs it copied pages (issue 14:
+    # `sleep` was found at the fourth). When none is there, the child tries them all and
+    # reports what it always did.
+    there = [path for path in paths if os.path.exists(path)]
+    return there or paths
 
 
 def _signals_to_reset() -> list[int]:

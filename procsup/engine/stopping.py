@@ -79,7 +79,7 @@ async def _kill_cgroup(rt: Runtime, policy: StopPolicy, cgroup: Cgroup) -> None:
 async def _await_leader(
     policy: StopPolicy, pgid: int, leader_exit: asyncio.Future[int] | None
 ) -> None:
-    if leader_exit is not None:
+    if leader_exit is not None and not leader_exit.done():  # reaped already, mostly
         try:
             await asyncio.wait_for(asyncio.shield(leader_exit), KILL_GRACE)
         except TimeoutError:

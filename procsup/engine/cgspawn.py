@@ -279,12 +279,14 @@ def exec_paths(argv0: bytes, env: dict[str, str]) -> list[bytes]:
     if os.path.dirname(argv0):
         return [argv0]
     paths = [os.path.join(os.fsencode(d), argv0) for d in os.get_exec_path(env)]
-    # Those that are not there are left out: their exec would fail with ENOENT or ENOTDIR,
-    # which the child passes over anyway, and each try costs it copied pages (issue 14:
-    # `sleep` was found at the fourth). When none is there, the child tries them all and
-    # reports what it always did.
-    there = [path for path in paths if os.path.exists(path)]
-    return there or paths
+    # The child starts at the first one that is there: an exec of those before it would fail
+    # with ENOENT or ENOTDIR, which the child passes over anyway, and each try costs it
+    # copied pages (issue 14: `sleep` was the eighth here). From there on, every one is
+    # tried as before; when none is there, all are, and the child reports what it always did.
+    for i, path in enumerate(paths):
+        if os.path.exists(path):
+            return paths[i:]
+    return paths
 
 
 def _signals_to_reset() -> list[int]:

@@ -304,6 +304,7 @@ def measure_small(trees: dict[str, Path], n: int, runs: int) -> dict[str, dict[s
 
 
 def main() -> int:
+    global TMP
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", type=Path, required=True, help="the tree to compare against")
     ap.add_argument("--instances", type=int, default=2000)
@@ -318,7 +319,6 @@ def main() -> int:
         help="folder for the masters' folders (see bench/README.md on ext4 without a journal)",
     )
     opts = ap.parse_args()
-    global TMP
     TMP = opts.tmp
     trees = {"this": REPO, "other": opts.other.resolve()}
     got: dict[str, list[dict[str, float]]] = {k: [] for k in trees}

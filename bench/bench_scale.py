@@ -53,6 +53,8 @@ command = "sleep 3600"
 numprocs = {n}
 start_seconds = 0
 """
+#: where each master's folder (config, state, its 4,000 log files) is made: `--tmp`
+TMP = "/tmp"
 TARGETS = {
     "list, small, venv (ms)": "≤ 35",
     "python -c pass, venv (ms)": "-",
@@ -78,7 +80,7 @@ class Master:
 
     def __init__(self, tree: Path, n: int) -> None:
         self.tree = tree
-        self.dir = Path(tempfile.mkdtemp(prefix="ps-", dir="/tmp"))
+        self.dir = Path(tempfile.mkdtemp(prefix="ps-", dir=TMP))
         self.config = self.dir / "procsup.toml"
         self.config.write_text(CONFIG.format(n=n))
         self.n = n
@@ -302,6 +304,7 @@ def measure_small(trees: dict[str, Path], n: int, runs: int) -> dict[str, dict[s
 
 
 def main() -> int:
+    global TMP
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", type=Path, required=True, help="the tree to compare against")
     ap.add_argument("--instances", type=int, default=2000)
@@ -310,7 +313,13 @@ def main() -> int:
     ap.add_argument("--idle", type=float, default=5.0)
     ap.add_argument("--small", type=int, default=10, help="programs in the venv `list` case")
     ap.add_argument("--no-venv", action="store_true", help="skip the venv `list` case")
+    ap.add_argument(
+        "--tmp",
+        default=TMP,
+        help="folder for the masters' folders (see bench/README.md on ext4 without a journal)",
+    )
     opts = ap.parse_args()
+    TMP = opts.tmp
     trees = {"this": REPO, "other": opts.other.resolve()}
     got: dict[str, list[dict[str, float]]] = {k: [] for k in trees}
     for rnd in range(opts.rounds):

@@ -8,6 +8,8 @@ import logging.handlers
 import sys
 from pathlib import Path
 
+from procsup.cli.masterlog import BatchedStreamHandler, cheap_records
+
 LOG_FORMAT = "%(asctime)s procsup[%(process)d] %(levelname)s %(message)s"
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 3
@@ -20,7 +22,8 @@ def run_foreground(config_path: Path, log_file: str | None = None) -> int:
             log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS
         )
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = BatchedStreamHandler(sys.stderr)
+    cheap_records()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, handlers=[handler])
     from procsup.control.compose import run_master
 

@@ -14,7 +14,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import signal
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -47,9 +46,9 @@ def child_main(
     stage = "setup"
     pipe: int | None = err_w
     try:
-        signal.set_wakeup_fd(-1)  # the master's asyncio self-pipe is not ours to write to
-        for sig in resets:
-            signal.signal(sig, signal.SIG_DFL)
+        _signal.set_wakeup_fd(-1)  # the master's asyncio self-pipe is not ours to write to
+        for sig in resets:  # _signal: signal.signal makes enums, every object a copied page
+            _signal.signal(sig, _signal.SIG_DFL)
         pipe, out, err = (_above_stdio(fd) for fd in (err_w, launch.stdout, launch.stderr))
         _stdio(out, err)
         if launch.cwd is not None:
@@ -65,7 +64,7 @@ def child_main(
         _close_fds(keep=(pipe, *launch.pass_fds))
         for fd in launch.pass_fds:
             os.set_inheritable(fd, True)
-        _signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
         if launch.pid_env is not None:  # this copy of the dict is the child's own
             env[os.fsencode(launch.pid_env)] = str(os.getpid()).encode()
         stage = "exec"

@@ -187,8 +187,11 @@ class ChildProc:
     async def stop(self, policy: StopPolicy, leader_exit: asyncio.Future[int] | None) -> None:
         """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); returns once the
         leader's exit (`leader_exit`) has been seen or the SIGKILL grace has passed."""
-        table = ProcessTable(scan=False) if self.cgroup else await self.rt.tables.fresh()
-        pids = self.tree(table)
+        if self.cgroup is not None and self.rt.cgroups is not None:
+            pids: set[int] = set()  # kill_tree reads the cgroup's members itself
+        else:
+            table = ProcessTable(scan=False) if self.cgroup else await self.rt.tables.fresh()
+            pids = self.tree(table)
         await kill_tree(self.rt, policy, pids, self.pid, self.spawn_id, leader_exit, self.cgroup)
 
     async def stop_leftovers(self, policy: StopPolicy) -> None:

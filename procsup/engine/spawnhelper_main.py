@@ -16,6 +16,7 @@ import _signal
 import ctypes
 import errno
 import fcntl
+import gc
 import marshal
 import os
 import selectors
@@ -40,6 +41,9 @@ def main(sock_fd: int, master: int) -> None:
         return
     sock = socket.socket(fileno=sock_fd)
     mine = _dispositions()
+    # every object of the helper so far (its imports) out of the collector's reach: after each
+    # clone, a collection that walks them would copy every page they are on, in the helper
+    gc.freeze()
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, None)
     while True:
@@ -161,8 +165,8 @@ def _child(
     """In the child: the helper's differences from the master undone, then cgspawn._child."""
     argv, env, paths, cwd, ids, resets, ignore, pid_env = plan
     try:
-        for sig in ignore:
-            signal.signal(sig, signal.SIG_IGN)
+        for sig in ignore:  # _signal: no enum made (every object touched is a copied page)
+            _signal.signal(sig, _signal.SIG_IGN)
         if targets:  # every descriptor above the targets first, so no dup2 hits one of ours
             floor = max(*targets, out_w, report_w, err_w or 0) + 1
             report_w, out_w, *passed = (

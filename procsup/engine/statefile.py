@@ -7,7 +7,8 @@ import grp
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,10 @@ def load_state(path: Path) -> SavedState:
 
 def write_state(path: Path, state: SavedState) -> None:
     """Atomic replace, so a crash mid-write never leaves a torn file."""
-    _write_private(path, json.dumps(asdict(state), separators=(",", ":")))
+    # the fields as they are (plain JSON values), not asdict's deep copy of 2,000 entries
+    # on every write (issue 14: a `stop all` writes the file every STATE_WRITE_DELAY)
+    fields = {f.name: getattr(state, f.name) for f in dataclass_fields(state)}
+    _write_private(path, json.dumps(fields, separators=(",", ":")))
 
 
 def _write_private(path: Path, text: str) -> None:

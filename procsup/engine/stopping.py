@@ -50,7 +50,7 @@ async def kill_tree(
     daemons that escaped to us (subreaper) are killed as well.
     """
     if cgroup is not None and rt.cgroups is not None:
-        await _kill_cgroup(rt, policy, cgroup)
+        await _kill_cgroup(rt, policy, cgroup, leader_exit)
         await _await_leader(policy, pgid, leader_exit)
         return
     send_signal(pids, policy.stop_signal, pgid=pgid)
@@ -66,20 +66,58 @@ async def kill_tree(
     await _await_leader(policy, pgid, leader_exit)
 
 
-async def _kill_cgroup(rt: Runtime, policy: StopPolicy, cgroup: Cgroup) -> None:
+async def _kill_cgroup(
+    rt: Runtime,
+    policy: StopPolicy,
+    cgroup: Cgroup,
+    leader_exit: asyncio.Future[int] | None = None,
+) -> None:
     """stop_signal to every member of the cgroup, wait stop_timeout for it to empty, then
     cgroup.kill. Members are signalled one by one, not through the leader's process group,
-    whose id may already belong to someone else once the leader is gone."""
+    whose id may already belong to someone else once the leader is gone.
+
+    Most instances are one process, whose exit empties the leaf and is seen by the reaper
+    anyway: the leader's exit is awaited first, and the leaf is watched (inotify) only when
+    something outlived it, for what is left of stop_timeout. A watch set and removed and a
+    read of cgroup.events less per stop were ~10 % of a 2,000-instance `stop all` (issue 14)."""
     assert rt.cgroups is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + policy.stop_timeout
     cgroup.signal(policy.stop_signal, signal.SIGCONT)  # a stopped process cannot act on TERM
-    if not await rt.cgroups.wait_empty(cgroup, policy.stop_timeout):
+    if leader_exit is not None:
+        await _within(leader_exit, policy.stop_timeout)
+        if leader_exit.done() and not cgroup.populated():
+            return
+    left = max(deadline - loop.time(), 0.0)
+    if not await rt.cgroups.wait_empty(cgroup, left):
         await rt.cgroups.kill(cgroup, policy.name)
+
+
+async def _within(fut: asyncio.Future[int], timeout: float) -> None:
+    """Wait until `fut` is done or `timeout` passed, leaving `fut` itself alone (no
+    wait_for(shield()): fewer objects per stop)."""
+    if fut.done():
+        return
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    timer = loop.call_later(timeout, wake)
+    fut.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        fut.remove_done_callback(wake)
 
 
 async def _await_leader(
     policy: StopPolicy, pgid: int, leader_exit: asyncio.Future[int] | None
 ) -> None:
-    if leader_exit is not None:
+    if leader_exit is not None and not leader_exit.done():  # reaped already, mostly
         try:
             await asyncio.wait_for(asyncio.shield(leader_exit), KILL_GRACE)
         except TimeoutError:

@@ -161,8 +161,26 @@ def log_note(row: InstanceRow) -> str:
 def info_text(row: InstanceRow, now: float) -> str:
     """The INFO column: health and the program's STATUS= line, the instance's own note, then
     any log-file trouble."""
+    if _quiet(row):  # most rows of a big `list`: nothing to say, known without building it
+        return ""
     parts = (health_note(row), instance_note(row, now), log_note(row))
     return "; ".join(part for part in parts if part)
+
+
+def _quiet(row: InstanceRow) -> bool:
+    """Whether every part of info_text would be empty: no health, STATUS=, waiting, overrides
+    or log trouble, and a state whose note needs no exit (not EXITED, FATAL, BACKOFF) nor a
+    cause (a hung predecessor)."""
+    return not (
+        row.get("health")
+        or row.get("status_text")
+        or row.get("waiting")
+        or row.get("overrides")
+        or row.get("log_error")
+        or row.get("log_dropped")
+        or row.get("last_exit_cause")
+        or row["state"] in ("EXITED", "FATAL", "BACKOFF")
+    )
 
 
 def health_note(row: InstanceRow) -> str:

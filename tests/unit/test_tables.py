@@ -41,7 +41,9 @@ def test_headers_alone_and_ragged_rows() -> None:
         table(HEADERS, [["a", "b", "c"], ["d"]])
 
 
-OPTIONAL_TEXT = st.none() | st.sampled_from(["", "x", "watchdog: no keep-alive for 10s", "worker:0 exited"])
+OPTIONAL_TEXT = st.none() | st.sampled_from(
+    ["", "x", "watchdog: no keep-alive for 10s", "worker:0 exited"]
+)
 
 
 @settings(max_examples=300)

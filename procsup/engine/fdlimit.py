@@ -99,14 +99,15 @@ class Budget:
     def spare(self, need: int = 1) -> bool:
         """Whether `need` descriptors may be kept open for speed alone (engine/heldfiles.py),
         and if so they are counted. Only in the lower three quarters of the room, so spawns
-        always find a quarter of it (~5,000 descriptors under a limit of 20,000) free of them;
-        the count is taken afresh at most once every RECOUNT_AFTER seconds, whatever the
-        answer (`list` asks thousands of times in one call)."""
+        always find a quarter of it (~5,000 descriptors under a limit of 20,000) free of them.
+        It counts /proc/self/fd only when nothing has yet: with 15,000 descriptors open a count
+        takes 16-28 ms here, and recounting once a second put that on every `list` a person
+        runs (measured, issue 14). The count the spawns keep, with everything taken since added
+        and nothing closed taken off, errs on the side of holding fewer."""
         soft = limits()[0]
         cap = (soft - reserve_for(soft)) * 3 // 4
-        now = time.monotonic()
-        if self._known is None or now - self._counted_at > RECOUNT_AFTER:
-            self._known, self._spent, self._counted_at = count_open(), 0, now
+        if self._known is None:
+            self._known, self._spent, self._counted_at = count_open(), 0, time.monotonic()
         if self._known + self._spent + need > cap:
             return False
         self._spent += need

@@ -5,7 +5,6 @@ result (tables for people, JSON for scripts). Parsing lives in `parser.py`, the 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -208,6 +207,8 @@ def cmd_info(ctx: Context) -> int:
     """Facts about the running master, the process tracking in use among them."""
     info = ctx.call("hello", autostart=False)
     if ctx.args.json:
+        import json
+
         print(json.dumps(info, indent=2))
         return OK
     for key in ("version", "pid", "host", "config", "state_dir", "tracking", "tracking_detail"):
@@ -227,6 +228,8 @@ def cmd_save(ctx: Context) -> int:
 
 
 def cmd_events(ctx: Context) -> int:
+    import json  # here: `procsup list` imports this module and must not load json
+
     for item in ctx.local_client().stream("events"):
         print(json.dumps(item), flush=True)
     return OK

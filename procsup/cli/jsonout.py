@@ -10,9 +10,16 @@ json.dumps, so the output never differs.
 
 from __future__ import annotations
 
-import json
 from itertools import compress
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+
+try:  # json's C accelerator, without `import json` (which loads `re`: ~8 ms, issue 14)
+    import _json
+except ImportError:  # a Python without it: json.dumps does it all (dumps below)
+    _json = None  # type: ignore[assignment]
+
+c_make_encoder = _json.make_encoder if _json is not None else None
+#: (only used with the accelerator: without it, dumps goes straight to json.dumps)
+encode_basestring_ascii = _json.encode_basestring_ascii if _json is not None else ascii
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
@@ -44,14 +51,17 @@ _SCALARS: dict[type, Callable[[Any], str]] = {
 
 def dumps(obj: Any) -> str:
     """`json.dumps(obj, indent=2)`, the same text."""
-    if c_make_encoder is None:  # a Python without json's C accelerator
-        return json.dumps(obj, indent=2)
-    out: list[str] = []
-    try:
-        _value(obj, "\n", out, {})
-    except _Unsupported:
-        return json.dumps(obj, indent=2)
-    return "".join(out)
+    if c_make_encoder is not None:
+        out: list[str] = []
+        try:
+            _value(obj, "\n", out, {})
+        except _Unsupported:
+            pass
+        else:
+            return "".join(out)
+    import json  # a Python without json's C accelerator, or a value the fast path leaves
+
+    return json.dumps(obj, indent=2)
 
 
 def _value(obj: Any, nl: str, out: list[str], keys: dict[str, str]) -> None:

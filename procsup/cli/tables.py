@@ -4,7 +4,6 @@ CLI lives here, so the commands stay about what to ask and the look stays consis
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
 from procsup.core.humanize import (
     HUNG_CAUSES,
@@ -17,6 +16,7 @@ from procsup.core.humanize import (
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Sequence  # collections costs `procsup list` ~1 ms to import
     from typing import Any
 
     from procsup.core.schema import InstanceRow, RunRow, TaskRow
@@ -161,8 +161,26 @@ def log_note(row: InstanceRow) -> str:
 def info_text(row: InstanceRow, now: float) -> str:
     """The INFO column: health and the program's STATUS= line, the instance's own note, then
     any log-file trouble."""
+    if _quiet(row):  # most rows of a big `list`: nothing to say, known without building it
+        return ""
     parts = (health_note(row), instance_note(row, now), log_note(row))
     return "; ".join(part for part in parts if part)
+
+
+def _quiet(row: InstanceRow) -> bool:
+    """Whether every part of info_text would be empty: no health, STATUS=, waiting, overrides
+    or log trouble, and a state whose note needs no exit (not EXITED, FATAL, BACKOFF) nor a
+    cause (a hung predecessor)."""
+    return not (
+        row.get("health")
+        or row.get("status_text")
+        or row.get("waiting")
+        or row.get("overrides")
+        or row.get("log_error")
+        or row.get("log_dropped")
+        or row.get("last_exit_cause")
+        or row["state"] in ("EXITED", "FATAL", "BACKOFF")
+    )
 
 
 def health_note(row: InstanceRow) -> str:

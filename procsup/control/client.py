@@ -10,9 +10,7 @@ the client's timeout, so a stuck or busy master gives a one-line error, never a 
 from __future__ import annotations
 
 import _socket
-import json
 import os
-from collections.abc import AsyncIterator, Iterator
 
 from procsup.control.protocol import (
     BUSY,
@@ -23,10 +21,12 @@ from procsup.control.protocol import (
     ProtocolError,
     encode,
 )
+from procsup.core.fastjson import loads
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import AsyncIterator, Iterator
     from typing import Any
 
 CONNECT_TIMEOUT = 5.0
@@ -90,7 +90,7 @@ def reply_of(line: bytes) -> dict[str, Any]:
     if not line:
         raise NoMaster("the master closed the connection")
     try:
-        msg = json.loads(line)
+        msg = loads(line)
     except ValueError:
         raise NoMaster("the master sent a line that is not JSON") from None
     if not isinstance(msg, dict):

@@ -1,12 +1,13 @@
 """The control protocol's framing and shapes: newline-delimited JSON, one object per line.
 
 Shared by the server and the one client (control/client.py, used by the CLI and the TUI);
-imports only the stdlib, and not `typing` (which costs `procsup list` 3 ms). See docs/protocol.md.
+imports only the stdlib and core/fastjson.py, and neither `typing` nor `json` (which cost
+`procsup list` 3 ms each). See docs/protocol.md.
 """
 
 from __future__ import annotations
 
-import json
+from procsup.core.fastjson import dumps
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ProtocolError(Exception):
 
 
 def encode(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), default=str).encode() + b"\n"
+    return dumps(obj, default=str).encode() + b"\n"
 
 
 def ok(req_id: Any, result: Any) -> bytes:
@@ -83,6 +84,8 @@ def _parse_float(text: str) -> float | _NonFinite:
 
 
 def _decode(line: bytes) -> Any:
+    import json  # the master's side only: the CLI reads replies with core/fastjson.py
+
     try:
         return json.loads(line, parse_constant=_NonFinite, parse_float=_parse_float)
     except RecursionError:

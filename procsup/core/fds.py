@@ -14,6 +14,9 @@ from dataclasses import dataclass
 MASTER_BASE = 24
 #: kept free for control connections, state writes, /proc reads and pidfds while stopping
 RESERVE = 64
+#: per instance, at most: descriptors kept open on its cgroup's files or its process's statm
+#: for `list` with stats (engine/heldfiles.py), only while the limit has room for them
+HELD_PER_INSTANCE = 3
 
 
 def limits() -> tuple[int, int]:
@@ -42,7 +45,8 @@ class Need:
 
     def explain(self) -> str:
         return (
-            f"about {self.total} ({self.instances} instance(s) × up to 4: {self.per_instance}; "
+            f"about {self.total} ({self.instances} instance(s) × up to "
+            f"{4 + HELD_PER_INSTANCE}: {self.per_instance}; "
             f"{MASTER_BASE} for the master; {RESERVE} kept in reserve)"
         )
 
@@ -50,17 +54,22 @@ class Need:
 def estimate(programs: Iterable[tuple[int, bool]], tasks: Iterable[bool] = ()) -> Need:
     """Descriptors needed for programs given as (numprocs, merge_stderr) and tasks given as
     merge_stderr: per instance a pipe and a log file for stdout, and the same for stderr
-    unless merged; per task its log files, its pipes, its lock and a keeper link. pidfds are
-    held only while a stop waits for processes to exit: they come out of the reserve (and a
-    stop polls instead when none is left), so they are not counted per instance."""
+    unless merged, and HELD_PER_INSTANCE files `list` keeps open; per task its log files, its
+    pipes, its lock and a keeper link. pidfds are held only while a stop waits for processes
+    to exit: they come out of the reserve (and a stop polls instead when none is left), so
+    they are not counted per instance."""
     count = MASTER_BASE + RESERVE
     instances = 0
     for numprocs, merged in programs:
-        count += numprocs * (2 if merged else 4)
+        count += numprocs * ((2 if merged else 4) + HELD_PER_INSTANCE)
         instances += numprocs
     for merged in tasks:
         count += 4 if merged else 6
-    return Need(count, instances, "a pipe and a log file per output stream")
+    return Need(
+        count,
+        instances,
+        f"a pipe and a log file per output stream, {HELD_PER_INSTANCE} held open for `list`",
+    )
 
 
 def shortfall_message(need: Need, soft: int) -> str | None:

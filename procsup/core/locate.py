@@ -1,4 +1,4 @@
-"""Where the config file, socket and state_dir are — with the stdlib only.
+"""Where the config file, socket and state_dir are — with the stdlib (and core/fastjson.py) only.
 
 Every CLI call needs this and nothing else from the config, so it must not pay for the full
 validating loader (`procsup list` has to start fast). `config/load.py` uses the same rules.
@@ -6,8 +6,9 @@ validating loader (`procsup list` has to start fast). `config/load.py` uses the 
 
 from __future__ import annotations
 
-import json
 import os
+
+from procsup.core import fastjson
 
 ENV_VAR = "PROCSUP_CONFIG"
 DEFAULT_LOCATIONS = ("procsup.toml", "~/.config/procsup/procsup.toml", "/etc/procsup/procsup.toml")
@@ -90,7 +91,7 @@ def _cache_path() -> str:
 def _read_cache() -> dict[str, object]:
     try:
         with open(_cache_path(), "rb") as f:
-            data = json.load(f)
+            data = fastjson.loads(f.read())
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -101,6 +102,8 @@ def _write_cache(cache: dict[str, object]) -> None:
     path = _cache_path()
     if len(cache) > 64:
         cache = dict(list(cache.items())[-64:])
+    import json  # only when the config changed: the hot path reads with core/fastjson.py
+
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}"

@@ -24,7 +24,9 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from procsup.core.fds import HELD_PER_INSTANCE
 from procsup.engine.dirfds import open_in
+from procsup.engine.heldfiles import HeldFiles
 
 if TYPE_CHECKING:
     from procsup.engine.proctree import ProcessTable
@@ -38,6 +40,9 @@ HINT = "run the master as root, or under systemd with Delegate=yes"
 #: cgroup files are seq_files: a read fills the caller's buffer until the file ends or the
 #: kernel's page-sized buffer is full, so a first read shorter than this returned all of it
 WHOLE_READ = 2048
+#: descriptors a leaf keeps open for `list` with stats (engine/heldfiles.py): cpu.stat, and
+#: memory.current + memory.stat or its first members' /proc/PID/statm (core/fds.py counts them)
+HELD_PER_LEAF = HELD_PER_INSTANCE
 
 
 class CgroupUnavailable(Exception):
@@ -139,6 +144,7 @@ class Cgroup:
         # `list` (issue 14: 2,000 failed opens per list)
         self._no_memory = False
         self._members_at: tuple[float, list[int]] | None = None  # (CPU seconds, pids): _members
+        self._held: HeldFiles | None = None  # made by the first usage(): `list` with stats
 
     def _read(self, name: str) -> str:
         """One raw read: cgroup files are small, and `list` with stats reads three per instance,
@@ -211,13 +217,9 @@ class Cgroup:
     def cpu_seconds(self) -> float:
         """CPU used by every process that ever ran in it (cpu.stat usage_usec)."""
         try:
-            for line in self._read("cpu.stat").splitlines():
-                key, _, value = line.partition(" ")
-                if key == "usage_usec":
-                    return int(value) / 1e6
+            return _usage_usec(self._read_held("cpu.stat")) / 1e6
         except (OSError, ValueError):
-            pass
-        return 0.0
+            return 0.0
 
     def memory(self) -> int | None:
         """memory.current less the page cache (so it compares with RSS), when the memory
@@ -225,8 +227,9 @@ class Cgroup:
         if self._no_memory:
             return None
         try:
-            current = int(self._read("memory.current"))
-            stat = dict(line.split() for line in self._read("memory.stat").splitlines())
+            current = int(self._read_held("memory.current"))
+            text = self._read_held("memory.stat", 65536).decode()
+            stat = dict(line.split() for line in text.splitlines())
         except FileNotFoundError:
             self._no_memory = True
             return None
@@ -236,12 +239,20 @@ class Cgroup:
 
     def usage(self, table: ProcessTable) -> tuple[float, int]:
         """(CPU seconds, memory bytes): memory.current when available, else the RSS summed over
-        the members (read from `table`)."""
+        the members (read from `table`, or each member's statm through a held descriptor)."""
         cpu = self.cpu_seconds()
         mem = self.memory()
         if mem is None:
-            mem = table.rss_of(self._members(cpu))
+            mem = table.rss_of(self._members(cpu), self._held)
         return cpu, mem
+
+    def _read_held(self, name: str, size: int = 4096) -> bytes:
+        """A small file of the leaf through a descriptor held for the next look (heldfiles);
+        one read returns all of a cgroup file that fits in `size`."""
+        if self._held is None:
+            self._held = HeldFiles(HELD_PER_LEAF)
+        opener = lambda: open_in(self._parent, f"{self._leaf}/{name}")  # noqa: E731
+        return self._held.read(name, opener, size)
 
     def _members(self, cpu: float) -> list[int]:
         """The members whose RSS makes up the instance's memory, re-read only when the cgroup
@@ -256,10 +267,16 @@ class Cgroup:
             return known[1]
         pids = self.pids()
         self._members_at = (cpu, pids)
+        if self._held is not None:  # the statm descriptors of members that left
+            members = set(pids)
+            self._held.keep_only(lambda key: isinstance(key, str) or key in members)
         return pids
 
     def remove(self) -> bool:
-        """rmdir; False when it still holds processes (or is gone already: True)."""
+        """rmdir; False when it still holds processes (or is gone already: True). Its held
+        descriptors are closed first: one open file would keep a removed cgroup in the kernel."""
+        if self._held is not None:
+            self._held.close()
         try:
             os.rmdir(self.path)
         except FileNotFoundError:
@@ -268,3 +285,14 @@ class Cgroup:
             log.warning("cannot remove cgroup %s: %s", self.path, exc.strerror)
             return False
         return True
+
+
+def _usage_usec(stat: bytes) -> int:
+    """usage_usec from cpu.stat's text (its first line on every kernel so far; searched for)."""
+    if stat.startswith(b"usage_usec "):
+        return int(stat[11 : stat.index(b"\n")])
+    for line in stat.splitlines():
+        key, _, value = line.partition(b" ")
+        if key == b"usage_usec":
+            return int(value)
+    raise ValueError("no usage_usec in cpu.stat")

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import psutil
 
 from procsup.engine.dirfds import open_in
+from procsup.engine.heldfiles import HeldFiles
 from procsup.engine.instenv import INSTANCE_ENV
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class ProcessTable:
         self.children[ppid].append(pid)
         self.cpu[pid], self.rss[pid] = cpu, rss
 
-    def rss_of(self, pids: Iterable[int]) -> int:
+    def rss_of(self, pids: Iterable[int], held: HeldFiles | None = None) -> int:
         """Summed RSS bytes of `pids` (those that are gone or zombies count 0)."""
         return sum(self.rss.get(pid, 0) for pid in pids)
 
@@ -94,25 +95,29 @@ class LazyProcessTable(ProcessTable):
         ProcessTable.__init__(self)
         return getattr(self, name)
 
-    def rss_of(self, pids: Iterable[int]) -> int:
+    def rss_of(self, pids: Iterable[int], held: HeldFiles | None = None) -> int:
+        """`held`: descriptors kept open on the members' statm files (engine/heldfiles.py)."""
         if "rss" in self.__dict__:  # scanned already for another instance: use it
             return super().rss_of(pids)
-        return sum(statm_rss(pid) for pid in pids)
+        return sum(statm_rss(pid, held) for pid in pids)
 
 
-def statm_rss(pid: int) -> int:
+def statm_rss(pid: int, held: HeldFiles | None = None) -> int:
     """RSS bytes of one process from /proc/PID/statm (resident pages, the same count as field 24
-    of /proc/PID/stat); 0 when it is gone. A zombie's is 0 too, as in the full scan."""
+    of /proc/PID/stat); 0 when it is gone. A zombie's is 0 too, as in the full scan. Through a
+    held descriptor when `held` has one or room for one."""
     try:
-        fd = open_in("/proc", f"{pid}/statm")
-    except OSError:
-        return 0
-    try:
-        return int(os.read(fd, 128).split(b" ", 2)[1]) * PAGE_SIZE
+        if held is not None:
+            data = held.read(pid, lambda: open_in("/proc", f"{pid}/statm"), 128)
+        else:
+            fd = open_in("/proc", f"{pid}/statm")
+            try:
+                data = os.read(fd, 128)
+            finally:
+                os.close(fd)
+        return int(data.split(b" ", 2)[1]) * PAGE_SIZE
     except (OSError, ValueError, IndexError):
         return 0
-    finally:
-        os.close(fd)
 
 
 class TableSource:

@@ -373,6 +373,38 @@ def test_list_imports_none_of_the_heavy_libraries(start_master):
     assert not [n for n in imported if n.startswith(NOT_FOR_LIST)]
 
 
+#: what the installed `procsup` script must not load for `list` either: `re` (pip's wrapper for
+#: an entry point would import it; json's decoder compiles patterns), `json` itself, and the
+#: `enum`/`collections` they pull in: together a third of the command's time (issue 14)
+NOT_FOR_LIST_SCRIPT = ("re", "json", "enum", "collections", "functools", "typing", "argparse")
+
+
+def test_the_installed_script_lists_without_re_json_or_enum(start_master):
+    m = start_master(f"""
+        [programs.h]
+        command = "{child("sleeper.py")}"
+        start_seconds = 0
+    """)
+    m.wait_state("h:0", "RUNNING")
+    script = Path(procsup.__file__).resolve().parent.parent / "bin" / "procsup"
+    result = subprocess.run(
+        [PY, "-X", "importtime", str(script), "-c", str(m.config), "--no-autostart", "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env_without_master(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "h:0" in result.stdout and "RUNNING" in result.stdout
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    }
+    assert "procsup.cli.main" in imported
+    assert not imported & set(NOT_FOR_LIST_SCRIPT), sorted(imported & set(NOT_FOR_LIST_SCRIPT))
+
+
 def test_start_n_adds_an_adhoc_program_and_scale_follows(start_master):
     m = start_master(f"""
         [programs.base]

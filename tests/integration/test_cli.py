@@ -386,13 +386,17 @@ def test_the_installed_script_lists_without_re_json_or_enum(start_master):
         start_seconds = 0
     """)
     m.wait_state("h:0", "RUNNING")
-    script = Path(procsup.__file__).resolve().parent.parent / "bin" / "procsup"
+    tree = Path(procsup.__file__).resolve().parent.parent
+    # -S, with the tree on PYTHONPATH: the environment's own .pth hooks are not procsup's (an
+    # editable install's finder, as CI's `pip install -e`, imports re and typing at start-up)
+    env = {**env_without_master(), "PYTHONPATH": str(tree)}
+    cmd = [PY, "-S", "-X", "importtime", str(tree / "bin" / "procsup")]
     result = subprocess.run(
-        [PY, "-X", "importtime", str(script), "-c", str(m.config), "--no-autostart", "list"],
+        [*cmd, "-c", str(m.config), "--no-autostart", "list"],
         capture_output=True,
         text=True,
         timeout=30,
-        env=env_without_master(),
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert "h:0" in result.stdout and "RUNNING" in result.stdout

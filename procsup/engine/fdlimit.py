@@ -15,6 +15,10 @@ import errno
 import os
 import resource
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 from procsup.core.fds import (
     HELD_PER_INSTANCE,
@@ -79,6 +83,10 @@ class Budget:
         self._known: int | None = None
         self._counted_at = 0.0
         self._spent = 0
+        #: who can close descriptors kept open for speed alone (engine/heldfiles.py), called
+        #: before a spawn is refused: a spawn always wins over a faster `list`
+        self.releasers: list[Callable[[], None]] = []
+        self._short = False  # a spawn found the room short: nothing is held from then on
 
     def ensure(self, need: int = SPAWN_FDS) -> None:
         """Raise OSError(EMFILE) when `need` more descriptors would leave less than the
@@ -86,6 +94,9 @@ class Budget:
         soft = limits()[0]
         room = soft - reserve_for(soft)
         if self._known is None or self._known + self._spent + need > room or self._stale(room):
+            self._known, self._spent = count_open(), 0
+            self._counted_at = time.monotonic()
+        if self._known + self._spent + need > room and self._release():
             self._known, self._spent = count_open(), 0
             self._counted_at = time.monotonic()
         if self._known + self._spent + need > room:
@@ -96,14 +107,26 @@ class Budget:
             )
         self._spent += need
 
+    def _release(self) -> bool:
+        """Close what is held for speed alone, and hold nothing more; True when anything
+        could be released."""
+        self._short = True
+        for release in self.releasers:
+            release()
+        return bool(self.releasers)
+
     def spare(self, need: int = 1) -> bool:
         """Whether `need` descriptors may be kept open for speed alone (engine/heldfiles.py),
         and if so they are counted. Only in the lower three quarters of the room, so spawns
-        always find a quarter of it (~5,000 descriptors under a limit of 20,000) free of them.
+        always find a quarter of it (~5,000 descriptors under a limit of 20,000) free of them;
+        and once a spawn finds the room short anyway, what is held is closed for it
+        (`releasers`) and nothing is held any more.
         It counts /proc/self/fd only when nothing has yet: with 15,000 descriptors open a count
         takes 16-28 ms here, and recounting once a second put that on every `list` a person
         runs (measured, issue 14). The count the spawns keep, with everything taken since added
         and nothing closed taken off, errs on the side of holding fewer."""
+        if self._short:
+            return False
         soft = limits()[0]
         cap = (soft - reserve_for(soft)) * 3 // 4
         if self._known is None:

@@ -9,7 +9,8 @@ the file afresh, without the path walk and the open.
 What it costs: one descriptor per held file (core/fds.py counts them in `check`'s estimate:
 HELD_PER_INSTANCE), taken only while the open descriptors fill less than three quarters of
 the room under the limit (engine/fdlimit.py, Budget.spare: spawns need theirs; past it a file
-is opened for each read as before), and a page of
+is opened for each read as before; a spawn that finds the room short all the same has every
+held descriptor closed first, and nothing is held after that), and a page of
 kernel memory per file once read. A `/proc/PID/statm` descriptor stays bound to its process (a
 reused pid is another process, which gets a descriptor of its own): once the process is gone
 its read fails, and the descriptor is dropped. A cgroup's descriptors are closed before the
@@ -19,19 +20,30 @@ cgroup is removed (Cgroup.remove), so no removed cgroup is kept alive by them.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Hashable
 
 from procsup.engine import fdlimit
+
+#: every HeldFiles alive, so a spawn short of descriptors can have them all closed
+_ALL: weakref.WeakSet[HeldFiles] = weakref.WeakSet()
+
+
+def release_all() -> None:
+    """Close every held descriptor (fdlimit.Budget calls it before it refuses a spawn)."""
+    for held in list(_ALL):
+        held.close()
 
 
 class HeldFiles:
     """Descriptors held for reading, each under a key; at most `limit` of them."""
 
-    __slots__ = ("_fds", "limit")
+    __slots__ = ("__weakref__", "_fds", "limit")
 
     def __init__(self, limit: int) -> None:
         self._fds: dict[Hashable, int] = {}
         self.limit = limit
+        _ALL.add(self)
 
     def read(self, key: Hashable, opener: Callable[[], int], size: int = 4096) -> bytes:
         """The file's content (up to `size` bytes) through its held descriptor; the first time
@@ -78,3 +90,6 @@ class HeldFiles:
 
     def __del__(self) -> None:  # a cgroup dropped without remove(): never leak a descriptor
         self.close()
+
+
+fdlimit.BUDGET.releasers.append(release_all)

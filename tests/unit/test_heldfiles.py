@@ -99,3 +99,28 @@ def test_spare_descriptors_stop_at_three_quarters_of_the_room(tmp_path: Path) ->
         assert soft - fdlimit.count_open() >= (soft - fdlimit.reserve_for(soft)) // 4
         held.close()
     fdlimit.BUDGET._known = None
+
+
+def test_a_spawn_short_of_descriptors_gets_the_held_ones_and_nothing_is_held_after(
+    tmp_path: Path,
+) -> None:
+    soft = fdlimit.count_open() + 200
+    room = soft - fdlimit.reserve_for(soft)
+    f = tmp_path / "statm"
+    f.write_bytes(b"1 2 3")
+    with soft_limit(soft):
+        fdlimit.BUDGET._known = None
+        held = HeldFiles(1000)
+        try:
+            for key in range(200):
+                held.read(key, opener(f))
+            assert len(held) > 0
+            # more than is free while they are held, less than once they are closed
+            need = room - fdlimit.count_open() + len(held) // 2
+            fdlimit.BUDGET.ensure(need)
+            assert len(held) == 0
+            held.read("again", opener(f))
+            assert len(held) == 0 and not fdlimit.BUDGET.spare()
+        finally:
+            held.close()
+            fdlimit.BUDGET._known, fdlimit.BUDGET._short = None, False

@@ -28,8 +28,8 @@ from textual.widgets import DataTable, Input, Static
 
 from procsup.control.client import ClientError
 from procsup.control.protocol import UNKNOWN_COMMAND, ProtocolError
+from procsup.tui import driver
 from procsup.tui.actions import Actions
-from procsup.tui.driver import PromptDriver
 from procsup.tui.fmt import Clock, header_text, offline_text
 from procsup.tui.footer import KeyFooter
 from procsup.tui.instances import InstanceTable
@@ -118,7 +118,9 @@ class ProcsupApp(Actions, App[int]):
         """On a terminal (not under TEXTUAL_DRIVER), the driver whose escape key does not wait
         for the input thread's next wake (tui/driver.py)."""
         default = super().get_driver_class()
-        return PromptDriver if default is LinuxDriver else default
+        if default is LinuxDriver and driver.fits():
+            return driver.PromptDriver
+        return default
 
     def on_mount(self) -> None:
         self.add_class("offline")

@@ -19,10 +19,14 @@ from codecs import getincrementaldecoder
 from collections.abc import Mapping
 
 from textual import constants
-from textual._parser import ParseError
-from textual._time import get_time
-from textual._xterm_parser import XTermParser
 from textual.drivers.linux_driver import LinuxDriver
+
+try:  # textual's own parser internals: another textual version may lack them (`fits`)
+    from textual._parser import ParseError
+    from textual._time import get_time
+    from textual._xterm_parser import XTermParser
+except ImportError:  # pragma: no cover - the installed textual has them
+    XTermParser = None  # type: ignore[assignment,misc]
 
 LOCAL_ESCDELAY_MS = 25  # a key's sequence arrives whole on a local terminal
 IDLE_WAKE = 0.1  # seconds: how often the input thread looks whether the app is exiting
@@ -50,6 +54,18 @@ def wake_after(timeout_at: float | None, now: float) -> float:
     if timeout_at is None:
         return IDLE_WAKE
     return min(IDLE_WAKE, max(0.0, timeout_at - now))
+
+
+def fits() -> bool:
+    """Whether the installed textual has the parser internals PromptDriver reads (its
+    `_timeout_time` and `tick`); where it does not, textual's own driver is used, with its
+    slower escape, rather than a dashboard that cannot read keys."""
+    if XTermParser is None or not hasattr(XTermParser, "tick"):
+        return False
+    try:
+        return hasattr(XTermParser(False), "_timeout_time")
+    except Exception:  # another constructor: not the parser this driver was written for
+        return False
 
 
 class PromptDriver(LinuxDriver):

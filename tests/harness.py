@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,14 @@ def env_without_master() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PROCSUP_CONFIG", None)
     return env
+
+
+@contextlib.contextmanager
+def soft_limit(soft: int) -> Iterator[None]:
+    """This process's soft RLIMIT_NOFILE lowered to `soft` for the block, then put back."""
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, before[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, before)

@@ -4,28 +4,16 @@ waiting for exits when no pidfd can be had. Limits are lowered in this process f
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import os
-import resource
 import subprocess
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from procsup.engine import fdlimit
 from procsup.engine.pidsignal import wait_gone
-
-
-@contextlib.contextmanager
-def soft_limit(soft: int) -> Iterator[None]:
-    before = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, before[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, before)
+from tests.harness import soft_limit
 
 
 def test_estimate_counts_pipes_and_log_files() -> None:

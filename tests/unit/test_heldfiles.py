@@ -4,16 +4,15 @@ fdlimit.Budget.spare keeps a quarter of the room free of them."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from procsup.engine import fdlimit
 from procsup.engine.heldfiles import HeldFiles
 from procsup.engine.proctree import PAGE_SIZE, statm_rss
+from tests.harness import soft_limit
 
 
 def opener(path: Path) -> Callable[[], int]:
@@ -72,16 +71,6 @@ def test_statm_through_a_held_descriptor_ends_with_its_process() -> None:
         proc.wait()
     assert statm_rss(proc.pid, held) == 0  # gone: 0, and its descriptor is dropped
     assert len(held) == 0
-
-
-@contextlib.contextmanager
-def soft_limit(soft: int) -> Iterator[None]:
-    before = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, before[1]))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, before)
 
 
 def test_spare_descriptors_stop_at_three_quarters_of_the_room(tmp_path: Path) -> None:

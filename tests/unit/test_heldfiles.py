@@ -12,7 +12,7 @@ from pathlib import Path
 from procsup.engine import fdlimit
 from procsup.engine.heldfiles import HeldFiles
 from procsup.engine.proctree import PAGE_SIZE, statm_rss
-from tests.harness import soft_limit
+from tests.harness import soft_limit, wait_for
 
 
 def opener(path: Path) -> Callable[[], int]:
@@ -63,6 +63,9 @@ def test_statm_through_a_held_descriptor_ends_with_its_process() -> None:
     proc = subprocess.Popen(["sleep", "30"])
     held = HeldFiles(3)
     try:
+        # asleep in nanosleep: its memory no longer grows (a process still starting faults
+        # pages in between two reads)
+        wait_for(lambda: _state(proc.pid) == "S", 10, "sleep to be asleep")
         rss = statm_rss(proc.pid, held)
         assert rss > 0 and rss % PAGE_SIZE == 0 and len(held) == 1
         assert statm_rss(proc.pid, held) == statm_rss(proc.pid)  # the same figure either way
@@ -113,3 +116,8 @@ def test_a_spawn_short_of_descriptors_gets_the_held_ones_and_nothing_is_held_aft
         finally:
             held.close()
             fdlimit.BUDGET._known, fdlimit.BUDGET._short = None, False
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[0].decode()

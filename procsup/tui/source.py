@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from procsup.control.asyncclient import AsyncClient
+from procsup.control.client import AsyncClient
 
 
 class Source(Protocol):

@@ -1,6 +1,7 @@
 """The one client of the control socket: a blocking face (`Client`, for the CLI and scripts)
-and an asyncio face (`AsyncClient`, for the TUI), sharing the framing of protocol.py, the reply
-unpacking, one error hierarchy (rooted at protocol.ProtocolError) and the `hello` version check.
+and an asyncio face (`AsyncClient` in asyncclient.py, for the TUI), sharing the framing of
+protocol.py, the reply unpacking, one error hierarchy (rooted at protocol.ProtocolError) and
+the `hello` version check.
 
 Only the stdlib, and asyncio only when the asyncio face is used: `procsup list` must start fast.
 Every blocking wait has a deadline: connecting takes at most CONNECT_TIMEOUT, and a reply at most
@@ -25,8 +26,7 @@ from procsup.core.fastjson import loads
 
 TYPE_CHECKING = False  # the `typing` module costs `procsup list` 3 ms to import
 if TYPE_CHECKING:
-    import asyncio
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
     from typing import Any
 
 CONNECT_TIMEOUT = 5.0
@@ -279,87 +279,6 @@ class Client:
                 continue
             result_of(msg)
             return
-
-
-class AsyncClient:
-    """The asyncio face, for the TUI: one connection per request or stream (a stream owns its
-    connection, so a slow `stop` never waits behind a log being followed). Each connection
-    checks `hello` first, as the blocking face does."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._ids = 0
-
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        import asyncio
-
-        try:
-            address, fd = unix_address(self.path)  # also past the 107-byte path limit
-            try:
-                conn = await asyncio.open_unix_connection(address, limit=STREAM_LIMIT)
-            finally:
-                if fd is not None:
-                    os.close(fd)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise NoMaster(f"no procsup master at {self.path} ({exc.strerror})") from None
-        except PermissionError:
-            raise NotAllowed(_not_allowed(self.path)) from None
-        except OSError as exc:
-            raise NoMaster(f"cannot connect to {self.path}: {exc}") from None
-        try:
-            await self._send(conn[1], "hello", {})
-            check_hello(result_of(await _read_async(conn[0])), self.path)
-        except BaseException:
-            _close_async(conn[1])
-            raise
-        return conn
-
-    async def _send(self, writer: asyncio.StreamWriter, cmd: str, args: dict[str, Any]) -> None:
-        self._ids += 1
-        writer.write(request_line(self._ids, cmd, args))
-        try:
-            await writer.drain()
-        except OSError as exc:
-            raise NoMaster(f"the master went away ({exc})") from None
-
-    async def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
-        """One request; returns the result or raises ClientError / NoMaster."""
-        reader, writer = await self._open()
-        try:
-            await self._send(writer, cmd, args or {})
-            return result_of(await _read_async(reader))
-        finally:
-            _close_async(writer)
-
-    async def stream(self, cmd: str, args: dict[str, Any] | None = None) -> AsyncIterator[Any]:
-        """The items of a streaming reply; NoMaster when the stream ends (a stream the TUI
-        follows ends only when the master goes or drops a slow reader)."""
-        reader, writer = await self._open()
-        try:
-            await self._send(writer, cmd, args or {})
-            while True:
-                msg = await _read_async(reader)
-                if "item" not in msg:
-                    result_of(msg)
-                    raise NoMaster("the master ended the stream")
-                yield msg["item"]
-        finally:
-            _close_async(writer)
-
-
-async def _read_async(reader: asyncio.StreamReader) -> dict[str, Any]:
-    try:
-        line = await reader.readline()
-    except (OSError, ValueError) as exc:  # ValueError: a line over the stream limit
-        raise NoMaster(f"the connection broke ({exc})") from None
-    return reply_of(line)
-
-
-def _close_async(writer: asyncio.StreamWriter) -> None:
-    import contextlib  # here: the blocking face (every CLI call) does not need it
-
-    with contextlib.suppress(OSError):
-        writer.close()  # not awaiting wait_closed(): this also runs while a worker is cancelled
 
 
 def _connect_retrying(sock: _socket.socket, address: str) -> None:

@@ -23,10 +23,11 @@ from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
 from procsup.engine.spawnbatch import Batch
+from procsup.tasks.chains import chain_meets, index_chains
 from procsup.tasks.history import COMMIT_DELAY, History, RunRecord, open_history
 from procsup.tasks.paused import load_paused, save_paused
 from procsup.tasks.schedule import Fire, Schedule, Skipped
-from procsup.tasks.task import FAILED_STATUSES, Task, TaskServices, host_name
+from procsup.tasks.task import Task, TaskServices, host_name
 from procsup.tasks.taskrun import TaskRun
 from procsup.tasks.timers import WallTimers
 
@@ -102,7 +103,7 @@ class Scheduler:
             task = self._add(cfg, now)
             self._catch_up(task, now)
         self._plan_restarts(self.config)
-        self._index_chains()
+        self._chained = index_chains(self.tasks.values())
         redis_tasks = [t for t in self.tasks.values() if t.config.lock == "redis"]
         if redis_tasks:
             self.rt.background(self._warm_up_redis(redis_tasks[0].name))
@@ -308,14 +309,6 @@ class Scheduler:
                 )
                 self._launch(task.launch(f"after {rec.task} {rec.run_id}", None))
 
-    def _index_chains(self) -> None:
-        """Which tasks are chained `after` which, in the order of self.tasks."""
-        chained: dict[str, list[Task]] = {}
-        for task in self.tasks.values():
-            for upstream in task.config.after:
-                chained.setdefault(upstream, []).append(task)
-        self._chained = chained
-
     def rows(self) -> list[TaskRow]:
         return [task.snapshot() for task in self.tasks.values()]
 
@@ -345,7 +338,7 @@ class Scheduler:
         for name in added:
             self._add(new.tasks[name], now)
         self._plan_restarts(new)
-        self._index_chains()
+        self._chained = index_chains(self.tasks.values())
         return {
             "tasks_added": sorted(added),
             "tasks_removed": sorted(removed),
@@ -384,13 +377,6 @@ class Scheduler:
         log.info("program %s: planned restart (restart_schedule)", name)
         self.rt.publish(Event("program", name, {"event": "planned-restart"}))
         self.rt.background(self._restart_program(name))
-
-
-def chain_meets(condition: str | None, status: str) -> bool:
-    """Whether a run that ended with `status` starts a task chained `after` it with `condition`
-    (ok: it succeeded; failed: it failed, timed out or lost its lock; done: either)."""
-    ok, failed = status == "ok", status in FAILED_STATUSES
-    return (condition in ("ok", "done") and ok) or (condition in ("failed", "done") and failed)
 
 
 def _redis_changed(old: dict[str, Task], new: Config) -> bool:

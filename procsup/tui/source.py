@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from procsup.control.client import AsyncClient
+from procsup.control.asyncclient import AsyncClient
 
 
 class Source(Protocol):

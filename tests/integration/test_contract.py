@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from procsup.control.client import AsyncClient, Client, NoMaster, VersionMismatch
+from procsup.control.asyncclient import AsyncClient
+from procsup.control.client import Client, NoMaster, VersionMismatch
 from procsup.control.protocol import PROTOCOL_VERSION
 from procsup.core import schema
 from tests.harness import PY, MasterProc, child, short_tmpdir

@@ -10,7 +10,7 @@ import pytest
 
 from procsup.config.load import ConfigError, ConfigIssue, load_config
 from procsup.config.order import start_order
-from procsup.tasks.scheduler import chain_meets
+from procsup.tasks.chains import chain_meets
 
 
 def issues_of(tmp_path: Path, text: str) -> dict[str, ConfigIssue]:

@@ -14,7 +14,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from procsup.control.client import AsyncClient, ClientError, NoMaster
+from procsup.control.asyncclient import AsyncClient
+from procsup.control.client import ClientError, NoMaster
 from procsup.core import fleet
 from procsup.tasks.redislock import open_client
 

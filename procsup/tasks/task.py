@@ -29,9 +29,10 @@ from procsup.engine.runtime import Runtime
 from procsup.engine.spawnbatch import Batch
 from procsup.tasks.history import History, RunRecord
 from procsup.tasks.locallock import LocalLock
+from procsup.tasks.runspec import Hold, task_spec
 from procsup.tasks.schedule import Fire, Schedule
 from procsup.tasks.spareleaf import SpareLeaf
-from procsup.tasks.taskrun import Hold, TaskRun, task_spec
+from procsup.tasks.taskrun import TaskRun
 
 if TYPE_CHECKING:
     from procsup.tasks.redislock import RedisLocks

@@ -17,24 +17,24 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from procsup.config.load import TaskConfig
 from procsup.engine import exitinfo
 from procsup.engine.cgroups import Cgroup
-from procsup.engine.child import SPAWN_ERRORS, ChildProc, child_cwd, child_env
+from procsup.engine.child import SPAWN_ERRORS, ChildProc
 from procsup.engine.instenv import INSTANCE_ENV
 from procsup.engine.output import Output
 from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy
 from procsup.tasks.history import RunRecord
+from procsup.tasks.runspec import Hold, task_spec
 from procsup.tasks.spareleaf import SpareLeaf
 
 if TYPE_CHECKING:
-    from procsup.tasks.redislock import Lease, RedisLocks
+    from procsup.tasks.redislock import Lease
 
 log = logging.getLogger(__name__)
 
@@ -43,30 +43,6 @@ KEEPER = str(Path(__file__).with_name("keeper.py"))
 LEASE_MARGIN = 0.1
 #: statuses a stop reason turns into; any other reason ends as "stopped"
 STOP_STATUS = {"timeout": "timeout", "lock-lost": "lock-lost"}
-
-
-@dataclass
-class Hold:
-    """What a run holds against overlap: a local flock descriptor or a Redis lease (or nothing,
-    for `overlap = "allow"` and runs that went ahead without an unreachable Redis)."""
-
-    fd: int | None = None
-    lease: Lease | None = None
-    locks: RedisLocks | None = None
-
-
-def task_spec(
-    rt: Runtime,
-    config: TaskConfig,
-    argv: tuple[str, ...],
-    extra_env: dict[str, str],
-    pass_fds: tuple[int, ...] = (),
-) -> SpawnSpec:
-    """How a task's processes (its runs and its hooks) are spawned: the task's directory, user
-    and environment, plus PROCSUP_TASK and what `extra_env` adds."""
-    env = child_env(rt, config.environment, {"PROCSUP_TASK": config.name, **extra_env})
-    cwd = child_cwd(rt, config.directory)
-    return SpawnSpec(list(argv), env, cwd, config.user, config.merge_stderr, pass_fds)
 
 
 class TaskRun:

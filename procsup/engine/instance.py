@@ -15,9 +15,9 @@ from typing import Any
 from procsup.config.load import ProgramConfig
 from procsup.core.schema import ExitFacts, InstanceRow
 from procsup.core.states import RUNNING_STATES, State, can_transition
-from procsup.engine import exitinfo
+from procsup.engine import exitinfo, exitpolicy
 from procsup.engine import instance_row as rows
-from procsup.engine.backoff import QUICK_EXIT_FLOOR, RunInfo, backoff_delay
+from procsup.engine.backoff import RunInfo, backoff_delay
 from procsup.engine.cgroups import Cgroup
 from procsup.engine.child import SPAWN_ERRORS, ChildProc
 from procsup.engine.events import Event
@@ -311,7 +311,8 @@ class Instance:
         self.info.last_exit = code
         self.info.last_exit_time = self.rt.clock.time()
         if self._exited is not None and not self._exited.done():
-            self._stop_facts = self._report(self._stop_ending(code, ran), self._stop_why[1])
+            ending = exitpolicy.stop_ending(self.config, code, ran, self._hung, self._stop_why[0])
+            self._stop_facts = self._report(ending, self._stop_why[1])
             self._exited.set_result(code)
             return
         # descendants left behind by a leader that died are stopped too, in the background
@@ -321,33 +322,22 @@ class Instance:
     def _decide_after_exit(self, code: int, ran: float) -> None:
         """One policy for every unexpected exit: restart at once, back off, or leave it.
 
-        A run that got past start_seconds (and QUICK_EXIT_FLOOR; and RUNNING, where READY=1 or
-        readiness ends STARTING) is restarted at once and clears the backoff; a shorter one is
-        a failed start and waits a doubling delay."""
+        A run that got going (exitpolicy.got_going) is restarted at once and clears the
+        backoff; a shorter one is a failed start and waits a doubling delay."""
         cfg = self.config
-        expected = code in cfg.exit_codes
-        wanted = cfg.autorestart == "always" or (cfg.autorestart == "on-failure" and not expected)
+        expected, wanted = exitpolicy.restart_wanted(cfg, code)
         ending = Ending.of(code, ran, expected)
         if not wanted or not self.desired or self.standing_by():
-            why = f"autorestart = {cfg.autorestart}" if self.desired else "not meant to run"
-            if self.desired and wanted:
-                why = "the singleton lease is not held here"
+            why = exitpolicy.left_exited_why(cfg, self.desired, wanted)
             facts = self._report(ending, exitinfo.EXITED, why=why)
             self._set_state(State.EXITED, **facts)  # STARTING/RUNNING -> EXITED
             return
-        if self._got_going(ran):
+        if exitpolicy.got_going(cfg, self.state, ran):
             self.info.failures = 0
             self.info.restarts += 1
             self._spawn(**self._report(ending, exitinfo.RESTART))  # RUNNING -> STARTING at once
             return
         self._after_failure(ending)
-
-    def _got_going(self, ran: float) -> bool:
-        """Past start_seconds; where READY=1 or a readiness probe ends STARTING, RUNNING."""
-        cfg = self.config
-        if (cfg.notify or cfg.readiness) and self.state != State.RUNNING:
-            return False
-        return ran >= max(cfg.start_seconds, QUICK_EXIT_FLOOR)
 
     def _after_failure(self, ending: Ending) -> None:
         """A failed start (a quick exit or a spawn error): back off, or give up (FATAL)."""
@@ -368,31 +358,10 @@ class Instance:
         self._timer = self.rt.clock.call_later(delay, self._retry)  # STARTING/RUNNING -> BACKOFF
 
     def _report(self, ending: Ending, what: str, **step: Any) -> ExitFacts:
-        """Say why the run ended and what comes next: in the master log, as a marked line in
-        the output stream, in `list`; returns the fields for the state event."""
-        facts = ending.fields(self.name, what, **step)
-        self.info.exit_cause, self.info.exit_reason = ending.cause, facts["reason"]
-        quiet = ending.expected is not False and ending.code is not None
-        log.log(logging.INFO if quiet else logging.WARNING, "%s", facts["reason"])
-        self.output.mark(facts["reason"])
-        return facts
-
-    def _stop_ending(self, code: int, ran: float) -> Ending:
-        """How a run we stopped ended: for a stop, `(stop requested)` after the exit; for a
-        hang, the hang first (`watchdog: no keep-alive for 3s: killed by SIGABRT after 9s`)."""
-        cfg = self.config
-        if self._hung is not None:
-            signal = cfg.watchdog_signal
-            note = exitinfo.stop_note(code, signal, cfg.stop_timeout, "").removeprefix("; ")
-            return Ending.hung(self._hung, code, ran, note)
-        why = self._stop_why[0]
-        return Ending.of(
-            code, ran, exitinfo.stop_note(code, cfg.stop_signal, cfg.stop_timeout, why)
-        )
+        return exitpolicy.report(self.name, self.info, self.output, ending, what, **step)
 
     def _stop_policy(self) -> StopPolicy:
-        signal = self.config.watchdog_signal if self._hung else self.config.stop_signal
-        return StopPolicy(self.name, signal, self.config.stop_timeout)
+        return exitpolicy.stop_policy(self.config, self.name, self._hung is not None)
 
     # --- hangs (found by instance_health.py) ------------------------------------------------
 

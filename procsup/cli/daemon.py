@@ -4,7 +4,6 @@ or to a rotating file when the CLI started it in the background."""
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 from pathlib import Path
 
@@ -18,9 +17,10 @@ LOG_BACKUPS = 3
 def run_foreground(config_path: Path, log_file: str | None = None) -> int:
     handler: logging.Handler
     if log_file:
-        handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS
-        )
+        # only here: a foreground master (systemd, Docker) does without it and its pickle
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(log_file, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS)
     else:
         handler = BatchedStreamHandler(sys.stderr)
     cheap_records()

@@ -5,7 +5,6 @@ adds the file and key path. The per-key building blocks live in validators.py.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -125,6 +124,8 @@ def convert_table(
 
 
 def unknown_key_message(key: str, allowed: Iterable[str]) -> str:
+    import difflib  # only for a mistyped key: not in every master and CLI run
+
     close = difflib.get_close_matches(key, list(allowed), n=1)
     if close:
         return f"unknown key; did you mean '{close[0]}'?"

@@ -10,7 +10,6 @@ neither the CLI nor the master pays for it (~4 MiB of the master's memory, issue
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -59,6 +58,8 @@ def save_config(path: Path, programs: Mapping[str, RunningProgram], log_dir: Pat
                 tables[name]["numprocs"] = prog.numprocs
         elif prog.numprocs != prog.config.numprocs:
             elsewhere.append(name)
+    import shutil  # here, with tomlkit: shutil brings bz2 and lzma into the master (issue 14)
+
     shutil.copy2(path, path.with_name(path.name + ".bak"))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")

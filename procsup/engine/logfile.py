@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -34,6 +35,31 @@ LOST = object()  # the file ends mid-line and nobody may continue that line
 class LogFile:
     """One append-only log file with size rotation (`name`, `name.1` … `name.N`)."""
 
+    # slots: 4,000 of these at 2,000 instances, ~90 bytes each less than with a dict (issue 14)
+    __slots__ = (
+        "_active",
+        "_dir",
+        "_dir_fd",
+        "_failed",
+        "_fd",
+        "_ident",
+        "_name",
+        "_next_check",
+        "_open_failed",
+        "_retry_at",
+        "_rotate_at",
+        "_rotate_error",
+        "_size",
+        "_tail",
+        "backups",
+        "dropped",
+        "error",
+        "listeners",
+        "max_size",
+        "path",
+        "refs",
+    )
+
     def __init__(self, path: str, max_size: int, backups: int) -> None:
         self.path = os.path.abspath(path)
         self.max_size = max_size
@@ -42,7 +68,10 @@ class LogFile:
         self.dropped = 0  # bytes dropped since the master started
         self.listeners: list[Callable[[LogFile], None]] = []  # told when `error` changes
         self.refs = 0
-        self._dir, self._name = os.path.split(self.path)
+        folder, name = os.path.split(self.path)
+        # interned: every file of a log folder shares one string for it, and the registry's
+        # key holds the same name (issue 14: 4,000 copies of each at 2,000 instances)
+        self._dir, self._name = sys.intern(folder), sys.intern(name)
         self._fd: int | None = None
         self._dir_fd: int | None = None
         # (st_dev, st_ino) of the last file we had open: not its stat_result, ~600 bytes a

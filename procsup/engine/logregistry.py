@@ -8,6 +8,7 @@ symlink planted at a log's name can never make two programs share a file.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -23,13 +24,15 @@ class LogFiles:
     def __init__(self) -> None:
         self._files: dict[Any, LogFile] = {}
         self.on_status: Callable[[LogFile], None] | None = None  # the master publishes events
+        #: one bound method for every file's listener list, not a new one per file
+        self._listener = self._status
 
     def acquire(self, path: str, max_size: int, backups: int) -> LogFile:
         key = _identity(path)
         f = self._files.get(key)
         if f is None:
             f = self._files[key] = LogFile(path, max_size, backups)
-            f.listeners.append(self._status)
+            f.listeners.append(self._listener)
         else:  # the latest configuration of a shared file wins
             f.max_size, f.backups = max_size, backups
         f.refs += 1
@@ -62,7 +65,7 @@ def _identity(path: str) -> Any:
         st = os.fstat(fd)
     finally:
         os.close(fd)
-    return (st.st_dev, st.st_ino, name)
+    return (st.st_dev, st.st_ino, sys.intern(name))  # the same string as the LogFile's name
 
 
 LOG_FILES = LogFiles()  # one per process: a master has one set of open logs

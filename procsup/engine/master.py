@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +90,7 @@ class Master:
     def __init__(self, config: Config, parts: Parts[Master]) -> None:
         self.config = config
         self.parts = parts
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = os.urandom(6).hex()  # 12 random hex digits, without importing uuid
         self.started = time.time()
         self.events = Broadcaster()
         self.sampler = Sampler()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 from collections.abc import Callable
 
@@ -26,11 +25,10 @@ _pending: asyncio.TimerHandle | None = None
 
 
 def _load() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """The C library the process runs on (the symbols already loaded, as in process.py): not
+    `ctypes.util.find_library`, which imports tempfile, shutil and random into the master."""
     try:
-        return ctypes.CDLL(name).malloc_trim
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
         return None
 

@@ -25,12 +25,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import CroniterBadDateError, croniter
 
 from procsup.config.checks import check_schedule, every_interval
 from procsup.core.values import toml_literal
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 _DAY = 86400
 _EPOCH = datetime(1970, 1, 1)
@@ -86,6 +88,10 @@ class Schedule:
         self._gaps: dict[int, tuple[datetime, bool]] = {}
         self._parsed: croniter | None = None
         if self._every is None:
+            # imported with the first cron schedule: croniter and dateutil are ~3 MiB of a
+            # master's memory, for nothing where no task has one (issue 14)
+            from croniter import croniter
+
             self._parsed = croniter(self._cron, _EPOCH, second_at_beginning=self._seconds)
             hours = self._parsed.expanded[1]
             self._every_hour = hours == ["*"] or len(hours) == 24
@@ -162,6 +168,8 @@ class Schedule:
             yield wall
 
     def _next_wall(self, after: datetime) -> datetime:
+        from croniter import CroniterBadDateError  # loaded already: a cron schedule exists
+
         try:
             return next(self._walls(after + timedelta(seconds=1)))
         except CroniterBadDateError:

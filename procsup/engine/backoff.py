@@ -18,7 +18,7 @@ def backoff_delay(failures: int, first: float, cap: float) -> float:
     return min(first * 2 ** min(failures - 1, 62), max(cap, first))
 
 
-@dataclass
+@dataclass(slots=True)  # one per instance: no dict (issue 14)
 class RunInfo:
     """Facts about the current or last run, for `list`."""
 

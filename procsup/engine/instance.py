@@ -33,6 +33,9 @@ from procsup.engine.stopping import StopPolicy
 
 log = logging.getLogger(__name__)
 
+#: why a stop ends the run, unless a restart or a hang said otherwise (shared, never changed)
+_STOP_REQUESTED = ("stop requested", exitinfo.STOPPED)
+
 
 class Instance:
     """A program instance: spawns, watches, restarts with backoff, stops its whole tree.
@@ -48,29 +51,38 @@ class Instance:
         self.state = State.STOPPED
         self.info = RunInfo()
         self.desired = config.autostart
-        self.output = rows.make_output(config, num)
+        self.output = rows.make_output(config, num, self.name)
         self.ring = self.output.ring
         self._proc: ChildProc | None = None  # the current spawn (with its cgroup leaf)
         self._timer: Timer | None = None
         self._exited: asyncio.Future[int] | None = None
-        self._lock = asyncio.Lock()
+        self._lock_made: asyncio.Lock | None = None  # see _lock
         #: made by the first waiter (wait_running) and set at the next state change: an Event
         #: per instance held for nothing was ~0.7 KB each at 2,000 instances (issue 14)
         self._changed: asyncio.Event | None = None
         self._spawns = 0
         self._stop_facts: ExitFacts | None = None
-        self._stop_why = ("stop requested", exitinfo.STOPPED)
+        self._stop_why = _STOP_REQUESTED
         self._hung: str | None = None  # why the run being stopped was found hung
         #: notify socket, probes and hang handling (instance_health.py)
         self._watch = InstanceHealth(self)
         self.health = self._watch.health
-        #: the registry's `depends_on` check: the first unmet condition ("db (ready)") or None
-        self.gate: Callable[[], str | None] | None = None
+        #: the registry's `depends_on` check, called with the instance: the first unmet
+        #: condition ("db (ready)") or None
+        self.gate: Callable[[Instance], str | None] | None = None
         #: told after every state change (the registry releases instances waiting on this one)
         self.on_state: Callable[[Instance], None] | None = None
         #: told when `waiting` changes (the registry publishes the program's rows)
         self.on_waiting: Callable[[Instance], None] | None = None
         self.waiting: str | None = None  # the unmet dependency a start waits for
+
+    @property
+    def _lock(self) -> asyncio.Lock:
+        """Held by a start, stop or restart under way: made when first taken, since most
+        instances of a big fleet are never started or stopped one by one (issue 14)."""
+        if self._lock_made is None:
+            self._lock_made = asyncio.Lock()
+        return self._lock_made
 
     @property
     def ready(self) -> bool:
@@ -134,14 +146,14 @@ class Instance:
         if self.state in (State.STARTING, State.RUNNING) or self.standing_by():
             return
         self._cancel_timer()
-        unmet = self.gate() if self.gate is not None else None
+        unmet = self.gate(self) if self.gate is not None else None
         self._set_waiting(unmet)
         if unmet is None:
             self._spawn(batch=batch)  # STOPPED/EXITED/FATAL/BACKOFF -> STARTING
 
     def busy(self) -> bool:
         """Someone holds the instance (a start, stop or restart is under way)."""
-        return self._lock.locked()
+        return self._lock_made is not None and self._lock_made.locked()
 
     def _set_waiting(self, unmet: str | None) -> None:
         """Note the dependency a start waits for (shown in `list`); the registry starts the

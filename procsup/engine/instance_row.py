@@ -63,11 +63,12 @@ def spawn_spec(
     return SpawnSpec(argv, env, cwd, config.user, config.merge_stderr, pid_env=pid_env)
 
 
-def make_output(config: ProgramConfig, num: int) -> Output:
+def make_output(config: ProgramConfig, num: int, name: str) -> Output:
+    """The instance's output, its ring named `name` (the instance's own string, not a copy)."""
     n = str(num)
     stderr = None if config.merge_stderr else config.stderr_log.replace("{num}", n)
     return Output(
-        f"{config.name}:{num}",
+        name,
         config.stdout_log.replace("{num}", n),
         stderr,
         config.log_max_size,

@@ -22,6 +22,7 @@ from procsup.control.handlers.base import WRITE_HIGH, Connection
 from procsup.control.handlers.table import COMMANDS, Handler
 from procsup.control.listener import Listener, ThrottledLog, bind_unix, refuse
 from procsup.control.protocol import MAX_LINE, ProtocolError
+from procsup.engine import memtrim
 from procsup.engine.fdlimit import limits, reserve_for
 
 if TYPE_CHECKING:
@@ -226,7 +227,11 @@ class Server:
                 result = await handler(self.view, args, conn)
             finally:
                 conn.end_request()
-            await conn.send(protocol.ok(req_id, result))
+            reply = protocol.ok(req_id, result)
+            del result  # a big reply's rows are freed before the trim below
+            await conn.send(reply)
+            if len(reply) >= memtrim.BIG_REPLY:
+                memtrim.heap()
         except ProtocolError as exc:
             await conn.send(protocol.error(exc.req_id if req_id is None else req_id, exc))
         except (ConnectionError, asyncio.CancelledError):

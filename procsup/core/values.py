@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 import re
 import signal
-from decimal import Decimal
 
-_DURATION_UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600)}
-_DURATION_UNITS["d"] = Decimal(86400)
+#: each unit in milliseconds: "1.5s" is 15 × 1000 / 10 ms, summed as exact integers
+_DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
 _DURATION_HELP = "expected a duration like 500ms, 10s, 5m, 1h30m, 2d or a number of seconds"
 
@@ -44,15 +43,24 @@ def parse_duration(v: object) -> float:
         raise ValueError(f"must not be negative; {_DURATION_HELP}")
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return float(text)
-    total, pos = Decimal(0), 0
+    total, scale, pos = 0, 1, 0  # total / scale milliseconds, exactly
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:
             break
-        total += Decimal(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+        digits, part_scale = _exact(match.group(1))
+        total = total * part_scale + digits * _DURATION_MS[match.group(2).lower()] * scale
+        scale *= part_scale
         pos = match.end()
     if pos == 0 or pos != len(text):
         raise ValueError(_DURATION_HELP)
-    return float(total)
+    return total / (scale * 1000)  # int / int is correctly rounded, as float(Decimal) was
+
+
+def _exact(number: str) -> tuple[int, int]:
+    """ "12.345" as (12345, 1000): a decimal number as an exact fraction, in plain integers.
+    Not `decimal`, whose C module is ~0.4 MiB of every master's memory (issue 14)."""
+    whole, _, fraction = number.partition(".")
+    return int(whole + fraction), 10 ** len(fraction)
 
 
 def parse_size(v: object) -> int:
@@ -69,7 +77,8 @@ def parse_size(v: object) -> int:
     if match is None:
         raise ValueError(_SIZE_HELP)
     unit = _SIZE_UNITS[(match.group(2) or "").lower()]
-    return int(Decimal(match.group(1)) * unit)
+    digits, scale = _exact(match.group(1))
+    return digits * unit // scale  # what int() of the exact product gives (it is >= 0)
 
 
 def parse_signal(v: object) -> signal.Signals:

@@ -11,9 +11,11 @@ from tests.harness import PY, child
 
 #: modules a master with programs and no cron task never needs: psutil (an unclean end's
 #: leftover scan), croniter and dateutil (cron schedules), difflib (a mistyped key's hint),
-#: shutil with bz2/lzma (`save`), uuid, tempfile, logging.handlers (a background master's file)
+#: shutil with bz2/lzma (`save`), uuid, tempfile, logging.handlers (a background master's
+#: file), decimal (durations are summed in integers)
 NOT_IN_A_PLAIN_MASTER = (
     "psutil",
+    "decimal",
     "croniter",
     "dateutil",
     "difflib",
@@ -50,5 +52,5 @@ def test_a_running_master_has_not_loaded_psutil_or_the_compressors(start_master)
     assert len(m.call("list", {"stats": True})["instances"]) == 2  # stats read too
     assert m.proc is not None
     maps = Path(f"/proc/{m.proc.pid}/maps").read_text()
-    loaded = [name for name in ("_psutil_linux", "_bz2", "_lzma") if name in maps]
+    loaded = [name for name in ("_psutil_linux", "_bz2", "_lzma", "_decimal") if name in maps]
     assert loaded == []

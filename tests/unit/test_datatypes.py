@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime
 import signal
+from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from procsup.core.humanize import format_duration, format_size
 from procsup.core.values import (
@@ -201,3 +204,23 @@ def test_size_for_toml_round_trips(n: int) -> None:
 def test_messages_show_values_as_written_in_toml(value: object, written: str, kind: str) -> None:
     assert toml_literal(value) == written
     assert toml_type(value) == kind
+
+
+_NUMBER = st.from_regex(r"\A[0-9]{1,12}(\.[0-9]{1,9})?\Z")
+_UNIT = st.sampled_from(["ms", "s", "m", "h", "d", "MS", "S", "H"])
+_DECIMAL_UNITS = {"ms": Decimal("0.001"), "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE_UNIT = st.sampled_from(["", "k", "KB", "m", "MiB", "g", "GB", "t", "b"])
+
+
+@given(st.lists(st.tuples(_NUMBER, _UNIT), min_size=1, max_size=4))
+def test_parse_duration_sums_exactly_as_decimal_did(parts: list[tuple[str, str]]) -> None:
+    """Durations are summed in plain integers now: the same float as the exact decimal sum."""
+    text = "".join(number + unit for number, unit in parts)
+    exact = sum(Decimal(number) * _DECIMAL_UNITS[unit.lower()] for number, unit in parts)
+    assert parse_duration(text) == float(exact)
+
+
+@given(_NUMBER, _SIZE_UNIT)
+def test_parse_size_truncates_exactly_as_decimal_did(number: str, unit: str) -> None:
+    factor = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}.get(unit[:1].lower(), 1)
+    assert parse_size(number + unit) == int(Decimal(number) * factor)

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import signal
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -138,7 +139,8 @@ class Cgroup:
     def __init__(self, path: str) -> None:
         self.path = path
         # files are opened below the parent, through its held descriptor (engine/dirfds.py)
-        self._parent, self._leaf = os.path.split(path.rstrip("/"))
+        parent, self._leaf = os.path.split(path.rstrip("/"))
+        self._parent = sys.intern(parent)  # one string for every leaf of a subtree (issue 14)
         # a leaf's controllers are fixed when it is made (the tree turns memory on for its
         # leaves first), so a leaf found without memory.current is not asked again on every
         # `list` (issue 14: 2,000 failed opens per list)

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from procsup.config.checks import check_schedule, every_interval
 from procsup.core.values import toml_literal
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from croniter import croniter
 
 _DAY = 86400
@@ -286,6 +287,10 @@ def _naive(seconds: float) -> datetime:
 
 
 def _zone(name: str | None) -> tuple[str, ZoneInfo]:
+    # imported with the first schedule, as croniter: zoneinfo brings sysconfig along, ~0.3 MiB
+    # of a master without tasks (issue 14)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     if name is not None:
         try:
             return name, ZoneInfo(name)
@@ -298,6 +303,8 @@ def _zone(name: str | None) -> tuple[str, ZoneInfo]:
 
 def _local_zone() -> tuple[str, ZoneInfo]:
     """The host's zone: $TZ, else /etc/localtime (its link target's name), else UTC."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     candidates = [os.environ.get("TZ", "").removeprefix(":")]
     localtime = Path("/etc/localtime")
     if localtime.is_symlink():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tests.harness import PY, child
 
-#: modules a master with programs and no cron task never needs: psutil (an unclean end's
-#: leftover scan), croniter and dateutil (cron schedules), difflib (a mistyped key's hint),
+#: modules a master with programs and no task never needs: psutil (an unclean end's leftover
+#: scan), croniter, dateutil and zoneinfo (task schedules), difflib (a mistyped key's hint),
 #: shutil with bz2/lzma (`save`), uuid, tempfile, logging.handlers (a background master's
 #: file), decimal (durations are summed in integers)
 NOT_IN_A_PLAIN_MASTER = (
@@ -18,6 +18,7 @@ NOT_IN_A_PLAIN_MASTER = (
     "decimal",
     "croniter",
     "dateutil",
+    "zoneinfo",
     "difflib",
     "shutil",
     "bz2",

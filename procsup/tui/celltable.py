@@ -71,6 +71,7 @@ class CellTable(DataTable[Cell]):
         self._row_parts: LRUCache[RowKey, tuple[Any, list[Cell | None], list[Any]]] = LRUCache(
             ROW_PARTS
         )
+        self._kept: dict[str, tuple[RowKey, Row, dict[ColumnKey, Cell]]] = {}
 
     def write_cells(self, changed: list[tuple[str, str, Cell]]) -> None:
         """Put changed cells in the table: what `update_cell` does, with one repaint for all."""
@@ -123,18 +124,38 @@ class CellTable(DataTable[Cell]):
                 regions.append(Region(left - scroll_x, y, width, 1))
         return regions
 
+    def clear_keeping(self) -> None:
+        """`clear()`, keeping each row's records (its key, Row and cells) for
+        `add_rows_at_once` to take back: a filter that hides and shows rows again builds
+        nothing anew and measures nothing again (issue 14: 2,000 rows back at escape)."""
+        data = self._data
+        self._kept.update((str(key.value), (key, row, data[key])) for key, row in self.rows.items())
+        self.clear()
+
+    def forget_kept(self) -> None:
+        """Drop the records `clear_keeping` kept (the rows were replaced)."""
+        self._kept.clear()
+
     def add_rows_at_once(self, new: list[tuple[str, tuple[Cell, ...]]]) -> None:
-        """Append one-line rows keyed by name, as `add_row` would, with one table update."""
+        """Append one-line rows keyed by name, as `add_row` would, with one table update.
+        A row kept by `clear_keeping` with the same cells comes back as it was: it was
+        measured when it first came, and columns never narrow."""
         if not new:
             return
         columns = [column.key for column in self.ordered_columns]
         index = self.row_count
+        kept, locations, data, rows = self._kept, self._row_locations, self._data, self.rows
         for name, cells in new:
-            key = RowKey(name)
-            self._row_locations[key] = index
-            self._data[key] = dict(zip(columns, cells, strict=True))
-            self.rows[key] = Row(key, 1)
-            self._new_rows.add(key)
+            record = kept.pop(name, None)
+            if record is not None and tuple(record[2].values()) == cells:
+                key, row, data[key] = record
+            else:
+                key = RowKey(name)
+                data[key] = dict(zip(columns, cells, strict=True))
+                row = Row(key, 1)
+                self._new_rows.add(key)
+            locations[key] = index
+            rows[key] = row
             index += 1
         self._require_update_dimensions = True
         self._update_count += 1
@@ -171,7 +192,7 @@ class CellTable(DataTable[Cell]):
             self.cursor_background_priority == "css",
         )
         look = (base_style, width, self.cell_padding, *styles)  # all the rendering depends on
-        key = (row_key, column_key, row_index, *look)
+        key = (row_key, column_key, row_index, column_index, *look)
         kept = self._rendered.get(key)
         if kept is not None and kept[0] is value:
             return kept[1]
@@ -214,10 +235,14 @@ class CellTable(DataTable[Cell]):
             for line in lines
         ]
 
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._rendered.clear()
-        self._row_parts.clear()
+    def clear(self, columns: bool = False) -> CellTable:
+        """DataTable's; our renderings are kept unless the columns go (DataTable clears its
+        caches here and on every resize, but ours are keyed by every input of a rendering:
+        after a filter is cleared, the rows back in view where they were are not drawn anew)."""
+        if columns:
+            self._rendered.clear()
+            self._row_parts.clear()
+        return super().clear(columns)
 
     def notify_style_update(self) -> None:
         self._row_parts.clear()

@@ -34,7 +34,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 Cell = str | Text
 RENDERED_CELLS = 8192  # cell renderings kept: a few screens' worth, with and without the cursor
-ROW_PARTS = 1024  # rows whose cell renderings are kept side by side (screens of rows)
+ROW_PARTS = 2048  # rows (in each look) whose cell renderings are kept side by side
 NULL = Style()
 
 
@@ -68,9 +68,8 @@ class CellTable(DataTable[Cell]):
         self._by_content: LRUCache[tuple[Any, ...], Any] = LRUCache(RENDERED_CELLS)
         self._widths: dict[str, int] = {}  # measured text cells (a row's name never changes)
         self._line_style: Style | None = None  # the widget's style, during a repaint
-        self._row_parts: LRUCache[RowKey, tuple[Any, list[Cell | None], list[Any]]] = LRUCache(
-            ROW_PARTS
-        )
+        self._row_parts: LRUCache[tuple[RowKey, Any], tuple[list[Cell | None], list[Any]]]
+        self._row_parts = LRUCache(ROW_PARTS)
         self._kept: dict[str, tuple[RowKey, Row, dict[ColumnKey, Cell]]] = {}
 
     def write_cells(self, changed: list[tuple[str, str, Cell]]) -> None:
@@ -244,10 +243,6 @@ class CellTable(DataTable[Cell]):
             self._row_parts.clear()
         return super().clear(columns)
 
-    def notify_style_update(self) -> None:
-        self._row_parts.clear()
-        super().notify_style_update()
-
     def render_lines(self, crop: Region) -> list[Strip]:
         self._line_style = self.rich_style  # one walk up the DOM for all the lines drawn now
         try:
@@ -285,23 +280,32 @@ class CellTable(DataTable[Cell]):
         hover = self.hover_coordinate.row == index
         columns = self.ordered_columns
         widths = tuple(column.get_render_width(self) for column in columns)
-        look = (index, cursor, hover, self.show_cursor, self._show_hover_cursor, base_style,
-                widths, width, self._pseudo_class_state)  # fmt: skip
+        show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
+        styles = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, show_cursor, show_hover,
+            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css",
+        )  # fmt: skip
+        # every input of the line's rendering: kept across style updates (a focus change, the
+        # filter box disabled) while the styles it was drawn with stay the same
+        look = (index, cursor, hover, show_cursor, show_hover, base_style, styles, widths,
+                width, self.cell_padding)  # fmt: skip
         cells = self._data[row_key]
         values = [cells.get(column.key) for column in columns]
-        kept = self._row_parts.get(row_key)
-        if kept is not None and kept[0] == look:
-            parts = kept[2]
+        key = (row_key, look)  # one entry a look: the focused and unfocused lines both kept
+        kept = self._row_parts.get(key)
+        if kept is not None:
+            shown, parts = kept
             for i, value in enumerate(values):
-                if value is not kept[1][i]:
+                if value is not shown[i]:
                     parts[i] = self._render_cell(index, i, base_style, widths[i], cursor, hover)[0]
+                    shown[i] = value
         else:
             parts = [
                 self._render_cell(index, i, base_style, widths[i], cursor, hover)[0]
                 for i in range(len(columns))
             ]
             parts.append(self._extend(index, cursor, hover, base_style, width - sum(widths)))
-        put(self._row_parts, row_key, (look, values, parts))
+            self._row_parts.set(key, (values, parts))
         segments = [segment for part in parts for segment in part]
         if x1 == 0 and x2 == width and sum(widths) <= width:  # the whole row fits: no crop
             return Strip(segments, width)

@@ -50,6 +50,30 @@ def test_slash_moves_nothing_and_the_footer_is_not_rebuilt() -> None:
     asyncio.run(run())
 
 
+def test_the_table_is_filtered_as_the_box_changes() -> None:
+    """The filter box filters the tables from its own value watcher, before any other message
+    runs, so the filtered table is drawn in the frame that echoes the key; clearing the box
+    shows every row again, in order, with the cursor on the same row."""
+
+    async def run() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(130, 36)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: table.shown == 8)
+            order = [row.key.value for row in table.ordered_rows]
+            await pilot.press("slash")
+            await until(pilot, lambda: app.filter_box.has_focus)
+            app.filter_box.value = "queue"
+            assert table.shown == 2  # at once: no message has run since
+            assert app.instances.border_title == "instances (2 of 8)"
+            table.move_cursor(row=1)
+            app.filter_box.value = ""
+            assert table.shown == 8 and table.selected == "queue:1"
+            assert [row.key.value for row in table.ordered_rows] == order
+
+    asyncio.run(run())
+
+
 def test_the_footer_follows_a_change_of_its_keys() -> None:
     class Greyed(ProcsupApp):
         """An app whose `o` key is greyed out unless the task table has the focus."""

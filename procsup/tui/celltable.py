@@ -16,7 +16,7 @@ there, not on screen.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.padding import Padding
 from rich.segment import Segment
@@ -29,13 +29,30 @@ from textual.render import measure
 from textual.renderables.styled import Styled
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets._data_table import Row, default_cell_formatter
+from textual.widgets._data_table import Column, Row, default_cell_formatter
 from textual.widgets.data_table import ColumnKey, RowKey
 
 Cell = str | Text
 RENDERED_CELLS = 8192  # cell renderings kept: a few screens' worth, with and without the cursor
-ROW_PARTS = 1024  # rows whose cell renderings are kept side by side (screens of rows)
+ROW_PARTS = 2048  # rows (in each look) whose cell renderings are kept side by side
 NULL = Style()
+
+
+class Frame(NamedTuple):
+    """The inputs every line of one repaint shares (CellTable._repaint_inputs)."""
+
+    base_style: Style
+    plain: bool
+    width: int
+    columns: list[Column]
+    widths: tuple[int, ...]
+    cursor_row: int
+    hover_row: int
+    show_cursor: bool
+    show_hover: bool
+    fg_css: bool
+    bg_css: bool
+    padding: int
 
 
 def _content_key(value: Cell) -> Any:
@@ -67,10 +84,11 @@ class CellTable(DataTable[Cell]):
         self._rendered: LRUCache[tuple[Any, ...], tuple[Cell, Any]] = LRUCache(RENDERED_CELLS)
         self._by_content: LRUCache[tuple[Any, ...], Any] = LRUCache(RENDERED_CELLS)
         self._widths: dict[str, int] = {}  # measured text cells (a row's name never changes)
-        self._line_style: Style | None = None  # the widget's style, during a repaint
-        self._row_parts: LRUCache[RowKey, tuple[Any, list[Cell | None], list[Any]]] = LRUCache(
-            ROW_PARTS
-        )
+        self._frame: Frame | None = None  # what every line reads, during a repaint
+        self._row_parts: LRUCache[tuple[RowKey, Any], tuple[list[Cell | None], list[Any]]]
+        self._row_parts = LRUCache(ROW_PARTS)
+        self._metas: LRUCache[tuple[int, int], Style] = LRUCache(RENDERED_CELLS)
+        self._kept: dict[str, tuple[RowKey, Row, dict[ColumnKey, Cell]]] = {}
 
     def write_cells(self, changed: list[tuple[str, str, Cell]]) -> None:
         """Put changed cells in the table: what `update_cell` does, with one repaint for all."""
@@ -123,18 +141,38 @@ class CellTable(DataTable[Cell]):
                 regions.append(Region(left - scroll_x, y, width, 1))
         return regions
 
+    def clear_keeping(self) -> None:
+        """`clear()`, keeping each row's records (its key, Row and cells) for
+        `add_rows_at_once` to take back: a filter that hides and shows rows again builds
+        nothing anew and measures nothing again (issue 14: 2,000 rows back at escape)."""
+        data = self._data
+        self._kept.update((str(key.value), (key, row, data[key])) for key, row in self.rows.items())
+        self.clear()
+
+    def forget_kept(self) -> None:
+        """Drop the records `clear_keeping` kept (the rows were replaced)."""
+        self._kept.clear()
+
     def add_rows_at_once(self, new: list[tuple[str, tuple[Cell, ...]]]) -> None:
-        """Append one-line rows keyed by name, as `add_row` would, with one table update."""
+        """Append one-line rows keyed by name, as `add_row` would, with one table update.
+        A row kept by `clear_keeping` with the same cells comes back as it was: it was
+        measured when it first came, and columns never narrow."""
         if not new:
             return
         columns = [column.key for column in self.ordered_columns]
         index = self.row_count
+        kept, locations, data, rows = self._kept, self._row_locations, self._data, self.rows
         for name, cells in new:
-            key = RowKey(name)
-            self._row_locations[key] = index
-            self._data[key] = dict(zip(columns, cells, strict=True))
-            self.rows[key] = Row(key, 1)
-            self._new_rows.add(key)
+            record = kept.pop(name, None)
+            if record is not None and tuple(record[2].values()) == cells:
+                key, row, data[key] = record
+            else:
+                key = RowKey(name)
+                data[key] = dict(zip(columns, cells, strict=True))
+                row = Row(key, 1)
+                self._new_rows.add(key)
+            locations[key] = index
+            rows[key] = row
             index += 1
         self._require_update_dimensions = True
         self._update_count += 1
@@ -171,7 +209,7 @@ class CellTable(DataTable[Cell]):
             self.cursor_background_priority == "css",
         )
         look = (base_style, width, self.cell_padding, *styles)  # all the rendering depends on
-        key = (row_key, column_key, row_index, *look)
+        key = (row_key, column_key, row_index, column_index, *look)
         kept = self._rendered.get(key)
         if kept is not None and kept[0] is value:
             return kept[1]
@@ -199,55 +237,80 @@ class CellTable(DataTable[Cell]):
             ),
             options,
         )
+        # merged once here, not in every cell placed or line drawn
+        lines = [list(Segment.simplify(line)) for line in lines]
         self._by_content[key] = lines
         return lines
 
     def _with_meta(self, lines: Any, row_index: int, column_index: int) -> Any:
         """The rendering with the cell's coordinates added to every style, as DataTable does
         (a click on the cell is found by them)."""
-        meta = Style.from_meta({"row": row_index, "column": column_index})
+        where = (row_index, column_index)
+        meta = self._metas.get(where)
+        if meta is None:  # a Style of its own per cell: made once (from_meta pickles the dict)
+            meta = Style.from_meta({"row": row_index, "column": column_index})
+            self._metas.set(where, meta)
         return [
-            [
-                seg if seg.control else Segment(seg.text, (seg.style or NULL) + meta)
-                for seg in Segment.simplify(line)  # merged once here, not in every line drawn
-            ]
+            [seg if seg.control else Segment(seg.text, (seg.style or NULL) + meta) for seg in line]
             for line in lines
         ]
 
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._rendered.clear()
-        self._row_parts.clear()
-
-    def notify_style_update(self) -> None:
-        self._row_parts.clear()
-        super().notify_style_update()
+    def clear(self, columns: bool = False) -> CellTable:
+        """DataTable's; our renderings are kept unless the columns go (DataTable clears its
+        caches here and on every resize, but ours are keyed by every input of a rendering:
+        after a filter is cleared, the rows back in view where they were are not drawn anew)."""
+        if columns:
+            self._rendered.clear()
+            self._row_parts.clear()
+        return super().clear(columns)
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._line_style = self.rich_style  # one walk up the DOM for all the lines drawn now
+        self._frame = self._repaint_inputs(self.rich_style)  # once for all the lines drawn now
         try:
             return super().render_lines(crop)
         finally:
-            self._line_style = None
+            self._frame = None
+
+    def _repaint_inputs(self, base_style: Style) -> Frame:
+        """What every line of one repaint reads: each is a reactive or a walk up the DOM, and
+        reading them once a line cost more than putting the line together."""
+        columns = self.ordered_columns
+        return Frame(
+            base_style,
+            self._plain(),
+            self.size.width,
+            columns,
+            tuple(column.get_render_width(self) for column in columns),
+            self.cursor_coordinate.row,
+            self.hover_coordinate.row,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+            self.cell_padding,
+        )
 
     def render_line(self, y: int) -> Strip:
-        """DataTable's, with the widget's style computed once per repaint, not once a line."""
-        style = self._line_style
-        if style is None or self.fixed_rows:
+        """DataTable's, with what every line reads read once per repaint."""
+        frame = self._frame
+        if frame is None or not frame.plain:
             return super().render_line(y)
         scroll_x, scroll_y = self.scroll_offset
         if y >= (self.header_height if self.show_header else 0):
             y += scroll_y
-        return self._render_line(y, scroll_x, scroll_x + self.size.width, style)
+        return self._render_line(y, scroll_x, scroll_x + frame.width, frame.base_style)
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """A line of the table. A one-line row is put together from its cells' renderings kept
         side by side, of which only the cells whose value changed are fetched again: a tick
         that changes the uptime of every row in view draws ~40 lines a second, and DataTable's
         general path (labels, fixed columns, rows of many lines) cost ~0.5 ms a line."""
-        if not self._plain():
+        frame = self._frame
+        if frame is None or frame.base_style is not base_style:
+            frame = self._repaint_inputs(base_style)
+        if not frame.plain:
             return super()._render_line(y, x1, x2, base_style)
-        width = self.size.width
+        width = frame.width
         try:
             row_key, _line = self._get_offsets(y)
         except LookupError:
@@ -256,27 +319,34 @@ class CellTable(DataTable[Cell]):
         index = self._row_locations.get(row_key)
         if row is None or row.height != 1 or index is None:
             return super()._render_line(y, x1, x2, base_style)  # the header, taller rows
-        cursor = self.cursor_coordinate.row == index
-        hover = self.hover_coordinate.row == index
-        columns = self.ordered_columns
-        widths = tuple(column.get_render_width(self) for column in columns)
-        look = (index, cursor, hover, self.show_cursor, self._show_hover_cursor, base_style,
-                widths, width, self._pseudo_class_state)  # fmt: skip
+        cursor = frame.cursor_row == index
+        hover = frame.hover_row == index
+        columns, widths = frame.columns, frame.widths
+        show_cursor, show_hover = frame.show_cursor, frame.show_hover
+        styles = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, show_cursor, show_hover, frame.fg_css, frame.bg_css
+        )
+        # every input of the line's rendering: kept across style updates (a focus change, the
+        # filter box disabled) while the styles it was drawn with stay the same
+        look = (index, cursor, hover, show_cursor, show_hover, base_style, styles, widths,
+                width, frame.padding)  # fmt: skip
         cells = self._data[row_key]
         values = [cells.get(column.key) for column in columns]
-        kept = self._row_parts.get(row_key)
-        if kept is not None and kept[0] == look:
-            parts = kept[2]
+        key = (row_key, look)  # one entry a look: the focused and unfocused lines both kept
+        kept = self._row_parts.get(key)
+        if kept is not None:
+            shown, parts = kept
             for i, value in enumerate(values):
-                if value is not kept[1][i]:
+                if value is not shown[i]:
                     parts[i] = self._render_cell(index, i, base_style, widths[i], cursor, hover)[0]
+                    shown[i] = value
         else:
             parts = [
                 self._render_cell(index, i, base_style, widths[i], cursor, hover)[0]
                 for i in range(len(columns))
             ]
             parts.append(self._extend(index, cursor, hover, base_style, width - sum(widths)))
-        put(self._row_parts, row_key, (look, values, parts))
+            self._row_parts.set(key, (values, parts))
         segments = [segment for part in parts for segment in part]
         if x1 == 0 and x2 == width and sum(widths) <= width:  # the whole row fits: no crop
             return Strip(segments, width)

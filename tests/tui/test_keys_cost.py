@@ -5,15 +5,17 @@ terminal driver answers escape once ESCDELAY is over, not at its next 0.1 s wake
 from __future__ import annotations
 
 import asyncio
+import selectors
+import threading
 from typing import Any
 
 from textual import constants
 
 from procsup.tui.app import ProcsupApp
 from procsup.tui.driver import (
-    IDLE_WAKE,
     LOCAL_ESCDELAY_MS,
     PromptDriver,
+    WakingEvent,
     escape_delay_ms,
     set_escape_delay,
     wake_after,
@@ -46,6 +48,30 @@ def test_slash_moves_nothing_and_the_footer_is_not_rebuilt() -> None:
             await pilot.press("escape")
             await until(pilot, lambda: app.instances.shown == 8 and app.filter_box.disabled)
             assert app.filter_box.value == "" and app.instances.has_focus
+
+    asyncio.run(run())
+
+
+def test_the_table_is_filtered_as_the_box_changes() -> None:
+    """The filter box filters the tables from its own value watcher, before any other message
+    runs, so the filtered table is drawn in the frame that echoes the key; clearing the box
+    shows every row again, in order, with the cursor on the same row."""
+
+    async def run() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(130, 36)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: table.shown == 8)
+            order = [row.key.value for row in table.ordered_rows]
+            await pilot.press("slash")
+            await until(pilot, lambda: app.filter_box.has_focus)
+            app.filter_box.value = "queue"
+            assert table.shown == 2  # at once: no message has run since
+            assert app.instances.border_title == "instances (2 of 8)"
+            table.move_cursor(row=1)
+            app.filter_box.value = ""
+            assert table.shown == 8 and table.selected == "queue:1"
+            assert [row.key.value for row in table.ordered_rows] == order
 
     asyncio.run(run())
 
@@ -91,10 +117,26 @@ def test_escape_delay_is_short_on_a_local_terminal_only() -> None:
 
 
 def test_the_input_thread_wakes_when_the_escape_wait_ends() -> None:
-    assert wake_after(None, 100.0) == IDLE_WAKE  # nothing pending: the usual wake
+    assert wake_after(None, 100.0) is None  # nothing pending: until input or the stop
     assert abs(wake_after(100.02, 100.0) - 0.02) < 1e-9  # only until the wait is over
     assert wake_after(99.0, 100.0) == 0.0  # already over
-    assert wake_after(105.0, 100.0) == IDLE_WAKE
+
+
+def test_the_stop_wakes_the_sleeping_input_thread() -> None:
+    """With no escape wait pending the input thread sleeps in `select` with no timeout (no
+    more ten wakes a second): setting the driver's exit event is what wakes it."""
+    stop = WakingEvent()
+    try:
+        with selectors.SelectSelector() as selector:
+            selector.register(stop.wake_fd, selectors.EVENT_READ)
+            assert selector.select(0) == []
+            threading.Timer(0.05, stop.set).start()
+            assert selector.select(10)  # woken by the stop, long before the timeout
+            assert stop.is_set()
+            stop.clear()  # drained: the next run of the thread sleeps again
+            assert selector.select(0) == [] and not stop.is_set()
+    finally:
+        stop.close()
 
 
 def test_the_app_runs_on_the_prompt_driver() -> None:

@@ -172,6 +172,48 @@ def test_filtering_does_not_format_rows_again() -> None:
     asyncio.run(drive())
 
 
+def test_rows_a_filter_brings_back_are_not_measured_or_drawn_again() -> None:
+    """The rows come back with their DataTable records (celltable.py `clear_keeping`): none
+    is measured again (columns never narrow) and the lines back where they were drawn come
+    from what was kept, whatever the focus did meanwhile."""
+    source = FakeSource(snapshot(many()))
+
+    async def drive() -> None:
+        app = fixed_app(source)
+        async with app.run_test(size=(150, 40)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: app.connected and table.shown == COUNT)
+            await pilot.pause(0.2)
+            measured, placed = [0], [0]
+            measure, with_meta = table._measure, table._with_meta
+
+            def measuring(console: Any, cell: Any) -> int:
+                measured[0] += 1
+                return measure(console, cell)
+
+            def placing(*args: Any) -> Any:
+                placed[0] += 1
+                return with_meta(*args)
+
+            table._measure = measuring  # type: ignore[method-assign]
+            table._with_meta = placing  # type: ignore[method-assign]
+            await pilot.press("slash", *"w:0")  # the table loses the focus: drawn dimmed
+            await until(pilot, lambda: table.shown == 1)
+            await pilot.press("enter")
+            await until(pilot, lambda: table.has_focus)
+            await pilot.pause(0.2)
+            measured[0] = placed[0] = 0
+            await pilot.press("escape")
+            await until(pilot, lambda: table.shown == COUNT)
+            await pilot.pause(0.2)
+            assert table.selected == "w:0" and table.cursor_row == 0
+            assert "w:12" in table.in_view() and "w:12" in app.export_screenshot()
+            assert measured[0] <= 2, measured[0]  # the first row: it goes through add_row
+            assert placed[0] == 0, placed[0]
+
+    asyncio.run(drive())
+
+
 def test_a_tick_shows_the_new_uptime_on_screen() -> None:
     """Only the changed cells are marked for repaint (celltable.py `write_cells`): the screen,
     not just the table's data, shows the new uptime after a tick."""

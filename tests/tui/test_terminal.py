@@ -105,4 +105,4 @@ def test_arrow_keys_stay_keys_and_escape_clears_the_filter(terminal: Terminal) -
     since = terminal.send(b"\x1b")  # the escape key alone: the filter is cleared
     terminal.wait_shows("instances (3)", since)
     terminal.send(b"q")
-    assert terminal.proc.wait(10) == 0
+    assert terminal.proc.wait(10) == 0  # the input thread, asleep until input, was woken

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from procsup.engine import spawnhelper
-from procsup.engine.cgchild import Launch, child_main
+from procsup.engine.cgchild import Launch, Program, child_main
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +208,10 @@ def _clone_here(
     if spawnhelper.current() is not None and not _one_thread():
         raise Unsupported("the spawn helper is gone and the master runs threads")
     resets = _signals_to_reset()
+    program = Program(paths, argv, env, launch.pid_env)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     try:
-        pid = fork_into(cg_fd, lambda: child_main(launch, argv, env, paths, resets, err_w))
+        pid = fork_into(cg_fd, lambda: child_main(launch, program, resets, err_w))
     except OSError as exc:
         os.close(err_r)
         return -(exc.errno or errno.EINVAL), b""

@@ -82,6 +82,17 @@ def child_main(launch: Launch, program: Program, resets: list[int], err_w: int) 
         pipe = _above_stdio(err_w)
         out = _above_stdio(launch.stdout)
         _stdio(out, _above_stdio(launch.stderr))
+        # closed first: the spawn helper clones the requests waiting together back to back,
+        # so a child holds the next children's descriptors until here (a chdir that hangs must
+        # not keep their pipes open)
+        if launch.pass_fds:
+            _close_fds(keep=(pipe, *launch.pass_fds))
+            for fd in launch.pass_fds:
+                os.set_inheritable(fd, True)
+        else:  # the usual case, without the set and the sort
+            assert pipe is not None
+            os.closerange(3, pipe)
+            os.closerange(pipe + 1, FD_CEILING)
         if launch.cwd is not None:
             stage = "chdir"
             os.chdir(launch.cwd)
@@ -92,14 +103,6 @@ def child_main(launch: Launch, program: Program, resets: list[int], err_w: int) 
             os.setgroups(groups)
             os.setregid(gid, gid)
             os.setreuid(uid, uid)
-        if launch.pass_fds:
-            _close_fds(keep=(pipe, *launch.pass_fds))
-            for fd in launch.pass_fds:
-                os.set_inheritable(fd, True)
-        else:  # the usual case, without the set and the sort
-            assert pipe is not None
-            os.closerange(3, pipe)
-            os.closerange(pipe + 1, FD_CEILING)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
         if program.pid_slot >= 0:  # these arrays are the child's own copy
             program.envp[program.pid_slot] = program.pid_prefix + str(os.getpid()).encode()

@@ -234,26 +234,42 @@ def fork_into(cg_fd: int, in_child: object, flags: int = 0) -> int:
     """clone3 into the cgroup `cg_fd` (unless it is -1: a plain clone3) with `flags` added,
     every signal blocked and the gc off, so nothing of the caller's runs in the child; both are
     restored in the parent. Runs `in_child` (which never returns) in the child. Raises OSError
-    when clone3 fails. (`_signal` rather than `signal`: the same calls without an enum made per
-    signal.)"""
+    when clone3 fails."""
+    with Quiet():
+        return clone_quiet(clone_args(cg_fd, flags), in_child)
+
+
+class Quiet:
+    """Every signal blocked and the gc off, for one clone or for many back to back (the
+    spawn helper: a page written between two clones costs a fault each time). `_signal`
+    rather than `signal`: the same calls without an enum made per signal."""
+
+    def __enter__(self) -> None:
+        self._gc_was_on = gc.isenabled()
+        gc.disable()
+        self._old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())
+
+    def __exit__(self, *exc: object) -> None:
+        _signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+        if self._gc_was_on:
+            gc.enable()
+
+
+def clone_args(cg_fd: int, flags: int = 0) -> CloneArgs:
+    """clone3's arguments: into the cgroup `cg_fd` (-1: where the caller is), `flags` added."""
     # with CLONE_PARENT the child's exit signal is the caller's own, and clone3 wants 0 here
     exit_signal = 0 if flags & CLONE_PARENT else signal.SIGCHLD
     if cg_fd >= 0:
-        args = CloneArgs(flags=CLONE_INTO_CGROUP | flags, exit_signal=exit_signal, cgroup=cg_fd)
-    else:
-        args = CloneArgs(flags=flags, exit_signal=exit_signal)
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())
-    try:
-        pid = _clone3()(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
-        if pid == 0:
-            in_child()  # type: ignore[operator]
-            os._exit(255)
-    finally:
-        _signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        if gc_was_on:
-            gc.enable()
+        return CloneArgs(flags=CLONE_INTO_CGROUP | flags, exit_signal=exit_signal, cgroup=cg_fd)
+    return CloneArgs(flags=flags, exit_signal=exit_signal)
+
+
+def clone_quiet(args: CloneArgs, in_child: object) -> int:
+    """The clone itself, inside `Quiet()`: the pid, or OSError."""
+    pid = _clone3()(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
+    if pid == 0:
+        in_child()  # type: ignore[operator]
+        os._exit(255)
     if pid < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))

@@ -95,31 +95,42 @@ def _take(sock: socket.socket, ready: list[Ready], mine: dict[int, object]) -> b
 
 
 def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Ready]) -> None:
-    """Clone the children of `ready` one after the other, each with its report pipe and its
-    descriptors closed right after its own clone (no later child inherits them), then watch
-    the report pipes."""
+    """Clone the children of `ready` back to back, each with its report pipe and its
+    descriptors closed right after its own clone (no later child inherits them), then answer
+    or watch the report pipes. Everything a clone needs is made before the first one."""
     started = []
-    for ident, cg_fd, child, fds in ready:
-        try:
-            report_r, report_w = os.pipe2(os.O_CLOEXEC)
-        except OSError as exc:
-            started.append((ident, -(exc.errno or errno.EPROTO), -1))
-            _close(fds)
-            continue
-        try:
-            pid = cgspawn.fork_into(cg_fd, partial(child, report_w), cgspawn.CLONE_PARENT)
-        except OSError as exc:
-            os.close(report_r)
-            pid, report_r = -(exc.errno or errno.EPROTO), -1
-        finally:
-            os.close(report_w)
-            _close(fds)
-        started.append((ident, pid, report_r))
+    steps = [
+        (ident, cgspawn.clone_args(cg_fd, cgspawn.CLONE_PARENT), child, fds)
+        for ident, cg_fd, child, fds in ready
+    ]
+    with cgspawn.Quiet():
+        for ident, args, child, fds in steps:
+            started.append(_clone_one(ident, args, child, fds))
     for ident, pid, report_r in started:
         if report_r < 0:
             sock.send(marshal.dumps((ident, pid, b"")))
         else:
             sel.register(report_r, selectors.EVENT_READ, (ident, pid, []))
+
+
+def _clone_one(
+    ident: int, args: cgspawn.CloneArgs, child: Callable[[int], NoReturn], fds: list[int]
+) -> tuple[int, int, int]:
+    """(id, pid or -errno, read end of the report pipe or -1)."""
+    try:
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    except OSError as exc:
+        _close(fds)
+        return ident, -(exc.errno or errno.EPROTO), -1
+    try:
+        pid = cgspawn.clone_quiet(args, partial(child, report_w))
+    except OSError as exc:
+        os.close(report_r)
+        pid, report_r = -(exc.errno or errno.EPROTO), -1
+    finally:
+        os.close(report_w)
+        _close(fds)
+    return ident, pid, report_r
 
 
 def _close(fds: list[int]) -> None:

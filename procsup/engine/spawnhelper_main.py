@@ -40,9 +40,10 @@ MAX_AT_ONCE = 64  # requests read before their clones (the master keeps fewer ou
 
 
 def main(sock_fd: int, master: int) -> None:
-    """Serve the master until it closes the socket or dies. Requests are taken as they come
-    and each child's exec report is awaited beside the others (a selector over the socket and
-    the report pipes), so children exec in parallel; each answer carries its request's id."""
+    """Serve the master until it closes the socket or dies. The requests waiting at each
+    wake-up are cloned together, and each child's exec report is awaited beside the others (a
+    selector over the socket and the report pipes), so children exec in parallel; each answer
+    carries its request's id."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != master:  # the master died before the prctl

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from procsup.engine import spawnhelper
-from procsup.engine.cgchild import Launch, child_main
+from procsup.engine.cgchild import Launch, Program, child_main
 
 log = logging.getLogger(__name__)
 
@@ -208,9 +208,10 @@ def _clone_here(
     if spawnhelper.current() is not None and not _one_thread():
         raise Unsupported("the spawn helper is gone and the master runs threads")
     resets = _signals_to_reset()
+    program = Program(paths, argv, env, launch.pid_env)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     try:
-        pid = fork_into(cg_fd, lambda: child_main(launch, argv, env, paths, resets, err_w))
+        pid = fork_into(cg_fd, lambda: child_main(launch, program, resets, err_w))
     except OSError as exc:
         os.close(err_r)
         return -(exc.errno or errno.EINVAL), b""
@@ -233,26 +234,42 @@ def fork_into(cg_fd: int, in_child: object, flags: int = 0) -> int:
     """clone3 into the cgroup `cg_fd` (unless it is -1: a plain clone3) with `flags` added,
     every signal blocked and the gc off, so nothing of the caller's runs in the child; both are
     restored in the parent. Runs `in_child` (which never returns) in the child. Raises OSError
-    when clone3 fails. (`_signal` rather than `signal`: the same calls without an enum made per
-    signal.)"""
+    when clone3 fails."""
+    with Quiet():
+        return clone_quiet(clone_args(cg_fd, flags), in_child)
+
+
+class Quiet:
+    """Every signal blocked and the gc off, for one clone or for many back to back (the
+    spawn helper: a page written between two clones costs a fault each time). `_signal`
+    rather than `signal`: the same calls without an enum made per signal."""
+
+    def __enter__(self) -> None:
+        self._gc_was_on = gc.isenabled()
+        gc.disable()
+        self._old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())
+
+    def __exit__(self, *exc: object) -> None:
+        _signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+        if self._gc_was_on:
+            gc.enable()
+
+
+def clone_args(cg_fd: int, flags: int = 0) -> CloneArgs:
+    """clone3's arguments: into the cgroup `cg_fd` (-1: where the caller is), `flags` added."""
     # with CLONE_PARENT the child's exit signal is the caller's own, and clone3 wants 0 here
     exit_signal = 0 if flags & CLONE_PARENT else signal.SIGCHLD
     if cg_fd >= 0:
-        args = CloneArgs(flags=CLONE_INTO_CGROUP | flags, exit_signal=exit_signal, cgroup=cg_fd)
-    else:
-        args = CloneArgs(flags=flags, exit_signal=exit_signal)
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    old_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, _signal.valid_signals())
-    try:
-        pid = _clone3()(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
-        if pid == 0:
-            in_child()  # type: ignore[operator]
-            os._exit(255)
-    finally:
-        _signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        if gc_was_on:
-            gc.enable()
+        return CloneArgs(flags=CLONE_INTO_CGROUP | flags, exit_signal=exit_signal, cgroup=cg_fd)
+    return CloneArgs(flags=flags, exit_signal=exit_signal)
+
+
+def clone_quiet(args: CloneArgs, in_child: object) -> int:
+    """The clone itself, inside `Quiet()`: the pid, or OSError."""
+    pid = _clone3()(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
+    if pid == 0:
+        in_child()  # type: ignore[operator]
+        os._exit(255)
     if pid < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
@@ -260,33 +277,39 @@ def fork_into(cg_fd: int, in_child: object, flags: int = 0) -> int:
 
 
 def encode(argv: list[str], env: dict[str, str]) -> tuple[list[bytes], dict[bytes, bytes]]:
-    """argv and env as bytes, checked as Popen checks them, so the child cannot fail on them."""
+    """argv and env as bytes, checked as Popen checks them, so the child cannot fail on them.
+    (One join for the null-byte check instead of a generator over every string: this runs for
+    every spawn, 2,000 times in a row at start-up.)"""
     if not argv:
         raise ValueError("empty command")
-    args = [os.fsencode(a) for a in argv]
-    environ = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+    fsencode = os.fsencode
+    args = [fsencode(a) for a in argv]
+    environ = {fsencode(k): fsencode(v) for k, v in env.items()}
     for key in environ:
         if not key or b"=" in key:
             raise ValueError(f"illegal environment variable name: {key!r}")
-    if any(b"\0" in x for x in (*args, *environ, *environ.values())):
+    if b"\0" in b"\1".join((*args, *environ, *environ.values())):
         raise ValueError("embedded null byte")
     return args, environ
 
 
 def exec_paths(argv0: bytes, env: dict[str, str]) -> list[bytes]:
     """Where exec is tried, as Popen does: the name itself if it has a '/', else each
-    directory of the PATH in the child's environment."""
+    directory of the PATH in the child's environment, in order. The child tries each one
+    (a miss costs it one failed execve, with nothing built in Python since the C arrays are
+    prebuilt), so the list depends only on the name and the PATH: kept for the next spawn."""
     if os.path.dirname(argv0):
         return [argv0]
-    paths = [os.path.join(os.fsencode(d), argv0) for d in os.get_exec_path(env)]
-    # The child starts at the first one that is there: an exec of those before it would fail
-    # with ENOENT or ENOTDIR, which the child passes over anyway, and each try costs it
-    # copied pages (issue 14: `sleep` was the ninth here). From there on, every one is
-    # tried as before; when none is there, all are, and the child reports what it always did.
-    for i, path in enumerate(paths):
-        if os.path.exists(path):
-            return paths[i:]
+    key = (argv0, env.get("PATH"))
+    paths = _paths.get(key)
+    if paths is None:
+        if len(_paths) >= 256:
+            _paths.clear()
+        paths = _paths[key] = [os.path.join(os.fsencode(d), argv0) for d in os.get_exec_path(env)]
     return paths
+
+
+_paths: dict[tuple[bytes, str | None], list[bytes]] = {}
 
 
 def _signals_to_reset() -> list[int]:

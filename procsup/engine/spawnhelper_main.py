@@ -1,6 +1,6 @@
-"""The spawn helper process (see spawnhelper.py for why it exists): it reads one request at a
-time from the master, clones the child into its cgroup leaf with CLONE_PARENT (so the child is
-the master's), waits for the child's exec report and answers (pid, report).
+"""The spawn helper process (see spawnhelper.py for why it exists): it reads the master's
+requests, clones each child into its cgroup leaf with CLONE_PARENT (so the child is the
+master's), waits for the child's exec report and answers (pid, report).
 
 It runs in a fresh `python -I -S` with only the stdlib and procsup.engine.cgspawn imported, so
 its clones copy almost nothing. It dies with the master (PR_SET_PDEATHSIG) and when the master
@@ -8,6 +8,11 @@ closes its socket. The child does exactly what a child of the master's own clone
 (cgspawn._child), after two steps that make the helper's inheritance the master's: signals the
 master ignores are ignored (the rest of the helper's non-default ones go back to default), and
 the passed descriptors get the numbers they had in the master.
+
+Requests that are waiting together are cloned together (issue 14): every page the helper
+writes after a clone faults once (copy-on-write), so the work between two clones is what a
+clone costs beyond the syscall. The helper reads every waiting request and works out each
+child's plan first, then clones them back to back, with next to nothing in between.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import os
 import selectors
 import signal
 import socket
+from collections.abc import Callable
+from functools import partial
 from typing import NoReturn
 
 from procsup.engine import cgchild, cgspawn
@@ -29,12 +36,14 @@ from procsup.engine import cgchild, cgspawn
 PR_SET_PDEATHSIG = 1
 BUFSIZE = 65536
 MAX_FDS = 64
+MAX_AT_ONCE = 64  # requests read before their clones (the master keeps fewer out)
 
 
 def main(sock_fd: int, master: int) -> None:
-    """Serve the master until it closes the socket or dies. Requests are taken as they come
-    and each child's exec report is awaited beside the others (a selector over the socket and
-    the report pipes), so children exec in parallel; each answer carries its request's id."""
+    """Serve the master until it closes the socket or dies. The requests waiting at each
+    wake-up are cloned together, and each child's exec report is awaited beside the others (a
+    selector over the socket and the report pipes), so children exec in parallel; each answer
+    carries its request's id."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != master:  # the master died before the prctl
@@ -47,35 +56,87 @@ def main(sock_fd: int, master: int) -> None:
     sel = selectors.DefaultSelector()
     sel.register(sock, selectors.EVENT_READ, None)
     while True:
+        ready: list[Ready] = []
+        more = True
         for key, _ in sel.select():
             if key.data is None:
-                if not _take(sock, sel, mine):
-                    return
+                more = _take(sock, ready, mine)
             else:
                 _report(sock, sel, key.fd, key.data)
+        _clone_all(sock, sel, ready)
+        if not more:
+            return
 
 
-def _take(sock: socket.socket, sel: selectors.BaseSelector, mine: dict[int, object]) -> bool:
-    """One request: clone its child and watch its report pipe. False at the master's EOF."""
-    msg, anc, flags, _ = sock.recvmsg(BUFSIZE, socket.CMSG_SPACE(MAX_FDS * 4))
-    if not msg:
-        return False
-    fds = [fd for level, kind, data in anc for fd in _ints(level, kind, data)]
-    ident = -1
-    try:
-        ident, *request = marshal.loads(msg)
-        started = _serve(request, flags, fds, mine)
-    except (OSError, ValueError, TypeError, EOFError) as exc:
-        started = (-(getattr(exc, "errno", None) or errno.EPROTO), -1)
-    finally:
-        for fd in fds:
-            os.close(fd)
-    pid, report_r = started
-    if report_r < 0:
-        sock.send(marshal.dumps((ident, pid, b"")))
-    else:
-        sel.register(report_r, selectors.EVENT_READ, (ident, pid, []))
+#: a request ready to clone: (id, leaf, the child's steps, the descriptors it came with)
+Ready = tuple[int, int, Callable[[int], NoReturn], list[int]]
+
+
+def _take(sock: socket.socket, ready: list[Ready], mine: dict[int, object]) -> bool:
+    """Every request waiting on the socket: each one's plan into `ready`, or its error
+    answered at once. False at the master's EOF."""
+    wait = 0  # the socket is readable: the first read does not block, the others must not
+    for _ in range(MAX_AT_ONCE):
+        try:
+            msg, anc, flags, _ = sock.recvmsg(BUFSIZE, socket.CMSG_SPACE(MAX_FDS * 4), wait)
+        except BlockingIOError:
+            return True
+        wait = socket.MSG_DONTWAIT
+        if not msg:
+            return False
+        fds = [fd for level, kind, data in anc for fd in _ints(level, kind, data)]
+        ident = -1
+        try:
+            ident, *request = marshal.loads(msg)
+            ready.append((ident, *_plan(request, flags, fds, mine)))
+        except (OSError, ValueError, TypeError, EOFError) as exc:
+            _close(fds)
+            sock.send(marshal.dumps((ident, -(getattr(exc, "errno", None) or errno.EPROTO), b"")))
     return True
+
+
+def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Ready]) -> None:
+    """Clone the children of `ready` back to back, each with its report pipe and its
+    descriptors closed right after its own clone (no later child inherits them), then answer
+    or watch the report pipes. Everything a clone needs is made before the first one."""
+    started = []
+    steps = [
+        (ident, cgspawn.clone_args(cg_fd, cgspawn.CLONE_PARENT), child, fds)
+        for ident, cg_fd, child, fds in ready
+    ]
+    with cgspawn.Quiet():
+        for ident, args, child, fds in steps:
+            started.append(_clone_one(ident, args, child, fds))
+    for ident, pid, report_r in started:
+        if report_r < 0:
+            sock.send(marshal.dumps((ident, pid, b"")))
+        else:
+            sel.register(report_r, selectors.EVENT_READ, (ident, pid, []))
+
+
+def _clone_one(
+    ident: int, args: cgspawn.CloneArgs, child: Callable[[int], NoReturn], fds: list[int]
+) -> tuple[int, int, int]:
+    """(id, pid or -errno, read end of the report pipe or -1)."""
+    try:
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    except OSError as exc:
+        _close(fds)
+        return ident, -(exc.errno or errno.EPROTO), -1
+    try:
+        pid = cgspawn.clone_quiet(args, partial(child, report_w))
+    except OSError as exc:
+        os.close(report_r)
+        pid, report_r = -(exc.errno or errno.EPROTO), -1
+    finally:
+        os.close(report_w)
+        _close(fds)
+    return ident, pid, report_r
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def _report(
@@ -112,72 +173,76 @@ def _dispositions() -> dict[int, object]:
     return found
 
 
-def _serve(
+def _plan(
     request: list[object], flags: int, fds: list[int], mine: dict[int, object]
-) -> tuple[int, int]:
-    """Clone the child: (pid, read end of its report pipe), or (-errno, -1)."""
+) -> tuple[int, Callable[[int], NoReturn], list[int]]:
+    """(the leaf, what the child runs given its report pipe, the descriptors), worked out
+    before any clone: in the child every object touched is a copied page. Raises OSError
+    (with the errno to answer) for a request that cannot be served."""
     if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
-        return -errno.EMSGSIZE, -1
+        raise OSError(errno.EMSGSIZE, "request truncated")
     argv, env, paths, cwd, ids, ignored, targets, split, pid_env = request
     assert isinstance(ignored, list) and isinstance(targets, tuple)
     need = 2 + bool(split) + len(targets)
     if len(fds) != need:
-        return -errno.EPROTO, -1
+        raise OSError(errno.EPROTO, "descriptors missing")
     cg_fd, out_w = fds[0], fds[1]
     err_w = fds[2] if split else None
     passed = fds[2 + bool(split) :]
-    resets = [sig for sig in mine if sig not in ignored]
-    resets += [sig for sig in cgspawn.RESTORED if sig not in ignored and sig not in mine]
-    ignore = [sig for sig in ignored if mine.get(sig) != _signal.SIG_IGN]
-    report_r, report_w = os.pipe2(os.O_CLOEXEC)
-    try:
-        plan = (argv, env, paths, cwd, ids, resets, ignore, pid_env)
-        pid = cgspawn.fork_into(
-            cg_fd,
-            lambda: _child(plan, out_w, err_w, list(passed), list(targets), report_w),  # type: ignore[arg-type]
-            cgspawn.CLONE_PARENT,
-        )
-    except OSError as exc:
-        os.close(report_r)
-        return -(exc.errno or errno.EPROTO), -1
-    finally:
-        os.close(report_w)
-    return pid, report_r
+    resets, ignore = _signal_plan(tuple(ignored), mine)
+    program = cgchild.Program(paths, argv, env, pid_env)  # type: ignore[arg-type]
+    launch = cgchild.Launch([], {}, cwd, out_w, err_w, targets, ids)  # type: ignore[arg-type]
+    return cg_fd, lambda report_w: _child(launch, program, resets, ignore, passed, report_w), fds
+
+
+_plans: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
+
+
+def _signal_plan(ignored: tuple[int, ...], mine: dict[int, object]) -> tuple[list[int], list[int]]:
+    """(signals the child sets back to default, signals it ignores) for the master's ignored
+    set: the same for nearly every request, so worked out once."""
+    plan = _plans.get(ignored)
+    if plan is None:
+        resets = [sig for sig in mine if sig not in ignored]
+        resets += [sig for sig in cgspawn.RESTORED if sig not in ignored and sig not in mine]
+        ignore = [sig for sig in ignored if mine.get(sig) != _signal.SIG_IGN]
+        plan = _plans[ignored] = (resets, ignore)
+    return plan
 
 
 def _child(
-    plan: tuple[
-        list[bytes],
-        dict[bytes, bytes],
-        list[bytes],
-        str | None,
-        tuple[int, int, list[int]] | None,
-        list[int],
-        list[int],
-        str | None,
-    ],
-    out_w: int,
-    err_w: int | None,
+    launch: cgchild.Launch,
+    program: cgchild.Program,
+    resets: list[int],
+    ignore: list[int],
     passed: list[int],
-    targets: list[int],
     report_w: int,
 ) -> NoReturn:
-    """In the child: the helper's differences from the master undone, then cgspawn._child."""
-    argv, env, paths, cwd, ids, resets, ignore, pid_env = plan
+    """In the child: the helper's differences from the master undone, then cgchild's steps."""
     try:
         for sig in ignore:  # _signal: no enum made (every object touched is a copied page)
             _signal.signal(sig, _signal.SIG_IGN)
-        if targets:  # every descriptor above the targets first, so no dup2 hits one of ours
-            floor = max(*targets, out_w, report_w, err_w or 0) + 1
-            report_w, out_w, *passed = (
-                fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor) for fd in (report_w, out_w, *passed)
-            )
-            if err_w is not None:
-                err_w = fcntl.fcntl(err_w, fcntl.F_DUPFD_CLOEXEC, floor)
-            for fd, target in zip(passed, targets, strict=True):
-                os.dup2(fd, target)
+        if launch.pass_fds:
+            launch, report_w = _renumber(launch, passed, report_w)
     except OSError as exc:
         cgchild.report(report_w, f"setup:{exc.errno or 0}")
         os._exit(255)
-    launch = cgchild.Launch([], {}, cwd, out_w, err_w, tuple(targets), ids, pid_env)
-    cgchild.child_main(launch, argv, env, paths, resets, report_w)
+    cgchild.child_main(launch, program, resets, report_w)
+
+
+def _renumber(
+    launch: cgchild.Launch, passed: list[int], report_w: int
+) -> tuple[cgchild.Launch, int]:
+    """The passed descriptors get the numbers they had in the master: every descriptor of
+    ours is moved above the targets first, so that no dup2 hits one of them."""
+    targets = launch.pass_fds
+    err_w = launch.stderr
+    floor = max(*targets, launch.stdout, report_w, err_w or 0) + 1
+    report_w, out_w, *moved = (
+        fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor) for fd in (report_w, launch.stdout, *passed)
+    )
+    if err_w is not None:
+        err_w = fcntl.fcntl(err_w, fcntl.F_DUPFD_CLOEXEC, floor)
+    for fd, target in zip(moved, targets, strict=True):
+        os.dup2(fd, target)
+    return cgchild.Launch([], {}, launch.cwd, out_w, err_w, targets, launch.ids), report_w

@@ -38,22 +38,29 @@ def cmd_daemon(ctx: Context) -> int:
 
 def cmd_list(ctx: Context) -> int:
     from procsup.cli.tables import LIST_HEADERS, list_rows, program_notes, table
+    from procsup.control.rowjson import rows_of
 
     if ctx.args.cluster:
         from procsup.cli.fleetview import cluster_list
 
         return cluster_list(ctx)
-    result = ctx.call("list", {"names": ctx.args.names, "stats": True})
+    # the reply's shapes that cost least to read and print (control/rowjson.py; issue 14)
+    shape = "as_text" if ctx.args.json else "columns"
+    result = ctx.call("list", {"names": ctx.args.names, "stats": True, shape: True})
+    text = result.get("instances_text")
+    instances = rows_of(result) if text is None else []  # (a master from before the shapes)
     if ctx.args.json:
-        from procsup.cli import jsonout
+        if text is None:
+            from procsup.core.indentjson import dumps
 
-        print(jsonout.dumps(result["instances"]))
-    elif not result["instances"]:
+            text = dumps(instances)
+        print(text)
+    elif not instances:
         print("no programs configured")
     else:
-        rows = list_rows(result["instances"])
+        rows = list_rows(instances)
         print(table(LIST_HEADERS, rows, colour_col=1, colour=sys.stdout.isatty()))
-        notes = program_notes(result["instances"])
+        notes = program_notes(instances)
         if notes:
             print("\n" + "\n".join(notes))
     fleet = (result.get("master") or {}).get("fleet")

@@ -1,4 +1,4 @@
-"""cli/jsonout.dumps writes exactly what json.dumps(obj, indent=2) writes (`list --json` is for
+"""core/indentjson.dumps writes exactly what json.dumps(obj, indent=2) writes (`list --json` is for
 scripts: not one byte may differ), for rows as the master sends them and for any decoded JSON."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procsup.cli.jsonout import dumps
+from procsup.core.indentjson import dumps
 
 ROW: dict[str, Any] = {
     "name": "worker:7",

@@ -12,8 +12,6 @@ its values alone as arrays 7 and 2.5 ms). So:
 
 from __future__ import annotations
 
-from procsup.core.indentjson import rows_text
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -24,6 +22,8 @@ if TYPE_CHECKING:
 def list_reply(rows: list[Any], master: Any, columns: bool, as_text: bool) -> dict[str, Any]:
     """`list`'s result for these rows: `instances`, or the shapes above when asked for."""
     if as_text:
+        from procsup.core.indentjson import rows_text  # here: `procsup list` needs none of it
+
         return {"instances_text": rows_text(rows), "master": master}
     if columns and rows:
         keys = tuple(rows[0])

@@ -7,9 +7,9 @@ through its C `encode_basestring_ascii`, numbers through int/float repr) and onl
 Python. Anything that is not plain decoded JSON (a non-string key, another type) goes to
 json.dumps, so the output never differs.
 
-In core/ because both ends use it: the master writes the text of `list --json` (`rows_text`,
-`list` with `as_text`) and the CLI prints it; `dumps` is the CLI's own way for a master that
-does not (an older one still running after an upgrade).
+`procsup list --json` asks the master for the rows as `columns` (the keys once, then each row's
+values: control/rowjson.py) and lays them out here with `columns_text`, the keys written once
+into a template (issue 14).
 """
 
 from __future__ import annotations
@@ -153,17 +153,15 @@ _ROW_INNER = "\n    "  # a row's members: inside the list, inside the row
 
 
 def rows_text(rows: list[Any]) -> str:
-    """The text `dumps` writes for `rows` once they have crossed the control protocol (encoded
-    as control/protocol.py encodes a reply, `default=str`, then decoded): what `procsup list
-    --json` prints. The master lays it out for the CLI (`list` with `as_text`), so 2,000 rows
-    are encoded once instead of encoded, decoded and encoded again (issue 14).
+    """The text `dumps` writes for `rows` (any objects; rows that are not objects, or whose
+    keys are not strings, are written one by one by `_value`).
 
     When every row is an object with the same keys (nearly always), the values of all the rows
     are written by the C encoder in one call, as one array with a NUL between them (never
     within one: the encoder escapes control characters in strings), and set into a template of
     the keys: encoding the same 26 keys again for each of 2,000 rows cost as much as all the
-    values (measured). A value that nests (run-time overrides) makes the round trip here and
-    is laid out by `_member`. Rows that differ are written one by one, the same way."""
+    values (measured, issue 14). A value that nests (run-time overrides) is laid out by
+    `_member`. Rows that differ are written one by one, the same way."""
     if not rows:
         return "[]"
     if c_make_encoder is None:
@@ -171,8 +169,25 @@ def rows_text(rows: list[Any]) -> str:
     keys = tuple(rows[0]) if type(rows[0]) is dict else ()
     template = _template(keys) if keys else None
     if template is not None and all(type(row) is dict and tuple(row) == keys for row in rows):
-        return "[\n  " + _fill(template, rows) + "\n]"
+        values = list(chain.from_iterable(map(dict.values, rows)))
+        return "[\n  " + _fill(template, values, len(rows)) + "\n]"
     return "[\n  " + ",\n  ".join(map(_row_text, rows)) + "\n]"
+
+
+def columns_text(keys: list[Any], rows: list[Any]) -> str:
+    """What `rows_text` writes for the objects `dict(zip(keys, row))` of `list`'s `columns`
+    reply (control/rowjson.py), without making them: `procsup list --json`."""
+    if not rows:
+        return "[]"
+    width = len(keys)
+    template = _template(tuple(keys)) if c_make_encoder is not None and keys else None
+    if (
+        template is None
+        or len(set(keys)) != width
+        or not all(type(row) is list and len(row) == width for row in rows)
+    ):
+        return rows_text([dict(zip(keys, row, strict=True)) for row in rows])
+    return "[\n  " + _fill(template, list(chain.from_iterable(rows)), len(rows)) + "\n]"
 
 
 def _row_text(row: Any) -> str:
@@ -182,12 +197,12 @@ def _row_text(row: Any) -> str:
         out: list[str] = []
         _value(_round_trip(row), "\n  ", out, {})
         return "".join(out)
-    return _fill(template, [row])
+    return _fill(template, list(row.values()), 1)
 
 
-def _fill(template: str, rows: list[dict[Any, Any]]) -> str:
-    """The rows, all with the template's keys, laid out and joined as items of the list."""
-    values = list(chain.from_iterable(map(dict.values, rows)))
+def _fill(template: str, values: list[Any], count: int) -> str:
+    """`count` rows of the template's keys, their values one after the other in `values`,
+    laid out and joined as items of the list."""
     odd = compress(range(len(values)), map(_ONE_LINE.get, map(type, values), repeat(True)))
     nested = {i: values[i] for i in odd if isinstance(values[i], _NESTING) and values[i]}
     for i in nested:
@@ -196,7 +211,7 @@ def _fill(template: str, rows: list[dict[Any, Any]]) -> str:
     keys: dict[str, str] = {}
     for i, value in nested.items():
         texts[i] = _member(_round_trip(value), _ROW_INNER, keys)
-    return (",\n  ".join([template] * len(rows))) % tuple(texts)
+    return (",\n  ".join([template] * count)) % tuple(texts)
 
 
 def _template(keys: tuple[Any, ...]) -> str | None:

@@ -1,6 +1,6 @@
-"""`procsup list` and `list --json` read the master's compact reply shapes (`columns`, `as_text`:
-control/rowjson.py) and show what the full rows say: `--json` is exactly json.dumps(rows,
-indent=2) of the rows `list` returns, run-time overrides (nested in the rows) included."""
+"""`procsup list` and `list --json` read the master's `columns` reply (control/rowjson.py) and
+show what the full rows say: `--json` is exactly json.dumps(rows, indent=2) of the rows `list`
+returns, run-time overrides (nested in the rows) included."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """core/indentjson.dumps writes exactly what json.dumps(obj, indent=2) writes (`list --json` is for
 scripts: not one byte may differ), for rows as the master sends them and for any decoded JSON;
-rows_text, the master's layout of the same rows (`list` with `as_text`), writes what the CLI
-wrote from the decoded reply; and `list` with `columns` carries the same rows."""
+rows_text and columns_text (what `list --json` prints from the `columns` reply) write the same;
+and `list` with `columns` carries the same rows."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from procsup.control.rowjson import list_reply, rows_of
 from procsup.core.fastjson import dumps as dumps_compact
 from procsup.core.fastjson import loads
-from procsup.core.indentjson import dumps, rows_text
+from procsup.core.indentjson import columns_text, dumps, rows_text
 from procsup.core.states import State
 
 ROW: dict[str, Any] = {
@@ -65,7 +65,7 @@ def test_any_decoded_json(obj: Any) -> None:
     assert dumps(obj) == json.dumps(obj, indent=2)
 
 
-# --- the master's side: rows_text (list with `as_text`) and the `columns` shape ---------------
+# --- rows_text and columns_text (`list --json` from the `columns` reply) -----------------------
 
 SCALAR = (
     st.none()
@@ -73,24 +73,13 @@ SCALAR = (
     | st.integers(min_value=-(2**53), max_value=2**53)
     | st.floats()
     | st.text()
-    | st.sampled_from(list(State))
 )
 VALUE = st.recursive(
     SCALAR,
-    lambda inner: (
-        st.lists(inner, max_size=3).map(tuple)
-        | st.lists(inner, max_size=3)
-        | st.dictionaries(st.text(), inner, max_size=3)
-    ),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
 )
 KEYS = st.lists(st.text(), min_size=1, max_size=6, unique=True)
-
-
-def _as_the_cli_prints_them(rows: list[Any]) -> str:
-    """What `list --json` printed before the master laid it out: the rows as the protocol
-    carries them, decoded, then json.dumps(indent=2)."""
-    return json.dumps(loads(dumps_compact(rows, default=str)), indent=2)
 
 
 @st.composite
@@ -103,25 +92,43 @@ def _rows(draw: st.DrawFn) -> list[Any]:
 
 @settings(max_examples=300, deadline=None)
 @given(_rows())
-def test_the_master_lays_out_rows_as_the_cli_did(rows: list[Any]) -> None:
-    assert rows_text(rows) == _as_the_cli_prints_them(rows)
+def test_rows_text_writes_what_json_writes(rows: list[Any]) -> None:
+    assert rows_text(rows) == json.dumps(rows, indent=2)
 
 
-def test_rows_as_the_master_holds_them() -> None:
-    master_row = {**ROW, "state": State.RUNNING, "health": "50% \x00 %s %(x)s"}
-    scaled = {**master_row, "overrides": [{"kind": "scaled", "at": 1.5, "n": (1, True)}]}
-    for rows in ([master_row] * 3, [master_row, scaled, master_row], [scaled], [{}], [1, "a"]):
-        assert rows_text(rows) == _as_the_cli_prints_them(rows)
-    assert rows_text([]) == "[]"
-    assert rows_text([{1: "a"}, {"%s": 1}]) == _as_the_cli_prints_them([{1: "a"}, {"%s": 1}])
+@settings(max_examples=300, deadline=None)
+@given(
+    KEYS.flatmap(
+        lambda keys: st.tuples(
+            st.just(keys),
+            st.lists(st.lists(VALUE, min_size=len(keys), max_size=len(keys)), max_size=5),
+        )
+    )
+)
+def test_columns_text_writes_the_rows_they_carry(columns: tuple[list[str], list[Any]]) -> None:
+    keys, values = columns
+    rows = [dict(zip(keys, row, strict=True)) for row in values]
+    assert columns_text(keys, values) == json.dumps(rows, indent=2)
+
+
+def test_rows_as_the_master_sends_them_in_columns() -> None:
+    scaled = {**ROW, "overrides": [{"kind": "scaled", "at": 1.5, "n": [1, True]}]}
+    odd = {**ROW, "health": "50% \x00 %s %(x)s"}
+    for rows in ([ROW] * 3, [ROW, scaled, odd], [scaled]):
+        reply = loads(dumps_compact(list_reply(rows, {"pid": 1}, True)))
+        assert columns_text(reply["columns"], reply["rows"]) == json.dumps(rows, indent=2)
+    assert columns_text(["a", "a"], [[1, 2]]) == json.dumps([{"a": 2}], indent=2)
+    assert columns_text(["%s"], [[1], [{}]]) == json.dumps([{"%s": 1}, {"%s": {}}], indent=2)
+    assert columns_text([], []) == rows_text([]) == "[]"
+    assert rows_text([{1: "a"}, {"%s": 1}, 3]) == json.dumps([{1: "a"}, {"%s": 1}, 3], indent=2)
 
 
 def test_columns_carry_the_same_rows() -> None:
     rows = [{**ROW, "state": State.RUNNING}, {**ROW, "name": "worker:8", "cpu": None}]
-    reply = loads(dumps_compact(list_reply(rows, {"pid": 1}, True, False)))
+    reply = loads(dumps_compact(list_reply(rows, {"pid": 1}, True), default=str))
     assert "instances" not in reply and reply["columns"] == list(ROW)
-    plain = loads(dumps_compact(list_reply(rows, {"pid": 1}, False, False)))
+    plain = loads(dumps_compact(list_reply(rows, {"pid": 1}, False), default=str))
     assert rows_of(reply) == rows_of(plain) == plain["instances"]
     mixed = [*rows, {"name": "odd"}]  # rows with other keys: sent as objects
-    assert "instances" in list_reply(mixed, {}, True, False)
-    assert list_reply([], {}, True, False) == {"instances": [], "master": {}}
+    assert "instances" in list_reply(mixed, {}, True)
+    assert list_reply([], {}, True) == {"instances": [], "master": {}}

@@ -119,13 +119,13 @@ async def hello(view: MasterView, args: dict[str, Any], conn: Connection) -> Any
 async def list_(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Every instance (or those named) with state, pid, uptime, restarts, last exit; `stats`
     adds CPU% and RSS of each instance's process tree; `columns` sends the keys once and each
-    row's values, `as_text` the text `procsup list --json` prints (control/rowjson.py)."""
+    row's values (control/rowjson.py)."""
     wanted = names(args, required=False)
     insts = resolve(view, wanted) if wanted else view.instances()
-    columns, as_text = arg(args, "columns", bool, False), arg(args, "as_text", bool, False)
+    columns = arg(args, "columns", bool, False)
     with _no_collections():
         rows = view.rows(insts, arg(args, "stats", bool, True))
-        return list_reply(rows, view.info(), columns, as_text)
+        return list_reply(rows, view.info(), columns)
 
 
 @contextlib.contextmanager

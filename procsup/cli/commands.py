@@ -37,7 +37,7 @@ def cmd_daemon(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
-    from procsup.control.rowjson import rows_of
+    from procsup.cli.tables import rows_of
 
     if ctx.args.cluster:
         from procsup.cli.fleetview import cluster_list

@@ -6,9 +6,10 @@ At 2,000 instances, writing each row as an object cost the master as much for th
 the same in every row, as for all the values, and reading them cost the CLI as much again
 (json's C encoder and scanner, measured: the rows as objects 15 ms to encode and 10 ms to
 decode, their values alone as arrays 7 and 2.5 ms). `procsup list` and `list --json` ask for
-columns (`list --json` lays them out with core/indentjson.columns_text). The master laying out
-`list --json` itself was tried and left out: the reply became a 1.4 MB string, and the
-master's heap kept ~6 MiB more after a few such calls (measured, glibc's allocator).
+columns (cli/tables.rows_of reads them; `list --json` lays them out with
+core/indentjson.columns_text). The master laying out `list --json` itself was tried and left
+out: the reply became a 1.4 MB string, and the master's heap kept ~6 MiB more after a few
+such calls (measured, glibc's allocator).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-    from procsup.core.schema import InstanceRow
 
 
 def list_reply(rows: list[Any], master: Any, columns: bool) -> dict[str, Any]:
@@ -28,12 +27,3 @@ def list_reply(rows: list[Any], master: Any, columns: bool) -> dict[str, Any]:
             values = [tuple(row.values()) for row in rows]
             return {"columns": keys, "rows": values, "master": master}
     return {"instances": rows, "master": master}
-
-
-def rows_of(result: dict[str, Any]) -> list[InstanceRow]:
-    """The instance rows of a `list` result in either shape (the client's side of `columns`)."""
-    if "columns" not in result:
-        return result["instances"]
-    keys = result["columns"]
-    rows: list[Any] = [dict(zip(keys, values, strict=True)) for values in result["rows"]]
-    return rows

@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from procsup.control.rowjson import list_reply, rows_of
+from procsup.cli.tables import rows_of
+from procsup.control.rowjson import list_reply
 from procsup.core.fastjson import dumps as dumps_compact
 from procsup.core.fastjson import loads
 from procsup.core.indentjson import columns_text, dumps, rows_text

@@ -8,8 +8,8 @@ Python. Anything that is not plain decoded JSON (a non-string key, another type)
 json.dumps, so the output never differs.
 
 `procsup list --json` asks the master for the rows as `columns` (the keys once, then each row's
-values: control/rowjson.py) and lays them out here with `columns_text`, the keys written once
-into a template (issue 14).
+values: control/rowjson.py) and lays them out here with `columns_text`, straight from the
+values (issue 14).
 """
 
 from __future__ import annotations
@@ -159,9 +159,10 @@ def rows_text(rows: list[Any]) -> str:
     When every row is an object with the same keys (nearly always), the values of all the rows
     are written by the C encoder in one call, as one array with a NUL between them (never
     within one: the encoder escapes control characters in strings), and set into a template of
-    the keys: encoding the same 26 keys again for each of 2,000 rows cost as much as all the
-    values (measured, issue 14). A value that nests (run-time overrides) is laid out by
-    `_member`. Rows that differ are written one by one, the same way."""
+    the keys (for 2,000 rows about as fast as `dumps`, ~13 ms of CPU, measured; what it saves
+    is `columns_text`'s: the rows need not be objects). A value that nests (run-time
+    overrides) is laid out by `_member`. Rows that differ are written one by one, the same
+    way."""
     if not rows:
         return "[]"
     if c_make_encoder is None:
@@ -176,7 +177,7 @@ def rows_text(rows: list[Any]) -> str:
 
 def columns_text(keys: list[Any], rows: list[Any]) -> str:
     """What `rows_text` writes for the objects `dict(zip(keys, row))` of `list`'s `columns`
-    reply (control/rowjson.py), without making them: `procsup list --json`."""
+    reply (control/rowjson.py), without making them (~5 ms for 2,000): `procsup list --json`."""
     if not rows:
         return "[]"
     width = len(keys)

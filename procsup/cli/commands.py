@@ -37,25 +37,23 @@ def cmd_daemon(ctx: Context) -> int:
 
 
 def cmd_list(ctx: Context) -> int:
-    from procsup.cli.tables import LIST_HEADERS, list_rows, program_notes, table
+    from procsup.cli.tables import rows_of
 
     if ctx.args.cluster:
         from procsup.cli.fleetview import cluster_list
 
         return cluster_list(ctx)
-    result = ctx.call("list", {"names": ctx.args.names, "stats": True})
+    # the keys once, then each row's values: least to encode and decode (control/rowjson.py)
+    result = ctx.call("list", {"names": ctx.args.names, "stats": True, "columns": True})
     if ctx.args.json:
-        from procsup.cli import jsonout
+        from procsup.core import indentjson
 
-        print(jsonout.dumps(result["instances"]))
-    elif not result["instances"]:
-        print("no programs configured")
+        if "columns" in result:
+            print(indentjson.columns_text(result["columns"], result["rows"]))
+        else:  # a master from before `columns`
+            print(indentjson.dumps(result["instances"]))
     else:
-        rows = list_rows(result["instances"])
-        print(table(LIST_HEADERS, rows, colour_col=1, colour=sys.stdout.isatty()))
-        notes = program_notes(result["instances"])
-        if notes:
-            print("\n" + "\n".join(notes))
+        _print_list(rows_of(result))
     fleet = (result.get("master") or {}).get("fleet")
     if fleet and fleet["redis"] != "connected":
         print(
@@ -64,6 +62,18 @@ def cmd_list(ctx: Context) -> int:
             file=sys.stderr if ctx.args.json else sys.stdout,
         )
     return OK
+
+
+def _print_list(instances: list[Any]) -> None:
+    from procsup.cli.tables import LIST_HEADERS, list_rows, program_notes, table
+
+    if not instances:
+        print("no programs configured")
+        return
+    print(table(LIST_HEADERS, list_rows(instances), colour_col=1, colour=sys.stdout.isatty()))
+    notes = program_notes(instances)
+    if notes:
+        print("\n" + "\n".join(notes))
 
 
 def cmd_status(ctx: Context) -> int:

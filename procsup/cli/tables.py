@@ -202,6 +202,16 @@ def state_text(row: InstanceRow) -> str:
     return f"STANDBY (held by {holder})" if holder else "STANDBY"
 
 
+def rows_of(result: dict[str, Any]) -> list[InstanceRow]:
+    """The instance rows of a `list` result, sent as `instances` or as `columns` and `rows`
+    (control/rowjson.py: the keys once, then each row's values)."""
+    if "columns" not in result:
+        return result["instances"]
+    keys = result["columns"]
+    rows: list[Any] = [dict(zip(keys, values, strict=True)) for values in result["rows"]]
+    return rows
+
+
 def list_rows(instances: list[InstanceRow], now: float | None = None) -> list[list[str]]:
     now = time.time() if now is None else now
     rows = []

@@ -241,12 +241,23 @@ class Cgroup:
 
     def usage(self, table: ProcessTable) -> tuple[float, int]:
         """(CPU seconds, memory bytes): memory.current when available, else the RSS summed over
-        the members (read from `table`, or each member's statm through a held descriptor)."""
-        cpu = self.cpu_seconds()
-        mem = self.memory()
+        the members (read from `table`, or each member's statm through a held descriptor).
+        `list` with stats calls this for every instance: cpu_seconds and memory are written
+        out here, a few calls fewer per instance (~1.5 µs of ~10 at 2,000, issue 14)."""
+        held = self._held
+        if held is None:
+            held = self._held = HeldFiles(HELD_PER_LEAF)
+        try:
+            cpu = _usage_usec(held.read("cpu.stat", self._open_cpu_stat)) / 1e6
+        except (OSError, ValueError):
+            cpu = 0.0
+        mem = None if self._no_memory else self.memory()
         if mem is None:
-            mem = table.rss_of(self._members(cpu), self._held)
+            mem = table.rss_of(self._members(cpu), held)
         return cpu, mem
+
+    def _open_cpu_stat(self) -> int:
+        return open_in(self._parent, f"{self._leaf}/cpu.stat")
 
     def _read_held(self, name: str, size: int = 4096) -> bytes:
         """A small file of the leaf through a descriptor held for the next look (heldfiles);

@@ -7,7 +7,7 @@ files, measured; issue 14): a `pread` at offset 0 on a held descriptor makes the
 the file afresh, without the path walk and the open.
 
 What it costs: one descriptor per held file (core/fds.py counts them in `check`'s estimate:
-HELD_PER_INSTANCE), taken only while the open descriptors fill less than three quarters of
+HELD_PER_INSTANCE), taken only while the open descriptors fill less than seven eighths of
 the room under the limit (engine/fdlimit.py, Budget.spare: spawns need theirs; past it a file
 is opened for each read as before; a spawn that finds the room short all the same has every
 held descriptor closed first, and nothing is held after that), and a page of

@@ -23,9 +23,10 @@ class Sampler:
         out: dict[str, tuple[float, int]] = {}
         seen = set()
         for inst in instances:
-            if inst.pid is None:
+            pid = inst.pid  # (a property of a property: read once)
+            if pid is None:
                 continue
-            key = (inst.name, inst.pid)
+            key = (inst.name, pid)
             seen.add(key)
             cpu, rss = inst.usage(table)
             prev = self._last.get(key)

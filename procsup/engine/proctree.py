@@ -97,7 +97,10 @@ class LazyProcessTable(ProcessTable):
         """`held`: descriptors kept open on the members' statm files (engine/heldfiles.py)."""
         if "rss" in self.__dict__:  # scanned already for another instance: use it
             return super().rss_of(pids)
-        return sum(statm_rss(pid, held) for pid in pids)
+        total = 0
+        for pid in pids:  # (mostly one: a loop, not sum() over a generator)
+            total += statm_rss(pid, held)
+        return total
 
 
 def statm_rss(pid: int, held: HeldFiles | None = None) -> int:

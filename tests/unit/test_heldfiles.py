@@ -76,9 +76,9 @@ def test_statm_through_a_held_descriptor_ends_with_its_process() -> None:
     assert len(held) == 0
 
 
-def test_spare_descriptors_stop_at_three_quarters_of_the_room(tmp_path: Path) -> None:
+def test_spare_descriptors_stop_at_seven_eighths_of_the_room(tmp_path: Path) -> None:
     soft = fdlimit.count_open() + 200
-    cap = (soft - fdlimit.reserve_for(soft)) * 3 // 4
+    cap = fdlimit.held_cap(soft)
     f = tmp_path / "statm"
     f.write_bytes(b"1 2 3")
     with soft_limit(soft):
@@ -88,7 +88,7 @@ def test_spare_descriptors_stop_at_three_quarters_of_the_room(tmp_path: Path) ->
             held.read(key, opener(f))
         # the rest were read and closed (the count may include the one being read: -1)
         assert cap - 1 <= fdlimit.count_open() <= cap
-        assert soft - fdlimit.count_open() >= (soft - fdlimit.reserve_for(soft)) // 4
+        assert soft - fdlimit.count_open() >= (soft - fdlimit.reserve_for(soft)) // 8
         held.close()
     fdlimit.BUDGET._known = None
 

@@ -20,6 +20,7 @@ from procsup.config.load import ConfigError, program_from_dict
 from procsup.control import protocol
 from procsup.control.handlers.args import arg, names, number
 from procsup.control.protocol import MAX_LINE, ProtocolError
+from procsup.control.rowjson import list_reply
 from procsup.core.schema import StatsItem
 from procsup.core.states import State
 from procsup.core.values import parse_signal
@@ -117,12 +118,14 @@ async def hello(view: MasterView, args: dict[str, Any], conn: Connection) -> Any
 
 async def list_(view: MasterView, args: dict[str, Any], conn: Connection) -> Any:
     """Every instance (or those named) with state, pid, uptime, restarts, last exit; `stats`
-    adds CPU% and RSS of each instance's process tree."""
+    adds CPU% and RSS of each instance's process tree; `columns` sends the keys once and each
+    row's values (control/rowjson.py)."""
     wanted = names(args, required=False)
     insts = resolve(view, wanted) if wanted else view.instances()
+    columns = arg(args, "columns", bool, False)
     with _no_collections():
         rows = view.rows(insts, arg(args, "stats", bool, True))
-    return {"instances": rows, "master": view.info()}
+        return list_reply(rows, view.info(), columns)
 
 
 @contextlib.contextmanager

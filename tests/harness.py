@@ -56,8 +56,14 @@ class MasterProc:
     def write_config(self, text: str) -> None:
         self.config.write_text(textwrap.dedent(text))
 
-    def start(self, wait: bool = True, preexec_fn: Callable[[], None] | None = None) -> MasterProc:
-        """`preexec_fn` runs in the master's process before it execs (e.g. to lower a limit)."""
+    def start(
+        self,
+        wait: bool = True,
+        preexec_fn: Callable[[], None] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> MasterProc:
+        """`preexec_fn` runs in the master's process before it execs (e.g. to lower a limit);
+        `env`, when given, is the master's whole environment."""
         err = open(self.stderr_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [PY, "-m", "procsup", "-c", str(self.config), "daemon", "-f"],
@@ -66,6 +72,7 @@ class MasterProc:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             preexec_fn=preexec_fn,
+            env=env,
         )
         err.close()
         if wait:

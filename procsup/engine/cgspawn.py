@@ -268,8 +268,10 @@ def clone_quiet(args: CloneArgs, in_child: object) -> int:
     """The clone itself, inside `Quiet()`: the pid, or OSError."""
     pid = _clone3()(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
     if pid == 0:
-        in_child()  # type: ignore[operator]
-        os._exit(255)
+        try:  # whatever happens, the child never returns into its parent's code
+            in_child()  # type: ignore[operator]
+        finally:
+            os._exit(255)
     if pid < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))

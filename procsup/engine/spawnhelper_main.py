@@ -227,6 +227,9 @@ def _child(
     except OSError as exc:
         cgchild.report(report_w, f"setup:{exc.errno or 0}")
         os._exit(255)
+    except BaseException as exc:  # never back into the helper's loop as a second helper
+        cgchild.report(report_w, f"bug:{type(exc).__name__}")
+        os._exit(255)
     cgchild.child_main(launch, program, resets, report_w)
 
 

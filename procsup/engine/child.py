@@ -19,7 +19,7 @@ from procsup.engine.cgroups import Cgroup
 from procsup.engine.output import Output
 from procsup.engine.pidsignal import send_signal
 from procsup.engine.process import Child, SpawnSpec, spawn, submit
-from procsup.engine.proctree import ProcessTable, instance_tree
+from procsup.engine.proctree import ProcessTable, instance_tree, tree_stats
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy, kill_tree, stop_leftovers
 
@@ -183,6 +183,16 @@ class ChildProc:
         if self.cgroup is not None:
             return set(self.cgroup.pids())
         return instance_tree(table, self.pid, self.spawn_id, self.rt.leaders())
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` to every live process of the spawn."""
+        send_signal(self.tree(ProcessTable(scan=self.cgroup is None)), sig, pgid=self.pid)
+
+    def usage(self, table: ProcessTable) -> tuple[float, int]:
+        """CPU seconds and memory bytes of the spawn (its cgroup's, when it has one)."""
+        if self.cgroup is not None:
+            return self.cgroup.usage(table)
+        return tree_stats(table, self.tree(table))
 
     async def stop(self, policy: StopPolicy, leader_exit: asyncio.Future[int] | None) -> None:
         """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); returns once the

@@ -21,6 +21,9 @@ from procsup.engine.stopping import StopPolicy
 
 log = logging.getLogger("procsup.engine.instance")  # where the exit sentences always were
 
+#: why a stop ends the run, unless a restart or a hang said otherwise (shared, never changed)
+STOP_REQUESTED = ("stop requested", exitinfo.STOPPED)
+
 
 def restart_wanted(cfg: ProgramConfig, code: int) -> tuple[bool, bool]:
     """(expected, wanted): whether `code` is one of `exit_codes`, and whether `autorestart`

@@ -18,23 +18,19 @@ from procsup.core.states import RUNNING_STATES, State, can_transition
 from procsup.engine import exitinfo, exitpolicy
 from procsup.engine import instance_row as rows
 from procsup.engine.backoff import RunInfo, backoff_delay
-from procsup.engine.cgroups import Cgroup
 from procsup.engine.child import SPAWN_ERRORS, ChildProc
 from procsup.engine.events import Event
 from procsup.engine.exitinfo import Ending
 from procsup.engine.instance_health import InstanceHealth
-from procsup.engine.pidsignal import send_signal
 from procsup.engine.process import SpawnSpec
 from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tree_stats
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer
 from procsup.engine.spawnbatch import Batch
 from procsup.engine.stopping import StopPolicy
+from procsup.engine.turns import Turns
 
 log = logging.getLogger(__name__)
-
-#: why a stop ends the run, unless a restart or a hang said otherwise (shared, never changed)
-_STOP_REQUESTED = ("stop requested", exitinfo.STOPPED)
 
 
 class Instance:
@@ -56,13 +52,10 @@ class Instance:
         self._proc: ChildProc | None = None  # the current spawn (with its cgroup leaf)
         self._timer: Timer | None = None
         self._exited: asyncio.Future[int] | None = None
-        self._lock_made: asyncio.Lock | None = None  # see _lock
-        #: made by the first waiter (wait_running) and set at the next state change: an Event
-        #: per instance held for nothing was ~0.7 KB each at 2,000 instances (issue 14)
-        self._changed: asyncio.Event | None = None
+        self._turns = Turns()  # its lock, and the waiters for its next state change
         self._spawns = 0
         self._stop_facts: ExitFacts | None = None
-        self._stop_why = _STOP_REQUESTED
+        self._stop_why = exitpolicy.STOP_REQUESTED
         self._hung: str | None = None  # why the run being stopped was found hung
         #: notify socket, probes and hang handling (instance_health.py)
         self._watch = InstanceHealth(self)
@@ -75,14 +68,6 @@ class Instance:
         #: told when `waiting` changes (the registry publishes the program's rows)
         self.on_waiting: Callable[[Instance], None] | None = None
         self.waiting: str | None = None  # the unmet dependency a start waits for
-
-    @property
-    def _lock(self) -> asyncio.Lock:
-        """Held by a start, stop or restart under way: made when first taken, since most
-        instances of a big fleet are never started or stopped one by one (issue 14)."""
-        if self._lock_made is None:
-            self._lock_made = asyncio.Lock()
-        return self._lock_made
 
     @property
     def ready(self) -> bool:
@@ -104,11 +89,6 @@ class Instance:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    @property
-    def _cgroup(self) -> Cgroup | None:
-        """The current spawn's cgroup, under cgroup tracking."""
-        return self._proc.cgroup if self._proc else None
-
     # --- state ------------------------------------------------------------------------------
 
     def _set_state(self, new: State, **data: Any) -> None:
@@ -119,10 +99,9 @@ class Instance:
             log.error("%s: refusing transition %s -> %s", self.name, old, new)
             return
         self.state = new
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
-        log.info("%s: %s -> %s%s", self.name, old, new, _log_details(data))
+        self._turns.changed()
+        pid = f" pid={data['pid']}" if data.get("pid") else ""  # why it ended was logged before
+        log.info("%s: %s -> %s%s", self.name, old, new, pid)
         if self.rt.events.listening:
             row = self.rt.describe(self) if self.rt.describe else self.snapshot()  # after it
             facts = {"from": old, "to": new, "program": self.config.name, "row": row, **data}
@@ -135,7 +114,7 @@ class Instance:
 
     async def start(self) -> None:
         """Start now, clearing any backoff. Running instances are left alone."""
-        async with self._lock:
+        async with self._turns.lock():
             self.start_now()
 
     def start_now(self, batch: Batch | None = None) -> None:
@@ -153,7 +132,7 @@ class Instance:
 
     def busy(self) -> bool:
         """Someone holds the instance (a start, stop or restart is under way)."""
-        return self._lock_made is not None and self._lock_made.locked()
+        return self._turns.busy()
 
     def _set_waiting(self, unmet: str | None) -> None:
         """Note the dependency a start waits for (shown in `list`); the registry starts the
@@ -170,7 +149,7 @@ class Instance:
     async def stop(self, why: str = "stop requested", then: str = exitinfo.STOPPED) -> None:
         """Stop the whole tree (stop_signal, then SIGKILL after stop_timeout); cancel retries.
         `why` and `then` (what follows: STOPPED, or RESTART) go into the exit sentence."""
-        async with self._lock:
+        async with self._turns.lock():
             self._stop_why = (why, then)
             self.desired = False
             self._set_waiting(None)
@@ -190,11 +169,7 @@ class Instance:
         """Wait until the instance has left STARTING; True if it is RUNNING then."""
         deadline = time.monotonic() + timeout
         while self.state == State.STARTING:
-            try:
-                if self._changed is None:
-                    self._changed = asyncio.Event()
-                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
-            except TimeoutError:
+            if not await self._turns.next_change(deadline - time.monotonic()):
                 break
         return self.state == State.RUNNING
 
@@ -206,8 +181,7 @@ class Instance:
         """Send `sig` to the instance's whole tree. False when nothing is running."""
         if self._proc is None:
             return False
-        pids = self.tree(ProcessTable(scan=self._cgroup is None))
-        send_signal(pids, sig, pgid=self._proc.pid)
+        self._proc.signal(sig)
         return True
 
     def tree(self, table: ProcessTable) -> set[int]:
@@ -218,8 +192,8 @@ class Instance:
 
     def usage(self, table: ProcessTable) -> tuple[float, int]:
         """CPU seconds and memory bytes of the whole tree (its cgroup's, when it has one)."""
-        if self._cgroup is not None:
-            return self._cgroup.usage(table)
+        if self._proc is not None:
+            return self._proc.usage(table)
         return tree_stats(table, self.tree(table))
 
     # --- spawning ---------------------------------------------------------------------------
@@ -379,7 +353,7 @@ class Instance:
 
     async def _replace_hung(self, cause: str) -> None:
         """Stop the hung run with watchdog_signal, then start a new one if still wanted."""
-        async with self._lock:
+        async with self._turns.lock():
             if self._proc is None or self.state not in (State.STARTING, State.RUNNING):
                 return
             self._hung = cause
@@ -424,8 +398,3 @@ class Instance:
     def snapshot(self) -> InstanceRow:
         """The instance row without `overrides` (the registry knows those: Registry.row)."""
         return rows.instance_row(self)
-
-
-def _log_details(data: dict[str, Any]) -> str:
-    """` pid=123` for the master's log; why a run ended was logged just before, in a sentence."""
-    return f" pid={data['pid']}" if data.get("pid") else ""

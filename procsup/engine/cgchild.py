@@ -16,7 +16,7 @@ import errno
 import fcntl
 import os
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 FD_CEILING = 2**31 - 1  # os.closerange closes with close_range(2): cost follows open fds
 
@@ -53,20 +53,23 @@ class Program:
         items = [k + b"=" + v for k, v in env.items() if k != key]
         self.pid_slot = -1 if key is None else len(items)
         self.envp = (ctypes.c_char_p * (len(items) + 2))(*items, None, None)
-        self.execve = _execve()
+        self.execve = libc_function(
+            "execve", ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
+        )
 
 
-_libc_execve: ctypes._CFuncPtr | None = None  # type: ignore[name-defined]
+_LIBC: dict[str, Any] = {}  # the libc functions looked up (ctypes._CFuncPtr)
 
 
-def _execve() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
-    global _libc_execve
-    if _libc_execve is None:
-        func = ctypes.CDLL(None, use_errno=True).execve
-        func.restype = ctypes.c_int
-        func.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
-        _libc_execve = func
-    return _libc_execve
+def libc_function(name: str, restype: Any, argtypes: list[Any], *, hold_gil: bool = False) -> Any:
+    """A libc function, looked up once per process. `hold_gil`: called through PyDLL, which
+    keeps the GIL across the call (clone3: the child goes on in Python, holding it)."""
+    func = _LIBC.get(name)
+    if func is None:
+        func = getattr((ctypes.PyDLL if hold_gil else ctypes.CDLL)(None, use_errno=True), name)
+        func.restype, func.argtypes = restype, argtypes
+        _LIBC[name] = func
+    return func
 
 
 def child_main(launch: Launch, program: Program, resets: list[int], err_w: int) -> NoReturn:

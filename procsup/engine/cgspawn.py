@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from procsup.engine import spawnhelper
-from procsup.engine.cgchild import Launch, Program, child_main
+from procsup.engine.cgchild import Launch, Program, child_main, libc_function
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ class Unsupported(Exception):
 
 
 _broken: str | None = None
-_syscall: ctypes._CFuncPtr | None = None  # type: ignore[name-defined]
 
 
 def usable() -> bool:
@@ -99,14 +98,11 @@ def _disable(why: str) -> None:
     _broken = why
 
 
-def _clone3() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
-    global _syscall
-    if _syscall is None:
-        func = ctypes.PyDLL(None, use_errno=True).syscall
-        func.restype = ctypes.c_long
-        func.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t]
-        _syscall = func
-    return _syscall
+def _clone3() -> Any:
+    """syscall(2), through which clone3 is called (glibc has no wrapper for it)."""
+    return libc_function(
+        "syscall", ctypes.c_long, [ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t], hold_gil=True
+    )
 
 
 def spawn_into(cgroup_dir: str | None, launch: Launch) -> int:

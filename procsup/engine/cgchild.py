@@ -16,7 +16,9 @@ import errno
 import fcntl
 import os
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import NoReturn
+
+from procsup.engine.libc import libc_function
 
 FD_CEILING = 2**31 - 1  # os.closerange closes with close_range(2): cost follows open fds
 
@@ -56,20 +58,6 @@ class Program:
         self.execve = libc_function(
             "execve", ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
         )
-
-
-_LIBC: dict[str, Any] = {}  # the libc functions looked up (ctypes._CFuncPtr)
-
-
-def libc_function(name: str, restype: Any, argtypes: list[Any], *, hold_gil: bool = False) -> Any:
-    """A libc function, looked up once per process. `hold_gil`: called through PyDLL, which
-    keeps the GIL across the call (clone3: the child goes on in Python, holding it)."""
-    func = _LIBC.get(name)
-    if func is None:
-        func = getattr((ctypes.PyDLL if hold_gil else ctypes.CDLL)(None, use_errno=True), name)
-        func.restype, func.argtypes = restype, argtypes
-        _LIBC[name] = func
-    return func
 
 
 def child_main(launch: Launch, program: Program, resets: list[int], err_w: int) -> NoReturn:

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from procsup.engine import spawnhelper
-from procsup.engine.cgchild import Launch, Program, child_main, libc_function
+from procsup.engine.cgchild import Launch, Program, child_main
+from procsup.engine.libc import libc_function
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import gc
 from collections.abc import Callable
+
+from procsup.engine.libc import libc
 
 DELAY = 1.0  # seconds after the last release: one trim for a crowd of clients leaving at once
 #: a reply this big (a `list` of some hundred instances) was built from many dicts and lists
@@ -29,10 +30,9 @@ _pending: asyncio.TimerHandle | None = None
 
 
 def _load() -> Callable[[int], int] | None:
-    """The C library the process runs on (the symbols already loaded, as in process.py): not
-    `ctypes.util.find_library`, which imports tempfile, shutil and random into the master."""
+    """glibc's malloc_trim (engine/libc.py), or None on another C library."""
     try:
-        return ctypes.CDLL(None).malloc_trim
+        return libc().malloc_trim
     except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
         return None
 

@@ -9,7 +9,6 @@ Nothing here polls.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import grp
 import logging
 import os
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from procsup.engine.cgroups import Cgroup
 
 from procsup.engine import cgspawn, fdlimit, spawnhelper
+from procsup.engine.libc import libc
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def become_subreaper() -> bool:
     """Make orphaned descendants re-parent to us instead of init (Linux >= 3.4)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
 def quiet_signal_wakeup() -> None:
@@ -248,7 +247,7 @@ def _with_pid_env(spec: SpawnSpec, join: Callable[[], None] | None) -> Callable[
     if not name:
         return join
     env = spec.env
-    clearenv = _libc().clearenv  # looked up here: the child only calls it
+    clearenv = libc().clearenv  # looked up here: the child only calls it
 
     def setup() -> None:
         # the child's C environment, which exec passes on (os.environ may not hold all of it)
@@ -260,16 +259,6 @@ def _with_pid_env(spec: SpawnSpec, join: Callable[[], None] | None) -> Callable[
             join()
 
     return setup
-
-
-_LIBC: ctypes.CDLL | None = None
-
-
-def _libc() -> ctypes.CDLL:
-    global _LIBC
-    if _LIBC is None:
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
 
 
 def _spawn(spec: SpawnSpec, join: Callable[[], None] | None, clone: bool = False) -> Child:

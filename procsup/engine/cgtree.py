@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 
+from procsup.engine.cgretire import LeafRetirer
 from procsup.engine.cgroups import HINT, Cgroup, CgroupUnavailable, Tracking, subtree_path
 from procsup.engine.cgwatch import EmptyWatcher, InotifyError
 
@@ -26,6 +27,7 @@ class CgroupTree:
         self._watcher = EmptyWatcher(loop, lambda p: Cgroup(p).populated())
         self._loop = loop
         self._adopted: set[asyncio.Task[None]] = set()
+        self._retired = LeafRetirer(loop)
 
     @classmethod
     def create(cls, state_dir: str, loop: asyncio.AbstractEventLoop) -> CgroupTree:
@@ -73,6 +75,11 @@ class CgroupTree:
                 return True
         log.error("%s: processes in %s survived SIGKILL: %s", name, cg.path, cg.pids())
         return False
+
+    def retire(self, cg: Cgroup) -> None:
+        """Remove the emptied leaf of a finished stop a little later, with the others of the same
+        `stop` (cgretire.py): after the reply instead of before it."""
+        self._retired.retire(cg)
 
     async def discard(self, cg: Cgroup, name: str) -> None:
         """Kill whatever is left in `cg` and remove it."""
@@ -122,6 +129,7 @@ class CgroupTree:
         """At shutdown: kill whatever is still in any leaf, remove the leaves and the subtree."""
         for task in list(self._adopted):
             task.cancel()
+        self._retired.flush()
         await asyncio.gather(*(self.discard(cg, "shutdown") for cg in self.leaves()))
         try:
             os.rmdir(self.path)

@@ -27,7 +27,7 @@ from procsup.engine.proctree import ProcessTable, instance_tree, start_ticks, tr
 from procsup.engine.runtime import Runtime
 from procsup.engine.seams import Timer
 from procsup.engine.spawnbatch import Batch
-from procsup.engine.stopping import StopPolicy
+from procsup.engine.stopping import StopPolicy, retire_leaf
 from procsup.engine.turns import Turns
 
 log = logging.getLogger(__name__)
@@ -379,8 +379,8 @@ class Instance:
             await proc.stop(self._stop_policy(), self._exited)
         finally:
             self._exited = None
-            if proc.cgroup is not None:
-                proc.cgroup.remove()
+            if proc.cgroup is not None:  # removed after the reply (cgretire.py)
+                retire_leaf(self.rt, proc.cgroup)
         facts, self._stop_facts = self._stop_facts, None
         if facts is None:
             self._set_state(State.STOPPED)  # STOPPING -> STOPPED

@@ -147,6 +147,15 @@ async def stop_leftovers(
         await kill_tree(rt, policy, pids, pgid, spawn_id)
 
 
+def retire_leaf(rt: Runtime, cgroup: Cgroup) -> None:
+    """The leaf of a spawn whose stop just ended (empty, or holding what survived SIGKILL, which
+    its removal then logs) goes with the next batch of removals (cgretire.py)."""
+    if rt.cgroups is not None:
+        rt.cgroups.retire(cgroup)
+    else:
+        cgroup.remove()
+
+
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

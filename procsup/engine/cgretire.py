@@ -33,7 +33,9 @@ class LeafRetirer:
         self._handle: asyncio.Handle | None = None
 
     def retire(self, cg: Cgroup) -> None:
-        """Remove `cg`, which holds no process any more, soon (see the module docstring)."""
+        """Remove `cg`, which holds no process any more, soon (see the module docstring). Its
+        descriptors are closed now: a `restart` spawns anew at once and counts on them."""
+        cg.close_files()
         now = self._loop.time()
         if not self._leaves:
             self._first = now

@@ -285,11 +285,18 @@ class Cgroup:
             self._held.keep_only(lambda key: isinstance(key, str) or key in members)
         return pids
 
-    def remove(self) -> bool:
-        """rmdir; False when it still holds processes (or is gone already: True). Its held
-        descriptors are closed first: one open file would keep a removed cgroup in the kernel."""
+    def close_files(self) -> None:
+        """Close the descriptors `list` holds on its files (and its members' statm): one open
+        file would keep a removed cgroup in the kernel, and a leaf waiting for its removal
+        (cgretire.py) must not hold descriptors the next spawns count on."""
         if self._held is not None:
             self._held.close()
+            self._held = None
+
+    def remove(self) -> bool:
+        """rmdir; False when it still holds processes (or is gone already: True). Its held
+        descriptors are closed first (close_files)."""
+        self.close_files()
         try:
             os.rmdir(self.path)
         except FileNotFoundError:

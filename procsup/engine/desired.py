@@ -9,6 +9,7 @@ decides when they change. Pure: the time is an argument.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -80,6 +81,15 @@ def when(at: float | None, now: float) -> str:
     """` 18:01` today, ` Nov 30 18:01` on another day, `` when unknown (an old state file)."""
     if at is None:
         return ""
+    return _when(at, int(now))
+
+
+@functools.lru_cache(maxsize=64)
+def _when(at: float, now: int) -> str:
+    """when() for `now` in whole seconds: a UTC offset is whole seconds, so every instant of
+    that second has the same local date. Cached: a `stop all` stops every instance at one
+    `at`, and its reply (and every `list` after it) words the same time for each row, where
+    the three localtime calls and the strftime were ~4 µs a row (issue 14, session 19)."""
     fmt = "%H:%M" if time.localtime(at)[:3] == time.localtime(now)[:3] else "%b %d %H:%M"
     return " " + time.strftime(fmt, time.localtime(at))
 

@@ -69,3 +69,12 @@ def test_forgetting_instances_and_programs() -> None:
     changes.forget_program("worker")
     assert list(changes.desired) == ["workers:0"] and "worker" not in changes.program_at
     assert list(changes.desired_at) == ["workers:0"]
+
+
+def test_the_date_appears_from_the_next_local_day_on() -> None:
+    """The wording is cached per second of `now`: the day changes on a whole second."""
+    midnight = time.mktime((2026, 11, 24, 0, 0, 0, 0, 0, -1))
+    for now in (midnight - 0.5, midnight - 0.001):
+        assert desired_override(False, AT, now).text == "stopped by you 18:01"
+    for now in (midnight, midnight + 0.999, midnight + 60):
+        assert desired_override(False, AT, now).text == "stopped by you Nov 23 18:01"

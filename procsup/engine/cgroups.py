@@ -189,9 +189,9 @@ class Cgroup:
     def signal(self, sig: int, *more: int) -> None:
         """Send `sig` (then each of `more`) to every member, read once: stopping 2,000
         instances sends TERM and CONT to each, and the second read was ~4 % of it (issue 14)."""
-        kill = os.kill
+        kill, sigs = os.kill, (sig, *more)
         for pid in self.pids():
-            for each in (sig, *more):
+            for each in sigs:
                 try:  # not contextlib.suppress: an object per signal, 4,000 of them
                     kill(pid, each)
                 except (ProcessLookupError, PermissionError):

@@ -14,6 +14,8 @@ import os
 import struct
 from collections.abc import Callable
 
+from procsup.engine.libc import libc
+
 IN_MODIFY = 0x2
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len (then `len` bytes of name)
 
@@ -32,7 +34,7 @@ class EmptyWatcher:
     def __init__(
         self, loop: asyncio.AbstractEventLoop, is_populated: Callable[[str], bool]
     ) -> None:
-        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._libc = libc()
         fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd < 0:
             err = ctypes.get_errno()

@@ -69,6 +69,7 @@ class Task:
         self.next: Fire | None = None
         self.last: RunRecord | None = services.history.last(config.name)
         self.spare = SpareLeaf()  # a cgroup leaf kept from one run for the next
+        self.lock_file = LocalLock(services.state_dir, config.name)  # lock = "local"
 
     @property
     def name(self) -> str:
@@ -211,7 +212,7 @@ class Task:
     def _local_lock(self, rec: RunRecord) -> Hold | None:
         """The task's flock, or None when the run is skipped (recorded here)."""
         try:
-            fd = LocalLock(self.sv.state_dir, self.name).acquire()
+            fd = self.lock_file.acquire()
         except OSError as exc:  # e.g. a lock file left by a master running as another user
             self._skip(rec, f"lock-error: {exc}")
             return None

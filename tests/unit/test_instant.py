@@ -1,10 +1,11 @@
 """The runs of one wake-up of the task timers (tasks/instant.py): the spawns' answers are
 taken at most `depth` behind the requests, and the rest of every run's start comes only after
 the last answer, in order, also after an error; a bug in one run's start does not stop the
-others'."""
+others'; no garbage collection runs meanwhile."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 
@@ -42,3 +43,19 @@ def test_an_error_still_starts_every_run_answered_and_one_bad_start_stops_no_oth
         raise RuntimeError("a bug between two fires")
     assert started == [1, 3]
     assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
+
+
+def test_no_collection_during_the_instant_and_the_collector_back_after() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), Instant(depth=2) as instant:
+        instant.add(lambda: lambda: None)
+        assert not gc.isenabled()
+        raise RuntimeError("a bug between two fires")
+    assert gc.isenabled()
+    gc.disable()  # a caller that had it off finds it off
+    try:
+        with Instant(depth=2):
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -22,9 +22,9 @@ from procsup.config.load import Config, TaskConfig
 from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
-from procsup.engine.spawnbatch import Batch
 from procsup.tasks.chains import chain_meets, index_chains
 from procsup.tasks.history import COMMIT_DELAY, History, RunRecord, open_history
+from procsup.tasks.instant import Instant
 from procsup.tasks.paused import load_paused, save_paused
 from procsup.tasks.schedule import Fire, Schedule, Skipped
 from procsup.tasks.task import Task, TaskServices, host_name
@@ -67,7 +67,7 @@ class Scheduler:
         self._clock = clock  # wall-clock epoch seconds; a seam for tests of DST nights
         self._timers = WallTimers(rt.loop, clock, self._instant)
         #: the spawns of the fires due at one wake-up, overlapped (Task.launch_now)
-        self._batch: Batch | None = None
+        self._batch: Instant | None = None
         self._redis: RedisLocks | None = None
         self._seq = itertools.count(1)
         self.services = TaskServices(
@@ -213,9 +213,9 @@ class Scheduler:
     @contextlib.contextmanager
     def _instant(self) -> Iterator[None]:
         """Around the timer callbacks of one wake-up: the fires due then that need not wait
-        are launched in one go, their spawns overlapped (spawnbatch.py), with no await until
+        are launched in one go, their spawns overlapped (instant.py), with no await until
         every child is watched."""
-        with Batch(INSTANT_DEPTH) as batch:
+        with Instant(INSTANT_DEPTH) as batch:
             self._batch = batch
             try:
                 yield

@@ -26,8 +26,8 @@ from procsup.engine.events import Event
 from procsup.engine.output import Output
 from procsup.engine.pidsignal import send_signal
 from procsup.engine.runtime import Runtime
-from procsup.engine.spawnbatch import Batch
 from procsup.tasks.history import History, RunRecord
+from procsup.tasks.instant import Instant
 from procsup.tasks.locallock import LocalLock
 from procsup.tasks.runspec import Hold, task_spec
 from procsup.tasks.schedule import Fire, Schedule
@@ -69,6 +69,7 @@ class Task:
         self.next: Fire | None = None
         self.last: RunRecord | None = services.history.last(config.name)
         self.spare = SpareLeaf()  # a cgroup leaf kept from one run for the next
+        self.lock_file = LocalLock(services.state_dir, config.name)  # lock = "local"
 
     @property
     def name(self) -> str:
@@ -101,10 +102,10 @@ class Task:
                 return
         await self.launch("schedule", fire.at, fire.note)
 
-    def launch_now(self, fire: Fire, batch: Batch) -> bool:
+    def launch_now(self, fire: Fire, instant: Instant) -> bool:
         """A scheduled fire when nothing in it has to wait (no jitter, no `before` hook, no run
         to replace, no Redis lease): skipped or launched here, the same way `fire` would, its
-        spawn overlapped in `batch` with the other fires of the same instant. False, having
+        spawn overlapped in `instant` with the other fires of the same wake-up. False, having
         done nothing, when the fire has to wait: the caller takes `fire`."""
         cfg = self.config
         if cfg.enabled and not self.paused and self._must_wait():
@@ -121,8 +122,8 @@ class Task:
         hold = Hold() if cfg.overlap == "allow" else self._local_lock(rec)
         if hold is not None:
             run = self._new_run(rec, hold, fire.at)
-            finish = run.begin()
-            batch.add(lambda: self._finish(run, finish))
+            collect = run.begin()
+            instant.add(lambda: self._collect(run, collect))
         return True
 
     def _must_wait(self) -> bool:
@@ -164,12 +165,17 @@ class Task:
         run.spare = self.spare
         return run
 
-    def _finish(self, run: TaskRun, finish: Callable[[], bool]) -> None:
-        """The second half of a run begun in a batch (launch_now)."""
+    def _collect(
+        self, run: TaskRun, collect: Callable[[], Callable[[], bool]]
+    ) -> Callable[[], None]:
+        """The rest of a run begun in an instant (launch_now): its spawn's answer now, then
+        what the returned function does once every answer of the instant is in."""
         try:
-            self._begun(run, finish())
+            complete = collect()
         except Exception:  # a bug in one run must not stop the other fires of its instant
             log.exception("task %s: run %s", self.name, run.record.run_id)
+            return lambda: None
+        return lambda: self._begun(run, complete())  # a bug in it is logged by the Instant
 
     def _begun(self, run: TaskRun, started: bool) -> None:
         """Book a run whose spawn is complete: running, or ended at once (spawn error)."""
@@ -211,7 +217,7 @@ class Task:
     def _local_lock(self, rec: RunRecord) -> Hold | None:
         """The task's flock, or None when the run is skipped (recorded here)."""
         try:
-            fd = LocalLock(self.sv.state_dir, self.name).acquire()
+            fd = self.lock_file.acquire()
         except OSError as exc:  # e.g. a lock file left by a master running as another user
             self._skip(rec, f"lock-error: {exc}")
             return None

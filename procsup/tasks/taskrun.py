@@ -90,14 +90,16 @@ class TaskRun:
 
     def start(self) -> bool:
         """Spawn the run. On a spawn error the run ends at once as failed (False)."""
-        return self.begin(overlap=False)()
+        return self.begin(overlap=False)()()
 
-    def begin(self, overlap: bool = True) -> Callable[[], bool]:
-        """`start` in two halves: the spawn request goes out now (and `started` is stamped),
-        and the returned function completes it, returning what `start` returns. With
-        `overlap`, the spawn is split (spawnbatch.py, through the spawn helper) so that the
-        runs of one instant exec side by side; the second half must follow with no await in
-        between (the reaper must not see the child before its watcher is in place)."""
+    def begin(self, overlap: bool = True) -> Callable[[], Callable[[], bool]]:
+        """`start` in three steps: the spawn request goes out now (and `started` is stamped);
+        the returned function takes the answer (the pid, or the spawn error) and returns the
+        last step, which completes the start (watch, output, timeout) and returns what
+        `start` returns. With `overlap`, the spawn is split (spawnbatch.py, through the
+        spawn helper) so that the runs of one instant exec side by side (instant.py); the
+        other steps must follow with no await in between (the reaper must not see the child
+        before its watcher is in place)."""
         spec = self._spec()
         keeper_end = None
         self.record.started = time.time()
@@ -112,18 +114,23 @@ class TaskRun:
                 finish = lambda: proc  # noqa: E731
         except SPAWN_ERRORS as exc:
             error = exc
-            return lambda: self._spawn_failed(error, spec, keeper_end)
+            return lambda: lambda: self._spawn_failed(error, spec, keeper_end)
 
-        def complete() -> bool:
+        def collect() -> Callable[[], bool]:
             try:
                 proc = finish()
             except SPAWN_ERRORS as exc:
-                return self._spawn_failed(exc, spec, keeper_end)
-            self._close_fds(keeper_end)
-            self._spawned(proc)
-            return True
+                failed = exc
+                return lambda: self._spawn_failed(failed, spec, keeper_end)
 
-        return complete
+            def complete() -> bool:
+                self._close_fds(keeper_end)
+                self._spawned(proc)
+                return True
+
+            return complete
+
+        return collect
 
     def _spawn_failed(
         self, exc: BaseException, spec: SpawnSpec, keeper_end: socket.socket | None

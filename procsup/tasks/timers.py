@@ -2,7 +2,9 @@
 
 Each wait is computed afresh from the absolute wall-clock deadline, never by adding intervals,
 so runs do not drift over hours; no wait is longer than a minute, so a wall clock that is set
-back or forward (NTP step, suspend) is noticed within a minute.
+back or forward (NTP step, suspend) is noticed within a minute. The wait itself is a timerfd
+(finetimer.py: the loop's timers wake 1-3 ms late on a wait of a second), or the loop's timer
+where there is none.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import logging
 import time
 from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
+
+from procsup.tasks.finetimer import FineTimer
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,10 @@ class WallTimers:
         self._heap: list[tuple[float, int, Hashable]] = []
         self._due: dict[Hashable, tuple[float, int, Callable[[], None]]] = {}
         self._seq = itertools.count()
-        self._handle: asyncio.TimerHandle | None = None
-        self._armed_at = 0.0  # the wall-clock instant the loop timer is for
+        self._handle: asyncio.TimerHandle | None = None  # the loop's timer, without _fine
+        self._fine = _fine_timer(loop, self.wake)
+        self._armed = False
+        self._armed_at = 0.0  # the wall-clock instant the timer is for
         self._closed = False
 
     def set(self, key: Hashable, at: float, callback: Callable[[], None]) -> None:
@@ -46,8 +52,8 @@ class WallTimers:
         seq = next(self._seq)
         self._due[key] = (at, seq, callback)
         heapq.heappush(self._heap, (at, seq, key))
-        if self._handle is None or at < self._armed_at:
-            self._arm()  # else the loop timer already wakes us no later than `at`
+        if not self._armed or at < self._armed_at:
+            self._arm()  # else the timer already wakes us no later than `at`
 
     def cancel(self, key: Hashable) -> None:
         self._due.pop(key, None)  # its heap entry is skipped when it comes up
@@ -56,20 +62,31 @@ class WallTimers:
         self._closed = True
         self._due.clear()
         self._heap.clear()
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._disarm()
+        if self._fine is not None:
+            self._fine.close()
+            self._fine = None
 
     def _arm(self) -> None:
         self._drop_stale()
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._disarm()
         if self._heap:
             now = self._clock()
             wait = min(max(self._heap[0][0] - now, 0.0), MAX_SLEEP)
             self._armed_at = now + wait
-            self._handle = self._loop.call_later(wait, self.wake)
+            self._armed = True
+            if self._fine is not None:
+                self._fine.arm(wait)
+            else:
+                self._handle = self._loop.call_later(wait, self.wake)
+
+    def _disarm(self) -> None:
+        if self._armed and self._fine is not None:
+            self._fine.disarm()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._armed = False
 
     def _drop_stale(self) -> None:
         while self._heap:
@@ -82,9 +99,7 @@ class WallTimers:
     def wake(self) -> None:
         """Run every callback due by the clock now, then wait for the next one. The loop calls
         it at the soonest deadline and at least once a minute; call it after a clock step."""
-        if self._handle is not None:
-            self._handle.cancel()
-        self._handle = None
+        self._disarm()
         now = self._clock()
         try:
             with self._around():
@@ -104,3 +119,12 @@ class WallTimers:
                 callback()
             except Exception:  # one broken callback must not stop every other fire
                 log.exception("timer callback failed")
+
+
+def _fine_timer(loop: asyncio.AbstractEventLoop, wake: Callable[[], None]) -> FineTimer | None:
+    """A timerfd for the waits, or None (the loop's timers) where the system has none."""
+    try:
+        return FineTimer(loop, wake)
+    except (OSError, AttributeError) as exc:
+        log.debug("no timerfd for the task timers (%s): the loop's timers wake them", exc)
+        return None

@@ -68,8 +68,9 @@ def main(sock_fd: int, master: int) -> None:
             return
 
 
-#: a request ready to clone: (id, leaf, the child's steps, the descriptors it came with)
-Ready = tuple[int, int, Callable[[int], NoReturn], list[int]]
+#: a request ready to clone: (id, leaf, what the child runs, the descriptors it came with,
+#: its report pipe's two ends)
+Ready = tuple[int, int, Callable[[], NoReturn], list[int], int, int]
 
 
 def _take(sock: socket.socket, ready: list[Ready], mine: dict[int, object]) -> bool:
@@ -101,12 +102,12 @@ def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Rea
     or watch the report pipes. Everything a clone needs is made before the first one."""
     started = []
     steps = [
-        (ident, cgspawn.clone_args(cg_fd, cgspawn.CLONE_PARENT), child, fds)
-        for ident, cg_fd, child, fds in ready
+        (ident, cgspawn.clone_args(cg_fd, cgspawn.CLONE_PARENT), child, fds, report_r, report_w)
+        for ident, cg_fd, child, fds, report_r, report_w in ready
     ]
     with cgspawn.Quiet():
-        for ident, args, child, fds in steps:
-            started.append(_clone_one(ident, args, child, fds))
+        for step in steps:
+            started.append(_clone_one(*step))
     for ident, pid, report_r in started:
         if report_r < 0:
             sock.send(marshal.dumps((ident, pid, b"")))
@@ -115,16 +116,16 @@ def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Rea
 
 
 def _clone_one(
-    ident: int, args: cgspawn.CloneArgs, child: Callable[[int], NoReturn], fds: list[int]
+    ident: int,
+    args: cgspawn.CloneArgs,
+    child: Callable[[], NoReturn],
+    fds: list[int],
+    report_r: int,
+    report_w: int,
 ) -> tuple[int, int, int]:
     """(id, pid or -errno, read end of the report pipe or -1)."""
     try:
-        report_r, report_w = os.pipe2(os.O_CLOEXEC)
-    except OSError as exc:
-        _close(fds)
-        return ident, -(exc.errno or errno.EPROTO), -1
-    try:
-        pid = cgspawn.clone_quiet(args, partial(child, report_w))
+        pid = cgspawn.clone_quiet(args, child)
     except OSError as exc:
         os.close(report_r)
         pid, report_r = -(exc.errno or errno.EPROTO), -1
@@ -175,8 +176,8 @@ def _dispositions() -> dict[int, object]:
 
 def _plan(
     request: list[object], flags: int, fds: list[int], mine: dict[int, object]
-) -> tuple[int, Callable[[int], NoReturn], list[int]]:
-    """(the leaf, what the child runs given its report pipe, the descriptors), worked out
+) -> tuple[int, Callable[[], NoReturn], list[int], int, int]:
+    """(the leaf, what the child runs, the descriptors, the report pipe), worked out
     before any clone: in the child every object touched is a copied page. Raises OSError
     (with the errno to answer) for a request that cannot be served."""
     if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
@@ -192,7 +193,21 @@ def _plan(
     resets, ignore = _signal_plan(tuple(ignored), mine)
     program = cgchild.Program(paths, argv, env, pid_env)  # type: ignore[arg-type]
     launch = cgchild.Launch([], {}, cwd, out_w, err_w, targets, ids)  # type: ignore[arg-type]
-    return cg_fd, lambda report_w: _child(launch, program, resets, ignore, passed, report_w), fds
+    # made now, before the batch's clones: the children cloned before this one hold its write
+    # end only until they close their descriptors, their first steps (nothing before blocks)
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        steps = cgchild.plan_steps(launch, program, resets, ignore, report_w)
+        if steps is not None:
+            target = cgchild.exec_target(program)
+            child = partial(cgchild.run_steps, steps, target, report_w)
+        else:  # passed descriptors to renumber first
+            child = partial(_child, launch, program, resets, ignore, passed, report_w)
+    except BaseException:
+        os.close(report_r)
+        os.close(report_w)
+        raise
+    return cg_fd, child, fds, report_r, report_w
 
 
 _plans: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}

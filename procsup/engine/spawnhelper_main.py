@@ -104,14 +104,12 @@ def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Rea
     """Clone the children of `ready` back to back, each with its report pipe and its
     descriptors closed right after its own clone (no later child inherits them), then answer
     or watch the report pipes. Everything a clone needs is made before the first one."""
-    started = []
     steps = [
         (ident, cgspawn.clone_args(cg_fd, cgspawn.CLONE_PARENT), child, fds, report_r, report_w)
         for ident, cg_fd, child, fds, report_r, report_w in ready
     ]
     with cgspawn.Quiet():
-        for step in steps:
-            started.append(_clone_one(*step))
+        started = _clone_each(steps)
     for ident, pid, report_r in started:
         if report_r < 0:
             sock.send(marshal.dumps((ident, pid, b"")))
@@ -119,24 +117,31 @@ def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Rea
             sel.register(report_r, selectors.EVENT_READ, (ident, pid, []))
 
 
-def _clone_one(
-    ident: int,
-    args: cgspawn.CloneArgs,
-    child: Callable[[], NoReturn],
-    fds: list[int],
-    report_r: int,
-    report_w: int,
-) -> tuple[int, int, int]:
-    """(id, pid or -errno, read end of the report pipe or -1)."""
-    try:
-        pid = cgspawn.clone_quiet(args, child)
-    except OSError as exc:
-        os.close(report_r)
-        pid, report_r = -(exc.errno or errno.EPROTO), -1
-    finally:
-        os.close(report_w)
-        _close(fds)
-    return ident, pid, report_r
+def _clone_each(
+    steps: list[tuple[int, cgspawn.CloneArgs, Callable[[], NoReturn], list[int], int, int]],
+) -> list[tuple[int, int, int]]:
+    """The clones themselves, inside `Quiet()`: (id, pid or -errno, report pipe or -1) each.
+    One loop with everything in locals (cgspawn.clone_quiet's steps, inlined): every page the
+    helper writes between two clones is copied again after the next one (issue 14)."""
+    started = []
+    clone, number, size = cgspawn.clone3_function(), cgspawn.SYS_CLONE3, cgspawn.ARGS_SIZE
+    close, byref = os.close, ctypes.byref
+    for ident, args, child, fds, report_r, report_w in steps:
+        pid = clone(number, byref(args), size)
+        if pid == 0:
+            try:  # whatever happens, the child never returns into the helper's code
+                child()
+            finally:
+                os._exit(255)
+        close(report_w)
+        for fd in fds:
+            close(fd)
+        if pid < 0:
+            pid = -(ctypes.get_errno() or errno.EPROTO)
+            close(report_r)
+            report_r = -1
+        started.append((ident, pid, report_r))
+    return started
 
 
 def _close(fds: list[int]) -> None:

@@ -120,11 +120,11 @@ def plan_steps(
     """`child_main`'s steps as a list the spawn helper makes before the clone, for `run_steps`;
     None when the child needs what only `child_main` does (passed descriptors, or a
     descriptor among 0-2 to move first). `ignore`: signals to ignore first (the helper's)."""
-    if launch.pass_fds or min(err_w, launch.stdout, launch.stderr or 3) <= 2:
+    stderr = launch.stderr if launch.stderr is not None else launch.stdout
+    if launch.pass_fds or min(err_w, launch.stdout, stderr) <= 2:
         return None
     steps: list[Step] = [("setup", _signal.signal, (sig, _signal.SIG_IGN)) for sig in ignore]
     steps += [("setup", _signal.signal, (sig, _signal.SIG_DFL)) for sig in resets]
-    stderr = launch.stderr if launch.stderr is not None else launch.stdout
     steps += [
         ("setup", os.dup2, (launch.stdout, 1)),
         ("setup", os.dup2, (stderr, 2)),

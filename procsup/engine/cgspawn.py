@@ -66,6 +66,9 @@ class CloneArgs(ctypes.Structure):
     ]
 
 
+ARGS_SIZE = ctypes.sizeof(CloneArgs)
+
+
 class Unsupported(Exception):
     """clone3 into a cgroup does not work on this system (the text says why)."""
 
@@ -99,7 +102,7 @@ def _disable(why: str) -> None:
     _broken = why
 
 
-def _clone3() -> Any:
+def clone3_function() -> Any:
     """syscall(2), through which clone3 is called (glibc has no wrapper for it)."""
     return libc_function(
         "syscall", ctypes.c_long, [ctypes.c_long, ctypes.c_void_p, ctypes.c_size_t], hold_gil=True
@@ -263,7 +266,7 @@ def clone_args(cg_fd: int, flags: int = 0) -> CloneArgs:
 
 def clone_quiet(args: CloneArgs, in_child: object) -> int:
     """The clone itself, inside `Quiet()`: the pid, or OSError."""
-    pid = _clone3()(SYS_CLONE3, ctypes.byref(args), ctypes.sizeof(args))
+    pid = clone3_function()(SYS_CLONE3, ctypes.byref(args), ARGS_SIZE)
     if pid == 0:
         try:  # whatever happens, the child never returns into its parent's code
             in_child()  # type: ignore[operator]

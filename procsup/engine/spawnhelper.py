@@ -87,7 +87,10 @@ class SpawnHelper:
                 stdout=subprocess.DEVNULL,
                 pass_fds=(fd,),
                 start_new_session=True,
-                env={},
+                # every symbol bound at start-up: with lazy binding, each child's first call of
+                # setsid, dup2, chdir, close_range... went through ld.so and wrote the GOT, copied
+                # pages and ~15 page faults of ld.so's code in every child (issue 14)
+                env={"LD_BIND_NOW": "1"},
             )
         except BaseException:
             ours.close()

@@ -12,7 +12,11 @@ the passed descriptors get the numbers they had in the master.
 Requests that are waiting together are cloned together (issue 14): every page the helper
 writes after a clone faults once (copy-on-write), so the work between two clones is what a
 clone costs beyond the syscall. The helper reads every waiting request and works out each
-child's plan first, then clones them back to back, with next to nothing in between.
+child's plan first, then clones them back to back, with next to nothing in between. A plan
+is the child's calls as a list (cgchild.plan_steps) with its report pipe already made, so
+that the child runs them without looking up a name (each lookup the helper never made
+itself costs the child a copied page). The helper is started with LD_BIND_NOW, so that no
+child resolves a libc symbol through ld.so on its first call (issue 14, session 19).
 """
 
 from __future__ import annotations
@@ -68,8 +72,9 @@ def main(sock_fd: int, master: int) -> None:
             return
 
 
-#: a request ready to clone: (id, leaf, the child's steps, the descriptors it came with)
-Ready = tuple[int, int, Callable[[int], NoReturn], list[int]]
+#: a request ready to clone: (id, leaf, what the child runs, the descriptors it came with,
+#: its report pipe's two ends)
+Ready = tuple[int, int, Callable[[], NoReturn], list[int], int, int]
 
 
 def _take(sock: socket.socket, ready: list[Ready], mine: dict[int, object]) -> bool:
@@ -99,14 +104,12 @@ def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Rea
     """Clone the children of `ready` back to back, each with its report pipe and its
     descriptors closed right after its own clone (no later child inherits them), then answer
     or watch the report pipes. Everything a clone needs is made before the first one."""
-    started = []
     steps = [
-        (ident, cgspawn.clone_args(cg_fd, cgspawn.CLONE_PARENT), child, fds)
-        for ident, cg_fd, child, fds in ready
+        (ident, cgspawn.clone_args(cg_fd, cgspawn.CLONE_PARENT), child, fds, report_r, report_w)
+        for ident, cg_fd, child, fds, report_r, report_w in ready
     ]
     with cgspawn.Quiet():
-        for ident, args, child, fds in steps:
-            started.append(_clone_one(ident, args, child, fds))
+        started = _clone_each(steps)
     for ident, pid, report_r in started:
         if report_r < 0:
             sock.send(marshal.dumps((ident, pid, b"")))
@@ -114,24 +117,31 @@ def _clone_all(sock: socket.socket, sel: selectors.BaseSelector, ready: list[Rea
             sel.register(report_r, selectors.EVENT_READ, (ident, pid, []))
 
 
-def _clone_one(
-    ident: int, args: cgspawn.CloneArgs, child: Callable[[int], NoReturn], fds: list[int]
-) -> tuple[int, int, int]:
-    """(id, pid or -errno, read end of the report pipe or -1)."""
-    try:
-        report_r, report_w = os.pipe2(os.O_CLOEXEC)
-    except OSError as exc:
-        _close(fds)
-        return ident, -(exc.errno or errno.EPROTO), -1
-    try:
-        pid = cgspawn.clone_quiet(args, partial(child, report_w))
-    except OSError as exc:
-        os.close(report_r)
-        pid, report_r = -(exc.errno or errno.EPROTO), -1
-    finally:
-        os.close(report_w)
-        _close(fds)
-    return ident, pid, report_r
+def _clone_each(
+    steps: list[tuple[int, cgspawn.CloneArgs, Callable[[], NoReturn], list[int], int, int]],
+) -> list[tuple[int, int, int]]:
+    """The clones themselves, inside `Quiet()`: (id, pid or -errno, report pipe or -1) each.
+    One loop with everything in locals (cgspawn.clone_quiet's steps, inlined): every page the
+    helper writes between two clones is copied again after the next one (issue 14)."""
+    started = []
+    clone, number, size = cgspawn.clone3_function(), cgspawn.SYS_CLONE3, cgspawn.ARGS_SIZE
+    close, byref = os.close, ctypes.byref
+    for ident, args, child, fds, report_r, report_w in steps:
+        pid = clone(number, byref(args), size)
+        if pid == 0:
+            try:  # whatever happens, the child never returns into the helper's code
+                child()
+            finally:
+                os._exit(255)
+        close(report_w)
+        for fd in fds:
+            close(fd)
+        if pid < 0:
+            pid = -(ctypes.get_errno() or errno.EPROTO)
+            close(report_r)
+            report_r = -1
+        started.append((ident, pid, report_r))
+    return started
 
 
 def _close(fds: list[int]) -> None:
@@ -175,8 +185,8 @@ def _dispositions() -> dict[int, object]:
 
 def _plan(
     request: list[object], flags: int, fds: list[int], mine: dict[int, object]
-) -> tuple[int, Callable[[int], NoReturn], list[int]]:
-    """(the leaf, what the child runs given its report pipe, the descriptors), worked out
+) -> tuple[int, Callable[[], NoReturn], list[int], int, int]:
+    """(the leaf, what the child runs, the descriptors, the report pipe), worked out
     before any clone: in the child every object touched is a copied page. Raises OSError
     (with the errno to answer) for a request that cannot be served."""
     if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC):
@@ -192,7 +202,21 @@ def _plan(
     resets, ignore = _signal_plan(tuple(ignored), mine)
     program = cgchild.Program(paths, argv, env, pid_env)  # type: ignore[arg-type]
     launch = cgchild.Launch([], {}, cwd, out_w, err_w, targets, ids)  # type: ignore[arg-type]
-    return cg_fd, lambda report_w: _child(launch, program, resets, ignore, passed, report_w), fds
+    # made now, before the batch's clones: the children cloned before this one hold its write
+    # end only until they close their descriptors, their first steps (nothing before blocks)
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        steps = cgchild.plan_steps(launch, program, resets, ignore, report_w)
+        if steps is not None:
+            target = cgchild.exec_target(program)
+            child = partial(cgchild.run_steps, steps, target, report_w)
+        else:  # passed descriptors to renumber first
+            child = partial(_child, launch, program, resets, ignore, passed, report_w)
+    except BaseException:
+        os.close(report_r)
+        os.close(report_w)
+        raise
+    return cg_fd, child, fds, report_r, report_w
 
 
 _plans: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}

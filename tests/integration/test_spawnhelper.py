@@ -110,6 +110,48 @@ def test_signals_user_and_descriptors_are_the_masters(
     assert {int(fd) for fd in fds.split()} <= {0, 1, 2, 3, low, high}  # 3: ls's own dir fd
 
 
+def test_a_child_without_passed_descriptors_is_set_up_the_same(
+    helper: spawnhelper.SpawnHelper, leaf: Cgroup, tmp_path: Path
+) -> None:
+    """The usual child (no passed descriptor), which the helper plans before the clone: the
+    same signals, user, folder, session, stdin, descriptors and environment, its own pid in
+    `pid_env`, stderr on its own pipe (not among the output lines)."""
+    old_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    old_usr2 = signal.signal(signal.SIGUSR2, lambda *_: None)
+    try:
+        script = (
+            "cat /proc/self/status; echo FDS; ls /proc/self/fd; echo REST; pwd; "
+            "readlink /proc/self/fd/0; cut -d' ' -f6 /proc/self/stat; echo $OWN $KEEP; echo E >&2"
+        )
+        spec = SpawnSpec(
+            ["sh", "-c", script],
+            {**os.environ, "KEEP": "me"},
+            cwd=str(tmp_path),
+            user="nobody",
+            pid_env="OWN",
+        )
+        spec.cgroup = leaf
+        child, out = run(spec)
+    finally:
+        signal.signal(signal.SIGUSR1, old_usr1)
+        signal.signal(signal.SIGUSR2, old_usr2)
+    assert child.popen is None
+    status, _, rest = out.partition("FDS\n")
+    fds, _, rest = rest.partition("REST\n")
+    fields = status_fields(status)
+    ignored = int(fields["SigIgn"], 16)
+    assert ignored & (1 << (signal.SIGUSR1 - 1))
+    assert not ignored & (1 << (signal.SIGUSR2 - 1))
+    assert not ignored & (1 << (signal.SIGPIPE - 1))
+    assert int(fields["SigBlk"], 16) == 0
+    assert fields["Uid"].split() == [str(pwd.getpwnam("nobody").pw_uid)] * 4
+    assert {int(fd) for fd in fds.split()} <= {0, 1, 2, 3}  # 3: ls's own dir fd
+    cwd, stdin, session, env_line = rest.splitlines()
+    assert (cwd, stdin) == (str(tmp_path), "/dev/null")
+    assert int(session) == child.pid  # a session of its own
+    assert env_line == f"{child.pid} me"
+
+
 def test_a_killed_helper_is_replaced_and_the_loss_logged(
     helper: spawnhelper.SpawnHelper, leaf: Cgroup, caplog: pytest.LogCaptureFixture
 ) -> None:

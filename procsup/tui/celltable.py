@@ -32,6 +32,8 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import Column, Row, default_cell_formatter
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from procsup.tui.bordered import BorderedLines
+
 Cell = str | Text
 RENDERED_CELLS = 8192  # cell renderings kept: a few screens' worth, with and without the cursor
 ROW_PARTS = 2048  # rows (in each look) whose cell renderings are kept side by side
@@ -76,11 +78,26 @@ def put(cache: LRUCache[Any, Any], key: Any, value: Any) -> None:
     cache.set(key, value)
 
 
+def stacked(cells: list[tuple[int, int, int]]) -> list[Region]:
+    """The regions of cells (x, width, y), a run of cells one above the other in a column
+    made one region: a tick's ~30 uptimes are one region to refresh, not 30, and still
+    nothing but the changed cells."""
+    regions: list[Region] = []
+    for x, width, y in sorted(set(cells)):
+        last = regions[-1] if regions else None
+        if last is not None and (last.x, last.width, last.bottom) == (x, width, y):
+            regions[-1] = Region(x, last.y, width, last.height + 1)
+        else:
+            regions.append(Region(x, y, width, 1))
+    return regions
+
+
 class CellTable(DataTable[Cell]):
     """A DataTable of one-line rows whose repaints render only the changed cells."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._styles_cache = BorderedLines()  # content lines wrapped in the border directly
         self._rendered: LRUCache[tuple[Any, ...], tuple[Cell, Any]] = LRUCache(RENDERED_CELLS)
         self._by_content: LRUCache[tuple[Any, ...], Any] = LRUCache(RENDERED_CELLS)
         self._widths: dict[str, int] = {}  # measured text cells (a row's name never changes)
@@ -132,14 +149,14 @@ class CellTable(DataTable[Cell]):
         scroll_x, scroll_y = self.scroll_offset
         height = self.size.height
         where = self._row_locations.get
-        regions = []
+        cells = []
         for name, key, _ in changed:
             index = where(RowKey(name))
             y = (index if index is not None else -1) + top - scroll_y
             if index is not None and top <= y < height:
                 left, width = spans[ColumnKey(key)]
-                regions.append(Region(left - scroll_x, y, width, 1))
-        return regions
+                cells.append((left - scroll_x, width, y))
+        return stacked(cells)
 
     def clear_keeping(self) -> None:
         """`clear()`, keeping each row's records (its key, Row and cells) for
@@ -209,6 +226,19 @@ class CellTable(DataTable[Cell]):
             self.cursor_background_priority == "css",
         )
         look = (base_style, width, self.cell_padding, *styles)  # all the rendering depends on
+        return self._cell(row_key, column_key, row_index, column_index, value, look)
+
+    def _cell(
+        self,
+        row_key: RowKey,
+        column_key: ColumnKey,
+        row_index: int,
+        column_index: int,
+        value: Cell,
+        look: tuple[Any, ...],
+    ) -> Any:
+        """The cell's rendering in `look`, kept while `value` is the one in the table (what a
+        line calls directly: it knows the row, the column and the look already)."""
         key = (row_key, column_key, row_index, column_index, *look)
         kept = self._rendered.get(key)
         if kept is not None and kept[0] is value:
@@ -337,8 +367,10 @@ class CellTable(DataTable[Cell]):
         if kept is not None:
             shown, parts = kept
             for i, value in enumerate(values):
-                if value is not shown[i]:
-                    parts[i] = self._render_cell(index, i, base_style, widths[i], cursor, hover)[0]
+                if value is not shown[i]:  # as `_render_cell` would: no fixed columns here
+                    column = columns[i].key
+                    look_i = (base_style, widths[i], frame.padding, *styles)
+                    parts[i] = self._cell(row_key, column, index, i, cells[column], look_i)[0]
                     shown[i] = value
         else:
             parts = [

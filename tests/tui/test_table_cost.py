@@ -230,7 +230,7 @@ def test_a_tick_shows_the_new_uptime_on_screen() -> None:
             await pilot.pause(0.2)
             assert "10m05s" in app.export_screenshot()  # queue:0, up 605 s
             now[0] += 2
-            app._tick()
+            await app._tick()
             await pilot.pause(0.1)
             screen = app.export_screenshot()
             assert "10m07s" in screen and "10m05s" not in screen

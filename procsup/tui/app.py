@@ -134,6 +134,7 @@ class ProcsupApp(Actions, App[int]):
     def on_unmount(self) -> None:
         if self._stats_ask is not None:
             self._stats_ask.cancel()
+        self.source.close()
 
     # --- the live feed --------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class Frame(NamedTuple):
     fg_css: bool
     bg_css: bool
     padding: int
+    keys: tuple[ColumnKey, ...]  # the columns' keys, in order
 
 
 def _content_key(value: Cell) -> Any:
@@ -226,19 +227,6 @@ class CellTable(DataTable[Cell]):
             self.cursor_background_priority == "css",
         )
         look = (base_style, width, self.cell_padding, *styles)  # all the rendering depends on
-        return self._cell(row_key, column_key, row_index, column_index, value, look)
-
-    def _cell(
-        self,
-        row_key: RowKey,
-        column_key: ColumnKey,
-        row_index: int,
-        column_index: int,
-        value: Cell,
-        look: tuple[Any, ...],
-    ) -> Any:
-        """The cell's rendering in `look`, kept while `value` is the one in the table (what a
-        line calls directly: it knows the row, the column and the look already)."""
         key = (row_key, column_key, row_index, column_index, *look)
         kept = self._rendered.get(key)
         if kept is not None and kept[0] is value:
@@ -318,6 +306,7 @@ class CellTable(DataTable[Cell]):
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
             self.cell_padding,
+            tuple(column.key for column in columns),
         )
 
     def render_line(self, y: int) -> Strip:
@@ -361,16 +350,19 @@ class CellTable(DataTable[Cell]):
         look = (index, cursor, hover, show_cursor, show_hover, base_style, styles, widths,
                 width, frame.padding)  # fmt: skip
         cells = self._data[row_key]
-        values = [cells.get(column.key) for column in columns]
+        keys = frame.keys  # a row's cells are kept in column order: no key looked up if so
+        values: list[Cell | None] = (
+            list(cells.values()) if tuple(cells) == keys else [cells.get(k) for k in keys]
+        )
         key = (row_key, look)  # one entry a look: the focused and unfocused lines both kept
         kept = self._row_parts.get(key)
         if kept is not None:
             shown, parts = kept
             for i, value in enumerate(values):
-                if value is not shown[i]:  # as `_render_cell` would: no fixed columns here
-                    column = columns[i].key
+                if value is not shown[i] and value is not None:
+                    # as `_render_cell` renders it (no fixed columns here), kept by the line
                     look_i = (base_style, widths[i], frame.padding, *styles)
-                    parts[i] = self._cell(row_key, column, index, i, cells[column], look_i)[0]
+                    parts[i] = self._with_meta(self._render_look(value, look_i), index, i)[0]
                     shown[i] = value
         else:
             parts = [

@@ -33,6 +33,7 @@ from textual.widgets._data_table import Column, Row, default_cell_formatter
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from procsup.tui.bordered import BorderedLines
+from procsup.tui.regions import stacked
 
 Cell = str | Text
 RENDERED_CELLS = 8192  # cell renderings kept: a few screens' worth, with and without the cursor
@@ -77,20 +78,6 @@ def put(cache: LRUCache[Any, Any], key: Any, value: Any) -> None:
     value, so a changed cell would be rendered again at every repaint."""
     cache.discard(key)
     cache.set(key, value)
-
-
-def stacked(cells: list[tuple[int, int, int]]) -> list[Region]:
-    """The regions of cells (x, width, y), a run of cells one above the other in a column
-    made one region: a tick's ~30 uptimes are one region to refresh, not 30, and still
-    nothing but the changed cells."""
-    regions: list[Region] = []
-    for x, width, y in sorted(set(cells)):
-        last = regions[-1] if regions else None
-        if last is not None and (last.x, last.width, last.bottom) == (x, width, y):
-            regions[-1] = Region(x, last.y, width, last.height + 1)
-        else:
-            regions.append(Region(x, y, width, 1))
-    return regions
 
 
 class CellTable(DataTable[Cell]):

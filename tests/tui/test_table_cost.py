@@ -17,8 +17,8 @@ from textual.widgets import DataTable
 
 from procsup.tui.app import ProcsupApp
 from procsup.tui.bordered import BorderedLines
-from procsup.tui.celltable import stacked
 from procsup.tui.fmt import Clock
+from procsup.tui.regions import stacked
 from procsup.tui.table import LiveTable, same
 from tests.tui.fakes import NOW, FakeSource, fixed_app, instance, snapshot, until
 

@@ -46,6 +46,12 @@ TICK = 1.0  # the time columns and the header's clock are brought up to date thi
 STATS_WAIT = 0.25  # a tick waits at most this long for the CPU/RSS it asked for
 
 
+def _quietly(task: asyncio.Task[None]) -> None:
+    """Take a finished task's exception, so asyncio does not print it over the screen."""
+    if not task.cancelled():
+        task.exception()
+
+
 class ProcsupApp(Actions, App[int]):
     CSS_PATH = Path(__file__).with_name("procsup.tcss")  # absolute: subclasses live elsewhere
     TITLE = "procsup"
@@ -172,8 +178,9 @@ class ProcsupApp(Actions, App[int]):
         if names == [] or (now - at < due and names == last):
             return None
         self._stats_asked = (now, names)
-        self._stats_ask = asyncio.create_task(self._ask_stats(names))
-        return self._stats_ask
+        self._stats_ask = ask = asyncio.create_task(self._ask_stats(names))
+        ask.add_done_callback(_quietly)  # an answer it cannot read is skipped, as by a worker
+        return ask
 
     def _with_process(self, names: list[str]) -> list[str]:
         """The rows that have a process to sample (a STOPPED row in view asks for nothing)."""

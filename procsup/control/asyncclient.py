@@ -1,5 +1,6 @@
 """The asyncio face of the control client, for the TUI and the fleet view: one connection per
-request or stream, each checking `hello` first as the blocking face (client.py) does."""
+request or stream, each checking `hello` first as the blocking face (client.py) does; or, for a
+request asked often, one kept connection (`KeptConnection`)."""
 
 from __future__ import annotations
 
@@ -53,13 +54,16 @@ class AsyncClient:
             raise
         return conn
 
-    async def _send(self, writer: asyncio.StreamWriter, cmd: str, args: dict[str, Any]) -> None:
+    async def _send(self, writer: asyncio.StreamWriter, cmd: str, args: dict[str, Any]) -> int:
+        """Send one request; returns its id."""
         self._ids += 1
-        writer.write(request_line(self._ids, cmd, args))
+        sent = self._ids
+        writer.write(request_line(sent, cmd, args))
         try:
             await writer.drain()
         except OSError as exc:
             raise NoMaster(f"the master went away ({exc})") from None
+        return sent
 
     async def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
         """One request; returns the result or raises ClientError / NoMaster."""
@@ -84,6 +88,52 @@ class AsyncClient:
                 yield msg["item"]
         finally:
             _close_async(writer)
+
+
+class KeptConnection:
+    """Requests over one connection kept open, for a caller that asks the same thing often
+    (the dashboard's `stats` every 2 s, issue 14): no connect and no `hello` each time. When
+    the master has closed it meanwhile (its idle timeout, a restart), the request is sent
+    again once on a new connection, so use it for requests that may be repeated."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._lock = asyncio.Lock()
+
+    async def call(self, cmd: str, args: dict[str, Any] | None = None) -> Any:
+        """One request; returns the result or raises ClientError / NoMaster."""
+        async with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(NoMaster):  # closed meanwhile: once more, anew
+                    return await self._ask(self._conn, cmd, args, kept=True)
+            self._conn = await self.client._open()
+            return await self._ask(self._conn, cmd, args, kept=False)
+
+    async def _ask(
+        self,
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        cmd: str,
+        args: dict[str, Any] | None,
+        kept: bool,
+    ) -> Any:
+        reader, writer = conn
+        try:
+            sent = await self.client._send(writer, cmd, args or {})
+            msg = await _read_async(reader)
+        except BaseException:  # broken, or cancelled halfway: its reply would go to the next
+            self.close()
+            raise
+        if msg.get("id") != sent:  # the master's idle-timeout notice
+            self.close()
+            if kept:
+                raise NoMaster("the master closed the kept connection")
+        return result_of(msg)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            _close_async(self._conn[1])
+            self._conn = None
 
 
 async def _read_async(reader: asyncio.StreamReader) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 The feed is one `events` subscription: the snapshot fills the store, every event updates it, and
 a short debounce applies the changed rows to the tables. CPU and RSS are samples, not events:
-every 2 s (and soon after other rows come into view) the app asks the master's `stats` command
-for the rows on screen only, so the master samples ~40 process trees, not all 2,000 (issue 14);
-sorted by CPU or RSS, it asks for all. An older master without `stats` sends them in the feed
-instead. Stats wait for the once-a-second tick, which repaints the tables anyway (uptimes, "in
-5s"), so one repaint a second, not two. When the master is away, an honest screen says so and
-the feed reconnects by itself.
+every 2 s (and at the next tick after other rows come into view) the app asks the master's
+`stats` command for the rows on screen only, so the master samples ~40 process trees, not all
+2,000 (issue 14); sorted by CPU or RSS, it asks for all. An older master without `stats` sends
+them in the feed instead. The once-a-second tick, which repaints the tables anyway (uptimes,
+"in 5s"), asks and shows the answer in its own repaint, so one repaint a second, not two.
+When the master is away, an honest screen says so and the feed reconnects by itself.
 """
 
 from __future__ import annotations
@@ -42,7 +42,14 @@ from procsup.tui.tasks import TaskTable
 FLUSH_DELAY = 0.05  # events arriving within this are applied to the tables together
 SEARCH_DELAY = 0.15  # typing a log search: search when the keys pause this long
 FOLLOW_DELAY = 0.15  # moving the cursor: switch the log when it rests this long
-STATS_CHECK = 0.5  # how often to look whether the rows on screen need fresh CPU/RSS
+TICK = 1.0  # the time columns and the header's clock are brought up to date this often
+STATS_WAIT = 0.25  # a tick waits at most this long for the CPU/RSS it asked for
+
+
+def _quietly(task: asyncio.Task[None]) -> None:
+    """Take a finished task's exception, so asyncio does not print it over the screen."""
+    if not task.cancelled():
+        task.exception()
 
 
 class ProcsupApp(Actions, App[int]):
@@ -100,7 +107,7 @@ class ProcsupApp(Actions, App[int]):
         self._header_plain = ""
         self._titles_shown: dict[str, tuple[str, str]] = {}
         self._stats_asked: tuple[float, list[str] | None] = (float("-inf"), None)
-        self._stats_busy = False
+        self._stats_ask: asyncio.Task[None] | None = None  # the `stats` call on its way
         self._counts: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
@@ -127,9 +134,13 @@ class ProcsupApp(Actions, App[int]):
         self.add_class("offline")
         self._offline(f"connecting to {self.source.address} …")
         self.tasks.display = False
-        self.set_interval(1.0, self._tick)
-        self.set_interval(STATS_CHECK, self._stats_due)
+        self.set_interval(TICK, self._tick)
         self.run_worker(self._feed(), group="feed", exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        if self._stats_ask is not None:
+            self._stats_ask.cancel()
+        self.source.close()
 
     # --- the live feed --------------------------------------------------------------------------
 
@@ -152,19 +163,24 @@ class ProcsupApp(Actions, App[int]):
                 self._offline(str(exc), attempt)
             await asyncio.sleep(self.retry)
 
-    def _stats_due(self) -> None:
+    def _stats_due(self) -> asyncio.Task[None] | None:
         """Ask for the CPU/RSS of the rows on screen when the last ask is `stats_interval`
-        old, or when other rows came into view."""
-        if not self.connected or self._stats_busy or self.source.stats_feed:
-            return
+        old, or when other rows came into view (looked at by the tick). A plain task, not a
+        worker: a worker's state messages cost more than the call (issue 14: the idle
+        dashboard)."""
+        if not self.connected or self._stats_ask is not None or self.source.stats_feed:
+            return None
         table = self.instances
         names = None if table.sort_by in ("cpu", "rss") else self._with_process(table.in_view())
         at, last = self._stats_asked
         now = asyncio.get_running_loop().time()
-        if names == [] or (now - at < self.source.stats_interval and names == last):
-            return
-        self._stats_asked, self._stats_busy = (now, names), True
-        self.run_worker(self._ask_stats(names), group="stats", exit_on_error=False)
+        due = self.source.stats_interval - TICK / 2  # a tick a little early still asks
+        if names == [] or (now - at < due and names == last):
+            return None
+        self._stats_asked = (now, names)
+        self._stats_ask = ask = asyncio.create_task(self._ask_stats(names))
+        ask.add_done_callback(_quietly)  # an answer it cannot read is skipped, as by a worker
+        return ask
 
     def _with_process(self, names: list[str]) -> list[str]:
         """The rows that have a process to sample (a STOPPED row in view asks for nothing)."""
@@ -183,7 +199,7 @@ class ProcsupApp(Actions, App[int]):
         except ProtocolError:
             return  # the master went away: the feed says so
         finally:
-            self._stats_busy = False
+            self._stats_ask = None
         if isinstance(result, dict):
             self.store.sampled(result, names)
 
@@ -243,7 +259,13 @@ class ProcsupApp(Actions, App[int]):
             timer.stop()
         self._later(name, delay, callback)
 
-    def _tick(self) -> None:
+    async def _tick(self) -> None:
+        """Once a second: the time columns and the header's clock. When the rows on screen
+        are due fresh CPU/RSS, they are asked for first and shown in this same repaint (a
+        slow answer, after STATS_WAIT, in the next one): one repaint a second, not two."""
+        asked = self._stats_due()
+        if asked is not None:
+            await asyncio.wait({asked}, timeout=STATS_WAIT)
         if self.connected:
             if self.store.pending:  # stats (or events whose debounce has not fired yet)
                 self._apply_changes()

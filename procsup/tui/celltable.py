@@ -32,6 +32,9 @@ from textual.widgets import DataTable
 from textual.widgets._data_table import Column, Row, default_cell_formatter
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from procsup.tui.bordered import BorderedLines
+from procsup.tui.regions import stacked
+
 Cell = str | Text
 RENDERED_CELLS = 8192  # cell renderings kept: a few screens' worth, with and without the cursor
 ROW_PARTS = 2048  # rows (in each look) whose cell renderings are kept side by side
@@ -53,6 +56,7 @@ class Frame(NamedTuple):
     fg_css: bool
     bg_css: bool
     padding: int
+    keys: tuple[ColumnKey, ...]  # the columns' keys, in order
 
 
 def _content_key(value: Cell) -> Any:
@@ -81,6 +85,7 @@ class CellTable(DataTable[Cell]):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._styles_cache = BorderedLines()  # content lines wrapped in the border directly
         self._rendered: LRUCache[tuple[Any, ...], tuple[Cell, Any]] = LRUCache(RENDERED_CELLS)
         self._by_content: LRUCache[tuple[Any, ...], Any] = LRUCache(RENDERED_CELLS)
         self._widths: dict[str, int] = {}  # measured text cells (a row's name never changes)
@@ -132,14 +137,14 @@ class CellTable(DataTable[Cell]):
         scroll_x, scroll_y = self.scroll_offset
         height = self.size.height
         where = self._row_locations.get
-        regions = []
+        cells = []
         for name, key, _ in changed:
             index = where(RowKey(name))
             y = (index if index is not None else -1) + top - scroll_y
             if index is not None and top <= y < height:
                 left, width = spans[ColumnKey(key)]
-                regions.append(Region(left - scroll_x, y, width, 1))
-        return regions
+                cells.append((left - scroll_x, width, y))
+        return stacked(cells)
 
     def clear_keeping(self) -> None:
         """`clear()`, keeping each row's records (its key, Row and cells) for
@@ -288,6 +293,7 @@ class CellTable(DataTable[Cell]):
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
             self.cell_padding,
+            tuple(column.key for column in columns),
         )
 
     def render_line(self, y: int) -> Strip:
@@ -331,14 +337,19 @@ class CellTable(DataTable[Cell]):
         look = (index, cursor, hover, show_cursor, show_hover, base_style, styles, widths,
                 width, frame.padding)  # fmt: skip
         cells = self._data[row_key]
-        values = [cells.get(column.key) for column in columns]
+        keys = frame.keys  # a row's cells are kept in column order: no key looked up if so
+        values: list[Cell | None] = (
+            list(cells.values()) if tuple(cells) == keys else [cells.get(k) for k in keys]
+        )
         key = (row_key, look)  # one entry a look: the focused and unfocused lines both kept
         kept = self._row_parts.get(key)
         if kept is not None:
             shown, parts = kept
             for i, value in enumerate(values):
-                if value is not shown[i]:
-                    parts[i] = self._render_cell(index, i, base_style, widths[i], cursor, hover)[0]
+                if value is not shown[i] and value is not None:
+                    # as `_render_cell` renders it (no fixed columns here), kept by the line
+                    look_i = (base_style, widths[i], frame.padding, *styles)
+                    parts[i] = self._with_meta(self._render_look(value, look_i), index, i)[0]
                     shown[i] = value
         else:
             parts = [

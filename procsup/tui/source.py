@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from procsup.control.asyncclient import AsyncClient
+from procsup.control.asyncclient import AsyncClient, KeptConnection
 
 
 class Source(Protocol):
@@ -32,6 +32,10 @@ class Source(Protocol):
         """One request; returns the result or raises ClientError / NoMaster."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the source keeps open (the app is closing)."""
+        ...
+
 
 class MasterSource:
     """A Source talking to a real master at a unix socket path."""
@@ -41,9 +45,15 @@ class MasterSource:
         self.stats_interval = stats_interval  # how often the CPU/RSS of the rows shown are asked
         self.stats_feed = False  # True: `events` sends every instance's stats (an older master)
         self.client = AsyncClient(path)
+        self.kept = KeptConnection(self.client)  # for `stats`, asked every stats_interval
 
     async def call(self, cmd: str, args: dict[str, Any]) -> Any:
+        if cmd == "stats":  # read-only, asked often: no connect and `hello` each time
+            return await self.kept.call(cmd, args)
         return await self.client.call(cmd, args)
+
+    def close(self) -> None:
+        self.kept.close()
 
     def events(self) -> AsyncIterator[dict[str, Any]]:
         args: dict[str, Any] = {"stats": True}  # the snapshot's rows with CPU/RSS

@@ -138,6 +138,7 @@ class FakeSource:
         self.snap = snapshot() if snap is None else snap
         self.queue: asyncio.Queue[schema.Event] = asyncio.Queue()
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.closed = False
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         yield dict(self.snap)
@@ -152,6 +153,9 @@ class FakeSource:
     async def call(self, cmd: str, args: dict[str, Any]) -> Any:
         self.calls.append((cmd, args))
         return {"instances": []}
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def fixed_app(source: FakeSource | None = None) -> ProcsupApp:

@@ -11,10 +11,14 @@ from datetime import UTC
 from typing import Any
 
 from rich.segment import Segment
+from textual._styles_cache import StylesCache
+from textual.geometry import Region
 from textual.widgets import DataTable
 
 from procsup.tui.app import ProcsupApp
+from procsup.tui.bordered import BorderedLines
 from procsup.tui.fmt import Clock
+from procsup.tui.regions import stacked
 from procsup.tui.table import LiveTable, same
 from tests.tui.fakes import NOW, FakeSource, fixed_app, instance, snapshot, until
 
@@ -226,7 +230,7 @@ def test_a_tick_shows_the_new_uptime_on_screen() -> None:
             await pilot.pause(0.2)
             assert "10m05s" in app.export_screenshot()  # queue:0, up 605 s
             now[0] += 2
-            app._tick()
+            await app._tick()
             await pilot.pause(0.1)
             screen = app.export_screenshot()
             assert "10m07s" in screen and "10m05s" not in screen
@@ -245,3 +249,37 @@ def test_timed_cells_are_the_rows_own() -> None:
             whole = table.cells(row, at)
             for key, cell in table.timed_cells(row, at).items():
                 assert same(cell, whole[keys.index(key)]), (row["name"], key)
+
+
+def test_bordered_lines_equal_textual_own() -> None:
+    """The table's lines wrapped in its border directly (bordered.py) are the lines textual's
+    StylesCache draws: the border, the title and subtitle lines, the header, the rows, with
+    the table focused (its border changes colour) and not."""
+
+    async def drive() -> None:
+        app = fixed_app()
+        async with app.run_test(size=(150, 40)) as pilot:
+            table = app.instances
+            await until(pilot, lambda: app.connected and table.shown == 8)
+            for focused in (True, False):
+                app.set_focus(table if focused else None)
+                await pilot.pause(0.2)
+                assert table.has_focus == focused
+                whole = Region(0, 0, *table.region.size)
+                shortcut = BorderedLines()
+                ours = shortcut.render_widget(table, whole)
+                theirs = StylesCache().render_widget(table, whole)
+                assert shortcut._kept_sides[1] is not None  # the shortcut was taken
+                assert len(ours) == table.region.height
+                for y, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+                    assert list(a) == list(b), (focused, y)
+
+    asyncio.run(drive())
+
+
+def test_cells_one_above_the_other_are_refreshed_as_one_region() -> None:
+    """A tick's changed uptimes, one above the other, are one region to repaint; cells apart,
+    in other columns or named twice stay exactly the changed cells."""
+    cells = [(50, 11, 5), (50, 11, 3), (50, 11, 4), (50, 11, 4), (50, 11, 8), (70, 8, 4)]
+    assert stacked(cells) == [Region(50, 3, 11, 3), Region(50, 8, 11, 1), Region(70, 4, 8, 1)]
+    assert stacked([]) == []

@@ -5,8 +5,9 @@ exec; any error goes back to the parent as `stage:errno` on a close-on-exec pipe
 Everything here runs in a copy of the cloning process with one thread, the GIL held, the gc off
 and every signal blocked: it touches as little as it can (every object touched costs a copied
 page) and never returns. The spawn helper plans the usual child before the clone
-(`plan_steps`: the same calls as `child_main`, as a list of functions and their arguments), so
-that the child (`run_steps`) looks up no name at all.
+(`plan_steps`: the same calls as `child_main`, as a list of functions and their arguments;
+`plan_passing` with passed descriptors, a task run's lock), so that the child (`run_steps`)
+looks up no name at all.
 """
 
 from __future__ import annotations
@@ -168,9 +169,9 @@ def plan_passing(
     number could fail."""
     targets = launch.pass_fds
     stderr = launch.stderr
-    if not targets or min(*targets, err_w, launch.stdout, stderr or 3) <= 2:
+    if not targets or min(*targets, err_w, launch.stdout, 3 if stderr is None else stderr) <= 2:
         return None
-    floor = max(*targets, *passed, err_w, launch.stdout, stderr or 0) + 1
+    floor = max(*targets, *passed, err_w, launch.stdout, -1 if stderr is None else stderr) + 1
     if floor + 3 + len(passed) >= fd_limit:
         return None
     out, err = floor + 1, (floor + 2 if stderr is not None else None)

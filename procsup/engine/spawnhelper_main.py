@@ -13,7 +13,8 @@ Requests that are waiting together are cloned together (issue 14): every page th
 writes after a clone faults once (copy-on-write), so the work between two clones is what a
 clone costs beyond the syscall. The helper reads every waiting request and works out each
 child's plan first, then clones them back to back, with next to nothing in between. A plan
-is the child's calls as a list (cgchild.plan_steps) with its report pipe already made, so
+is the child's calls as a list (cgchild.plan_steps; plan_passing for a child with passed
+descriptors, such as a task run's lock) with its report pipe already made, so
 that the child runs them without looking up a name (each lookup the helper never made
 itself costs the child a copied page). The helper is started with LD_BIND_NOW, so that no
 child resolves a libc symbol through ld.so on its first call (issue 14, session 19).

@@ -4,7 +4,8 @@
     python bench/bench_spawn.py [--tree DIR ...] [--spawns 1000] [--startup 2000]
 
 For each tree (default: this checkout), in turn:
-  - spawns: `--spawns` children of `true` (found through this process's PATH, as a program's
+  - spawns: `--spawns` children of `true` (with `--pass-fd`, each passed one descriptor, as a
+    task run's lock is) (found through this process's PATH, as a program's
     `command` is) cloned by the tree's spawn helper into a leaf each, overlapped as the
     master's autostart does (spawnbatch.Batch): per spawn, the caller's CPU (the master's part),
     the helper's CPU and minor faults, and the child's from clone to the exit of `true`
@@ -36,6 +37,8 @@ from procsup.engine.cgroups import cgroup2_mount, own_cgroup
 from procsup.engine.spawnbatch import Batch
 
 n = int(sys.argv[1])
+# --pass-fd: each child also gets a descriptor passed at its number, as a task run's flock
+passed = (os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC),) if sys.argv[2:] == ["pass"] else ()
 point, root = cgroup2_mount()
 base = os.path.normpath(f"{point}/{own_cgroup()[len(root.rstrip('/')):]}/bench-spawn-{os.getpid()}")
 os.mkdir(base)
@@ -56,7 +59,7 @@ h_cpu, h_flt = stat(helper.pid)
 mine = time.process_time()
 with Batch() as batch:
     for leaf in leaves:
-        sent = cgspawn.submit_into(leaf, Launch(["true"], env, None, null, None))
+        sent = cgspawn.submit_into(leaf, Launch(["true"], env, None, null, None, passed))
         batch.add(lambda sent=sent: pids.append(cgspawn.complete(sent)))
 mine = time.process_time() - mine
 for pid in pids:
@@ -77,11 +80,10 @@ def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def spawns(tree: Path, n: int) -> str:
+def spawns(tree: Path, n: int, pass_fd: bool = False) -> str:
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONSAFEPATH": "1"}
-    res = subprocess.run(
-        [sys.executable, "-c", SPAWN, str(n)], env=env, capture_output=True, text=True, cwd="/"
-    )
+    argv = [sys.executable, "-c", SPAWN, str(n), *(["pass"] if pass_fd else [])]
+    res = subprocess.run(argv, env=env, capture_output=True, text=True, cwd="/")
     if res.returncode != 0:
         raise SystemExit(res.stderr[-500:])
     return res.stdout.strip()
@@ -129,10 +131,14 @@ def main() -> None:
     ap.add_argument("--tree", action="append", type=Path, help="a tree to measure (repeat)")
     ap.add_argument("--spawns", type=int, default=1000)
     ap.add_argument("--startup", type=int, default=2000, help="instances; 0 skips it")
+    ap.add_argument(
+        "--pass-fd", action="store_true", help="pass each child a descriptor (a task's lock)"
+    )
     args = ap.parse_args()
     for tree in args.tree or [REPO]:
         if args.spawns:
-            print(f"{tree} spawns, load {load()}: {spawns(tree.resolve(), args.spawns)}")
+            got = spawns(tree.resolve(), args.spawns, args.pass_fd)
+            print(f"{tree} spawns, load {load()}: {got}")
         if args.startup:
             print(f"{tree} start-up, load {load()}: {startup(tree.resolve(), args.startup)}")
         sys.stdout.flush()

@@ -5,8 +5,9 @@ exec; any error goes back to the parent as `stage:errno` on a close-on-exec pipe
 Everything here runs in a copy of the cloning process with one thread, the GIL held, the gc off
 and every signal blocked: it touches as little as it can (every object touched costs a copied
 page) and never returns. The spawn helper plans the usual child before the clone
-(`plan_steps`: the same calls as `child_main`, as a list of functions and their arguments), so
-that the child (`run_steps`) looks up no name at all.
+(`plan_steps`: the same calls as `child_main`, as a list of functions and their arguments;
+`plan_passing` with passed descriptors, a task run's lock), so that the child (`run_steps`)
+looks up no name at all.
 """
 
 from __future__ import annotations
@@ -146,6 +147,54 @@ def plan_steps(
     if program.pid_slot >= 0:
         steps.append(("setup", _own_pid, (program,)))
     return steps
+
+
+def plan_passing(
+    launch: Launch,
+    program: Program,
+    resets: list[int],
+    ignore: list[int],
+    err_w: int,
+    passed: list[int],
+    fd_limit: int,
+) -> tuple[list[Step], int] | None:
+    """`plan_steps` for a child with passed descriptors (`passed`: the parent's copies, to
+    become `launch.pass_fds` in the child): (the steps, the child's report descriptor).
+
+    Every descriptor the child needs is first copied to a fixed number above all of them
+    (the report pipe first, close-on-exec, so that any later error reaches the parent), then
+    each passed one is put at its number; what those copies overwrite is the parent's, and
+    closed in the child anyway. None where only `child_main` will do: a target among 0-2, or
+    copies that would reach `fd_limit` (RLIMIT_NOFILE), the only way a `dup2` to a free
+    number could fail."""
+    targets = launch.pass_fds
+    stderr = launch.stderr
+    if not targets or min(*targets, err_w, launch.stdout, 3 if stderr is None else stderr) <= 2:
+        return None
+    floor = max(*targets, *passed, err_w, launch.stdout, -1 if stderr is None else stderr) + 1
+    if floor + 3 + len(passed) >= fd_limit:
+        return None
+    out, err = floor + 1, (floor + 2 if stderr is not None else None)
+    moved = [floor + 3 + i for i in range(len(passed))]
+    steps: list[Step] = [("setup", os.dup2, (err_w, floor, False))]
+    steps += [("setup", os.dup2, (launch.stdout, out))]
+    if stderr is not None:
+        steps.append(("setup", os.dup2, (stderr, err)))
+    steps += [("setup", os.dup2, pair) for pair in zip(passed, moved, strict=True)]
+    steps += [("setup", os.dup2, pair) for pair in zip(moved, targets, strict=True)]
+    renumbered = Launch([], {}, launch.cwd, out, err, (), launch.ids, launch.pid_env)
+    usual = plan_steps(renumbered, program, resets, ignore, floor)
+    assert usual is not None  # every descriptor is above 2 now, and none is passed
+    signals = len(ignore) + len(resets)
+    kept = sorted(set(targets))
+    closes: list[Step] = [
+        ("setup", os.closerange, (low, high))
+        for low, high in zip((3, *(t + 1 for t in kept)), (*kept, floor), strict=True)
+    ]
+    # the usual plan: its signals, dup2s to 1 and 2, stdin, two closeranges (the first one
+    # replaced by those that skip the targets), then the rest
+    body = [*usual[signals : signals + 3], *closes, *usual[signals + 4 :]]
+    return [steps[0], *usual[:signals], *steps[1:], *body], floor
 
 
 #: what exec is tried with: (execve, the candidate paths, argv, envp), from a Program

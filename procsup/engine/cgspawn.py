@@ -32,6 +32,7 @@ from typing import Any, NoReturn
 
 from procsup.engine import spawnhelper
 from procsup.engine.cgchild import Launch, Program, child_main
+from procsup.engine.envbytes import env_bytes
 from procsup.engine.libc import libc_function
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,12 @@ def encode(argv: list[str], env: dict[str, str]) -> tuple[list[bytes], dict[byte
     every spawn, 2,000 times in a row at start-up.)"""
     if not argv:
         raise ValueError("empty command")
+    environ = env_bytes(env)  # each variable checked once (envbytes.py)
+    if environ is not None:
+        args = [os.fsencode(a) for a in argv]
+        if b"\0" in b"\1".join(args):
+            raise ValueError("embedded null byte")
+        return args, environ
     fsencode = os.fsencode
     args = [fsencode(a) for a in argv]
     environ = {fsencode(k): fsencode(v) for k, v in env.items()}

@@ -13,7 +13,8 @@ Requests that are waiting together are cloned together (issue 14): every page th
 writes after a clone faults once (copy-on-write), so the work between two clones is what a
 clone costs beyond the syscall. The helper reads every waiting request and works out each
 child's plan first, then clones them back to back, with next to nothing in between. A plan
-is the child's calls as a list (cgchild.plan_steps) with its report pipe already made, so
+is the child's calls as a list (cgchild.plan_steps; plan_passing for a child with passed
+descriptors, such as a task run's lock) with its report pipe already made, so
 that the child runs them without looking up a name (each lookup the helper never made
 itself costs the child a copied page). The helper is started with LD_BIND_NOW, so that no
 child resolves a libc symbol through ld.so on its first call (issue 14, session 19).
@@ -28,6 +29,7 @@ import fcntl
 import gc
 import marshal
 import os
+import resource
 import selectors
 import signal
 import socket
@@ -206,17 +208,35 @@ def _plan(
     # end only until they close their descriptors, their first steps (nothing before blocks)
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
     try:
-        steps = cgchild.plan_steps(launch, program, resets, ignore, report_w)
-        if steps is not None:
+        planned = _planned(launch, program, resets, ignore, passed, report_w)
+        if planned is not None:
+            steps, child_report = planned
             target = cgchild.exec_target(program)
-            child = partial(cgchild.run_steps, steps, target, report_w)
-        else:  # passed descriptors to renumber first
+            child = partial(cgchild.run_steps, steps, target, child_report)
+        else:  # a descriptor among 0-2 to move first
             child = partial(_child, launch, program, resets, ignore, passed, report_w)
     except BaseException:
         os.close(report_r)
         os.close(report_w)
         raise
     return cg_fd, child, fds, report_r, report_w
+
+
+def _planned(
+    launch: cgchild.Launch,
+    program: cgchild.Program,
+    resets: list[int],
+    ignore: list[int],
+    passed: list[int],
+    report_w: int,
+) -> tuple[list[cgchild.Step], int] | None:
+    """The child's steps and the descriptor it reports on (cgchild.plan_steps, or
+    plan_passing for a task run's lock and the like); None: `_child` must do it."""
+    if not launch.pass_fds:
+        steps = cgchild.plan_steps(launch, program, resets, ignore, report_w)
+        return None if steps is None else (steps, report_w)
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return cgchild.plan_passing(launch, program, resets, ignore, report_w, passed, limit)
 
 
 _plans: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}

@@ -152,6 +152,38 @@ def test_a_child_without_passed_descriptors_is_set_up_the_same(
     assert env_line == f"{child.pid} me"
 
 
+def test_passed_descriptors_reach_their_own_files(
+    helper: spawnhelper.SpawnHelper, leaf: Cgroup, tmp_path: Path
+) -> None:
+    """A child with passed descriptors (a task run's lock), which the helper also plans
+    before the clone: each number the child writes to lands in the file this process opened
+    under it, stdout and stderr go to their own pipes, stdin is /dev/null, nothing else is
+    left open; an error after the descriptors are moved (a missing folder) reads as Popen's."""
+    files = [tmp_path / "low", tmp_path / "high"]
+    low = os.open(files[0], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC)
+    high = os.dup2(os.open(files[1], os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC), 700, False)
+    try:
+        script = f"echo L >&{low}; echo H >&{high}; echo E >&2; ls /proc/self/fd"
+        script += "; readlink /proc/self/fd/0"
+        spec = SpawnSpec(["bash", "-c", script], dict(os.environ), pass_fds=(low, high))
+        spec.cgroup = leaf
+        _, out = run(spec)
+        gone = SpawnSpec(["true"], dict(os.environ), cwd=str(tmp_path / "gone"), pass_fds=(low,))
+        gone.cgroup = leaf
+        with pytest.raises(OSError) as raised:
+            spawn(gone)
+    finally:
+        os.close(low)
+        os.close(high)
+    assert [f.read_text() for f in files] == ["L\n", "H\n"]
+    *fds, stdin = out.split()
+    assert {int(fd) for fd in fds} <= {0, 1, 2, 3, low, high}  # 3: ls's own dir fd
+    assert {0, 1, 2, low, high} <= {int(fd) for fd in fds}
+    assert stdin == "/dev/null"
+    want = popen_error(["true"], str(tmp_path / "gone"))
+    assert (raised.value.errno, raised.value.filename) == (want.errno, want.filename)
+
+
 def test_a_killed_helper_is_replaced_and_the_loss_logged(
     helper: spawnhelper.SpawnHelper, leaf: Cgroup, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -20,7 +20,7 @@ from procsup.engine.master import Master
 from procsup.engine.names import resolve_targets
 from procsup.engine.output import Output
 from procsup.engine.program import Program
-from procsup.tasks.history import RunRecord
+from procsup.tasks.runrecord import RunRecord
 from procsup.tasks.scheduler import Scheduler
 from procsup.tasks.singleton import Singletons
 from procsup.tasks.taskrun import TaskRun

@@ -22,47 +22,19 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from procsup.core.schema import RunRow
+from procsup.tasks.runrecord import STATUSES, RunRecord
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("running", "ok", "failed", "timeout", "lock-lost", "stopped", "skipped", "unknown")
 ABANDONED_REASON = "the master stopped while it ran"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 2000
 #: how long the master lets writes gather before they commit: the most a kill -9 can lose
 COMMIT_DELAY = 0.01
-
-
-@dataclass
-class RunRecord:
-    task: str
-    run_id: str  # unique
-    trigger: str  # "schedule" | "manual" | "catch-up" | "after TASK RUN_ID" (a chain)
-    status: str  # one of STATUSES
-    scheduled: float | None = None  # epoch: nominal fire time (None for manual runs)
-    started: float | None = None
-    ended: float | None = None
-    exit_code: int | None = None  # negative = killed by that signal
-    reason: str | None = None  # skip reason, error text or a note
-    host: str = ""
-    fencing_token: int | None = None
-    count: int = 1  # consecutive identical skips coalesced into this row
-    last_scheduled: float | None = None  # coalesced skip row: the newest scheduled time
-
-    @property
-    def duration(self) -> float | None:
-        if self.started is None or self.ended is None:
-            return None
-        return self.ended - self.started
-
-    def to_json(self) -> RunRow:
-        row: RunRow = {**asdict(self), "duration": self.duration}  # type: ignore[typeddict-item]
-        return row
 
 
 _FIELDS = tuple(f.name for f in fields(RunRecord))

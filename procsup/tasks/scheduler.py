@@ -16,22 +16,24 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from procsup.config.load import Config, TaskConfig
 from procsup.core.schema import TaskRow
 from procsup.engine.events import Event
 from procsup.engine.runtime import Runtime
 from procsup.tasks.chains import chain_meets, index_chains
-from procsup.tasks.history import COMMIT_DELAY, History, RunRecord, open_history
+from procsup.tasks.deferredhistory import DeferredHistory
 from procsup.tasks.instant import Instant
 from procsup.tasks.paused import load_paused, save_paused
+from procsup.tasks.runrecord import RunRecord
 from procsup.tasks.schedule import Fire, Schedule, Skipped
 from procsup.tasks.task import Task, TaskServices, host_name
 from procsup.tasks.taskrun import TaskRun
 from procsup.tasks.timers import WallTimers
 
 if TYPE_CHECKING:
+    from procsup.tasks.history import History
     from procsup.tasks.redislock import RedisLocks
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,11 @@ class Scheduler:
     ) -> None:
         self.rt = rt
         self.config = config
-        self.history: History = open_history(Path(rt.state_dir))
-        self.history.commit_within(COMMIT_DELAY, rt.loop.call_later)
         self.host = config.master.node_name or host_name()  # the fleet name, when set
+        #: opened on first use (deferredhistory.py): a master without tasks never loads SQLite
+        self.history = cast(
+            "History", DeferredHistory(Path(rt.state_dir), self.host, rt.loop.call_later)
+        )
         self._restart_program = restart_program
         self._clock = clock  # wall-clock epoch seconds; a seam for tests of DST nights
         self._timers = WallTimers(rt.loop, clock, self._instant)
@@ -95,9 +99,6 @@ class Scheduler:
 
     def start(self) -> None:
         """Schedule every task (catching up where asked) and every planned program restart."""
-        abandoned = self.history.mark_abandoned(self.host)
-        if abandoned:
-            log.warning("%d task run(s) were still running when the last master stopped", abandoned)
         now = self._clock()
         for cfg in self.config.tasks.values():
             task = self._add(cfg, now)

@@ -26,15 +26,16 @@ from procsup.engine.events import Event
 from procsup.engine.output import Output
 from procsup.engine.pidsignal import send_signal
 from procsup.engine.runtime import Runtime
-from procsup.tasks.history import History, RunRecord
 from procsup.tasks.instant import Instant
 from procsup.tasks.locallock import LocalLock
+from procsup.tasks.runrecord import RunRecord
 from procsup.tasks.runspec import Hold, task_spec
 from procsup.tasks.schedule import Fire, Schedule
 from procsup.tasks.spareleaf import SpareLeaf
 from procsup.tasks.taskrun import TaskRun
 
 if TYPE_CHECKING:
+    from procsup.tasks.history import History
     from procsup.tasks.redislock import RedisLocks
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from procsup.engine.output import Output
 from procsup.engine.process import SpawnSpec
 from procsup.engine.runtime import Runtime
 from procsup.engine.stopping import StopPolicy
-from procsup.tasks.history import RunRecord
+from procsup.tasks.runrecord import RunRecord
 from procsup.tasks.runspec import Hold, task_spec
 from procsup.tasks.spareleaf import SpareLeaf
 

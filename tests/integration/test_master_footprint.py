@@ -14,7 +14,8 @@ from tests.harness import PY, MasterProc, child
 #: modules a master with programs and no task never needs: psutil (an unclean end's leftover
 #: scan), croniter, dateutil and zoneinfo (task schedules), difflib (a mistyped key's hint),
 #: shutil with bz2/lzma (`save`), uuid, tempfile, logging.handlers (a background master's
-#: file), decimal (durations are summed in integers)
+#: file), decimal (durations are summed in integers), sqlite3 (the task history, opened on
+#: first use)
 NOT_IN_A_PLAIN_MASTER = (
     "psutil",
     "decimal",
@@ -28,6 +29,7 @@ NOT_IN_A_PLAIN_MASTER = (
     "uuid",
     "tempfile",
     "logging.handlers",
+    "sqlite3",
 )
 
 
@@ -65,5 +67,10 @@ def test_a_running_master_has_not_loaded_psutil_or_the_compressors(
     assert len(m.call("list", {"stats": True})["instances"]) == 2  # stats read too
     assert m.proc is not None
     maps = Path(f"/proc/{m.proc.pid}/maps").read_text()
-    loaded = [name for name in ("_psutil_linux", "_bz2", "_lzma", "_decimal") if name in maps]
+    loaded = [
+        name
+        for name in ("_psutil_linux", "_bz2", "_lzma", "_decimal", "libsqlite3")
+        if name in maps
+    ]
     assert loaded == []
+    assert not (m.root / "run" / "history.sqlite3").exists()

@@ -7,9 +7,13 @@ report themselves through tests/children/task_probe.py, which writes timestamps 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
+import os
+import signal
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -168,6 +172,38 @@ def test_local_lock_outlives_a_killed_master_and_frees_with_the_run(master_facto
         assert_no_overlap(out)
     finally:
         m2.stop()
+
+
+def test_a_master_without_tasks_still_reports_the_runs_a_killed_master_left(
+    master_factory, tmp_path
+):
+    """The history opens on first use (a master without tasks never loads SQLite); what it
+    shows then is what an eager open showed: the run the killed master left is abandoned."""
+    out = tmp_path / "long.jsonl"
+    m = master_factory(f"""
+        [tasks.long]
+        command = "{probe(out, 30)}"
+        schedule = "@every 60s"
+        """).start()
+    m.cli("run", "long")
+    first = wait_for(lambda: task_row(m, "long")["running"], 10, "a run")[0]
+    wait_for(lambda: _committed(m, first["run_id"]), 10, "the run's row to be committed")
+    m.kill9()
+    os.kill(first["pid"], signal.SIGKILL)
+    m2 = MasterProc(m.root, "[programs.idle]\ncommand = 'sleep 60'").start()
+    try:
+        (run,) = [r for r in history(m2) if r["run_id"] == first["run_id"]]
+        assert run["status"] == "unknown"
+        assert run["reason"] == "the master stopped while it ran"
+        assert "1 task run(s) were still running" in m2.log()
+    finally:
+        m2.stop()
+
+
+def _committed(m: MasterProc, run_id: str) -> bool:
+    """The run's row is in the database file (the master commits a few ms after a write)."""
+    with contextlib.closing(sqlite3.connect(m.root / "run" / "history.sqlite3")) as db:
+        return bool(db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone())
 
 
 def test_timeout_kills_the_whole_tree(start_master, tmp_path):

@@ -17,7 +17,7 @@ from procsup.config.load import load_config
 from procsup.engine.events import Broadcaster
 from procsup.engine.process import Reaper
 from procsup.engine.runtime import Runtime
-from procsup.tasks.history import RunRecord
+from procsup.tasks.runrecord import RunRecord
 from procsup.tasks.scheduler import Scheduler
 
 

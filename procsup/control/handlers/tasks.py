@@ -10,7 +10,7 @@ from procsup.control import protocol
 from procsup.control.handlers.args import arg
 from procsup.control.handlers.base import Connection
 from procsup.control.protocol import ProtocolError
-from procsup.tasks.history import RunRecord
+from procsup.tasks.runrecord import RunRecord
 from procsup.tasks.scheduler import UnknownTask
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from procsup.engine.instance import Instance
     from procsup.engine.output import Output
     from procsup.engine.program import Program
-    from procsup.tasks.history import RunRecord
+    from procsup.tasks.runrecord import RunRecord
     from procsup.tasks.taskrun import TaskRun
 
 

@@ -11,7 +11,7 @@ idle dashboard's CPU.
 
 ESCDELAY itself: textual waits 100 ms unless the user sets it. A key's sequence reaches a local
 terminal in one write, so, as tmux (escape-time 10 ms) and neovim (ttimeoutlen 50 ms) do, we
-wait 25 ms on a local terminal; over ssh, where a sequence can arrive in pieces, textual's 100 ms
+wait 15 ms on a local terminal; over ssh, where a sequence can arrive in pieces, textual's 100 ms
 stays. An ESCDELAY the user set is always kept.
 """
 
@@ -35,7 +35,7 @@ try:  # textual's own parser internals: another textual version may lack them (`
 except ImportError:  # pragma: no cover - the installed textual has them
     XTermParser = None  # type: ignore[assignment,misc]
 
-LOCAL_ESCDELAY_MS = 25  # a key's sequence arrives whole on a local terminal
+LOCAL_ESCDELAY_MS = 15  # a key's sequence arrives whole on a local terminal
 
 
 def escape_delay_ms(environ: Mapping[str, str]) -> int | None:

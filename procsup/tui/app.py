@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -23,13 +23,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
-from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from procsup.control.client import ClientError
 from procsup.control.protocol import UNKNOWN_COMMAND, ProtocolError
 from procsup.tui import driver
 from procsup.tui.actions import Actions
+from procsup.tui.debounce import Debounce
 from procsup.tui.filterbox import FilterBox
 from procsup.tui.fmt import Clock, header_text, offline_text
 from procsup.tui.footer import KeyFooter
@@ -102,7 +102,7 @@ class ProcsupApp(Actions, App[int]):
             disabled=True,
         )
         self.last_table: InstanceTable | TaskTable = self.instances
-        self._debounce: dict[str, Timer] = {}
+        self._debounce = Debounce(self.set_timer)
         self.offline_message = ""
         self._header_plain = ""
         self._titles_shown: dict[str, tuple[str, str]] = {}
@@ -157,7 +157,7 @@ class ProcsupApp(Actions, App[int]):
                     except (KeyError, TypeError, ValueError):
                         continue  # an item we cannot read: skip it, keep following
                     if item.get("type") != "stats":  # stats: the next tick applies them
-                        self._later("apply", FLUSH_DELAY, self._apply_changes)
+                        self._debounce.once("apply", FLUSH_DELAY, self._apply_changes)
             except ProtocolError as exc:
                 attempt += 1
                 self._offline(str(exc), attempt)
@@ -241,24 +241,6 @@ class ProcsupApp(Actions, App[int]):
     took ~60 ms, landing on a key now and then (issue 14: keypress to repaint ≤ 50 ms); frozen
     objects are still freed when unreferenced, only cycles among them are kept."""
 
-    def _later(self, name: str, delay: float, callback: Any) -> None:
-        """Run `callback` once after `delay`, however often this is asked meanwhile."""
-        if name in self._debounce:
-            return
-
-        def fire() -> None:
-            self._debounce.pop(name, None)
-            callback()
-
-        self._debounce[name] = self.set_timer(delay, fire)
-
-    def _restart_timer(self, name: str, delay: float, callback: Any) -> None:
-        """Run `callback` after `delay` of quiet: each new ask starts the wait again."""
-        timer = self._debounce.pop(name, None)
-        if timer is not None:
-            timer.stop()
-        self._later(name, delay, callback)
-
     async def _tick(self) -> None:
         """Once a second: the time columns and the header's clock. When the rows on screen
         are due fresh CPU/RSS, they are asked for first and shown in this same repaint (a
@@ -299,13 +281,13 @@ class ProcsupApp(Actions, App[int]):
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table is self._active_table():
-            self._restart_timer("follow", FOLLOW_DELAY, self._follow_selected)
+            self._debounce.after_quiet("follow", FOLLOW_DELAY, self._follow_selected)
 
     @on(events.DescendantFocus)
     def _focus_moved(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, InstanceTable | TaskTable):
             self.last_table = event.widget
-            self._restart_timer("follow", FOLLOW_DELAY, self._follow_selected)
+            self._debounce.after_quiet("follow", FOLLOW_DELAY, self._follow_selected)
 
     def _active_table(self) -> InstanceTable | TaskTable:
         """The focused table; with the focus elsewhere (the log pane), the one last focused."""
@@ -377,7 +359,7 @@ class ProcsupApp(Actions, App[int]):
 
     @on(Input.Changed, "#search")
     def _search_changed(self) -> None:
-        self._restart_timer("search", SEARCH_DELAY, self._apply_search)
+        self._debounce.after_quiet("search", SEARCH_DELAY, self._apply_search)
 
     @on(Input.Submitted, "#search")
     def _search_done(self) -> None:
